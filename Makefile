@@ -1,0 +1,39 @@
+# netsynth: every target does its own set-up on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export RAY_USAGE_STATS_ENABLED := 0
+export PYTHONHASHSEED := 0
+
+.PHONY: setup demo test test-fast bench examples clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests -m "not integration and not slow"
+
+bench: $(STAMP)
+	$(PY) bench/enumerate.py
+	$(PY) bench/oracle_query.py
+	$(PY) bench/scale.py
+
+examples: $(STAMP)
+	$(PY) examples/train.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
