@@ -1,0 +1,199 @@
+"""Operator rows of the built-in `int` DSL (grammar: dsl/int.lark).
+
+Semantics are Python's on unbounded integers, made total (docs/semantics.md):
+  x // 0 == 0 and x % 0 == x (so x == (x // y) * y + x % y still holds);
+  a negative shift count gives 0 (Python raises); a huge left shift is a huge number (numpy flags it
+  as overflow), a huge right shift gives 0 or -1 as in Python.
+numpy works on int64 and marks as `bad` every point whose true value does not fit; the enumerator
+discards such candidates and the verifier reports them. Z3 terms are over two's-complement
+bit-vectors whose width `dsl.smt.bit_width` derives from the `bounds` column, so they never wrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.ops import (
+    AND, ARITH, BITAND, BITOR, BITXOR, INT64_MIN, NOT, OR, SHIFT, TERM, TERNARY, UNARY,
+    Operator, bitwise_bounds, call, comparison, corners, infix, lifted, magnitude, prefix, z3mod,
+)
+from dsl.ast import Const
+from dsl.types import BOOL, INT, T
+
+I2, B2 = (INT, INT), (BOOL, BOOL)
+
+
+# ---- numpy semantics with exact int64 overflow detection ---------------------------------------
+
+def _add(a, b):
+    r = a + b
+    return r, ((a ^ r) & (b ^ r)) < 0          # overflow iff both operands' signs differ from r's
+
+
+def _sub(a, b):
+    r = a - b
+    return r, ((a ^ b) & (a ^ r)) < 0
+
+
+def _mul(a, b):
+    r = a * b
+    # The float product is within a relative 2^-52 of the true one; the threshold sits below 2^63
+    # by more than that, so no true overflow is missed (a few huge exact products are also flagged).
+    return r, np.abs(a.astype(np.float64) * b) >= 9.2e18
+
+
+def _floordiv(a, b):
+    with np.errstate(divide="ignore", over="ignore"):
+        r = np.where(b == 0, 0, np.floor_divide(a, np.where(b == 0, 1, b)))
+    return r, (a == INT64_MIN) & (b == -1)
+
+
+def _mod(a, b):
+    with np.errstate(divide="ignore"):
+        return np.where(b == 0, a, np.remainder(a, np.where(b == 0, 1, b))), None
+
+
+def _lshift(a, n):
+    k = np.clip(n, 0, 63)
+    r = np.left_shift(a, k)
+    lost = (np.right_shift(r, k) != a) | ((n > 63) & (a != 0))
+    return np.where(n < 0, 0, r), lost & (n >= 0)
+
+
+def _rshift(a, n):
+    # Shifting an int64 right by 63 already gives Python's answer (0 or -1) for any larger count.
+    return np.where(n < 0, 0, np.right_shift(a, np.clip(n, 0, 63))), None
+
+
+def _neg(a):
+    return -a, a == INT64_MIN
+
+
+def _abs(a):
+    return np.abs(a), a == INT64_MIN
+
+
+def _ite(a, c, b):
+    return np.where(c, a, b), None
+
+
+# ---- lazy operators: a bad value in a branch Python never evaluates does not matter ----------
+
+def _ite_bad(values, bads):
+    _, c, _ = values
+    return np.where(c, bads[0], bads[2]) | bads[1]
+
+
+def _and_bad(values, bads):
+    return bads[0] | (values[0] & bads[1])
+
+
+def _or_bad(values, bads):
+    return bads[0] | (~values[0] & bads[1])
+
+
+# ---- Z3 terms over signed bit-vectors ----------------------------------------------------------
+
+def _z3_floordiv(a, b):
+    z3 = z3mod()
+    m = z3.SRem(a, b)
+    floor_mod = z3.If(z3.And(m != 0, (m < 0) != (b < 0)), m + b, m)  # sign of the divisor
+    return z3.If(b == 0, 0, (a - floor_mod) / b)                     # exact division
+
+
+def _z3_mod(a, b):
+    z3 = z3mod()
+    m = z3.SRem(a, b)
+    return z3.If(b == 0, a, z3.If(z3.And(m != 0, (m < 0) != (b < 0)), m + b, m))
+
+
+def _z3_if(c, a, b):
+    return z3mod().If(c, a, b)
+
+
+# ---- which exported forms need a guard --------------------------------------------------------
+
+def _unless_nonzero_literal(args):
+    return not (isinstance(args[1], Const) and args[1].value != 0)
+
+
+def _unless_nonnegative_literal(args):
+    return not (isinstance(args[1], Const) and args[1].value >= 0)
+
+
+def _shift_bounds(a, n):
+    top = max(n[1], 0)
+    lo, hi = min(0, a[0], a[0] << top), max(0, a[1], a[1] << top)
+    return lo, hi
+
+
+OPERATORS = [
+    # arithmetic ----------------------------------------------------------------------------------
+    Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True,
+             z3=lambda a, b: a + b, bounds=lambda a, b: (a[0] + b[0], a[1] + b[1])),
+    Operator("sub", I2, INT, _sub, **infix("-", ARITH),
+             z3=lambda a, b: a - b, bounds=lambda a, b: (a[0] - b[1], a[1] - b[0])),
+    Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True,
+             z3=lambda a, b: a * b, bounds=lambda a, b: corners(lambda x, y: x * y, a, b)),
+    Operator("floordiv", I2, INT, _floordiv, **infix("//", TERM),
+             total="({0} // {1} if {1} else 0)", needs_total=_unless_nonzero_literal,
+             z3=_z3_floordiv, bounds=lambda a, b: (-magnitude(a), magnitude(a)),
+             doc="floor division; x // 0 == 0"),
+    Operator("mod", I2, INT, _mod, **infix("%", TERM),
+             total="({0} % {1} if {1} else {0})", needs_total=_unless_nonzero_literal,
+             z3=_z3_mod, bounds=lambda a, b: (-max(magnitude(a), magnitude(b)),
+                                              max(magnitude(a), magnitude(b))),
+             doc="modulo with the sign of the divisor; x % 0 == x"),
+    Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY),
+             z3=lambda a: -a, bounds=lambda a: (-a[1], -a[0])),
+    Operator("abs", (INT,), INT, _abs, **call("abs", 1),
+             z3=lambda a: z3mod().If(a < 0, -a, a),
+             bounds=lambda a: (0 if a[0] <= 0 <= a[1] else min(abs(a[0]), abs(a[1])),
+                               magnitude(a))),
+    Operator("min", I2, INT, lifted(np.minimum), **call("min", 2), commutative=True,
+             z3=lambda a, b: z3mod().If(a <= b, a, b),
+             bounds=lambda a, b: (min(a[0], b[0]), min(a[1], b[1]))),
+    Operator("max", I2, INT, lifted(np.maximum), **call("max", 2), commutative=True,
+             z3=lambda a, b: z3mod().If(a >= b, a, b),
+             bounds=lambda a, b: (max(a[0], b[0]), max(a[1], b[1]))),
+    # bitwise (two's complement with infinite sign extension, as Python) -----------------------
+    Operator("bitand", I2, INT, lifted(np.bitwise_and), **infix("&", BITAND), commutative=True,
+             z3=lambda a, b: a & b, bounds=bitwise_bounds),
+    Operator("bitor", I2, INT, lifted(np.bitwise_or), **infix("|", BITOR), commutative=True,
+             z3=lambda a, b: a | b, bounds=bitwise_bounds),
+    Operator("bitxor", I2, INT, lifted(np.bitwise_xor), **infix("^", BITXOR), commutative=True,
+             z3=lambda a, b: a ^ b, bounds=bitwise_bounds),
+    Operator("invert", (INT,), INT, lifted(np.invert), **prefix("~", UNARY),
+             z3=lambda a: ~a, bounds=lambda a: (~a[1], ~a[0])),
+    Operator("lshift", I2, INT, _lshift, **infix("<<", SHIFT),
+             total="({0} << {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
+             z3=lambda a, n: z3mod().If(n < 0, 0, a << n), bounds=_shift_bounds,
+             doc="left shift; a negative count gives 0"),
+    Operator("rshift", I2, INT, _rshift, **infix(">>", SHIFT),
+             total="({0} >> {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
+             z3=lambda a, n: z3mod().If(n < 0, 0, a >> n),
+             bounds=lambda a, n: (min(a[0], 0), max(a[1], 0)),
+             doc="arithmetic right shift; a negative count gives 0"),
+    # comparisons ---------------------------------------------------------------------------------
+    Operator("eq", I2, BOOL, lifted(np.equal), **comparison("=="), commutative=True,
+             z3=lambda a, b: a == b),
+    Operator("ne", I2, BOOL, lifted(np.not_equal), **comparison("!="), commutative=True,
+             z3=lambda a, b: a != b),
+    Operator("lt", I2, BOOL, lifted(np.less), **comparison("<"), z3=lambda a, b: a < b),
+    Operator("le", I2, BOOL, lifted(np.less_equal), **comparison("<="), z3=lambda a, b: a <= b),
+    Operator("gt", I2, BOOL, lifted(np.greater), **comparison(">"), z3=lambda a, b: a > b),
+    Operator("ge", I2, BOOL, lifted(np.greater_equal), **comparison(">="),
+             z3=lambda a, b: a >= b),
+    # Boolean connectives -------------------------------------------------------------------------
+    Operator("and", B2, BOOL, lifted(np.logical_and), **infix("and", AND), commutative=True,
+             propagate=_and_bad, z3=lambda a, b: z3mod().And(a, b)),
+    Operator("or", B2, BOOL, lifted(np.logical_or), **infix("or", OR), commutative=True,
+             propagate=_or_bad, z3=lambda a, b: z3mod().Or(a, b)),
+    Operator("not", (BOOL,), BOOL, lifted(np.logical_not), template="not {0}", prec=NOT,
+             arg_prec=(NOT,), z3=lambda a: z3mod().Not(a)),
+    # conditional: `a if c else b`, arguments in text order --------------------------------------
+    Operator("ite", (T, BOOL, T), T, _ite, template="{0} if {1} else {2}", prec=TERNARY,
+             arg_prec=(TERNARY + 1, TERNARY + 1, TERNARY), propagate=_ite_bad,
+             z3=lambda a, c, b: _z3_if(c, a, b),
+             bounds=lambda a, c, b: (min(a[0], b[0]), max(a[1], b[1]))),
+]

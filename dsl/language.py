@@ -1,0 +1,229 @@
+"""A DSL: a lark grammar plus its operator rows; parsing, type checking and printing.
+
+`get_dsl("int")` returns the built-in DSL; `get_dsl("path/to/my.lark")` loads a user DSL whose rows
+are the `OPERATORS` list of the Python file of the same stem beside it. Both are validated: every
+grammar alias has a row, every row an alias, arities and types are consistent.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import keyword
+import string
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import lark
+
+from dsl.ast import App, Const, Node, Var
+from dsl.errors import DSLError
+from dsl.ops import ATOM, UNARY, Operator
+from dsl.types import BOOL, INT, Type, substitute, unify
+
+#: Aliases the parser handles itself: they are not operators.
+RESERVED = frozenset({"var", "int_lit", "true", "false"})
+BUILTIN_DIR = Path(__file__).parent
+BUILTINS = ("int",)
+
+
+class DSL:
+    """A validated DSL. Programs are parsed into netsynth's AST and printed back.
+
+    Raises DSLError naming the problem and where it is (file, rule or row) at construction.
+    """
+
+    def __init__(self, name: str, grammar: str, operators: Iterable[Operator], *,
+                 source: str = "<grammar>") -> None:
+        self.name, self.source = name, source
+        self.operators: dict[str, Operator] = {}
+        for i, op in enumerate(operators):
+            _check_row(op, f"{source}: operator row {i}")
+            if op.name in self.operators:
+                raise DSLError(f"{source}: two operator rows are named {op.name!r}")
+            self.operators[op.name] = op
+        try:
+            self._parser = lark.Lark(grammar, parser="lalr", propagate_positions=True)
+        except lark.exceptions.LarkError as e:
+            raise DSLError(f"{source}: invalid grammar: {e}") from None
+        self._terminals = {t.name: (t.pattern.value if t.pattern.type == "str" else t.name)
+                           for t in self._parser.terminals}
+        self._terminals["$END"] = "end of program"
+        self._check_aliases()
+
+    def __repr__(self) -> str:
+        return f"DSL({self.name!r}, {len(self.operators)} operators)"
+
+    # ---- validation ------------------------------------------------------------------------
+    def _check_aliases(self) -> None:
+        aliases: dict[str, int] = {}
+        for rule in self._parser.rules:
+            if rule.alias is None:
+                continue
+            kept = sum(1 for s in rule.expansion if not (s.is_term and s.filter_out))
+            if rule.alias in RESERVED:
+                continue
+            if rule.alias not in self.operators:
+                raise DSLError(f"{self.source}: grammar alias {rule.alias!r} (rule "
+                               f"{rule.origin.name!r}) has no operator row; rows: "
+                               f"{sorted(self.operators)}")
+            arity = self.operators[rule.alias].arity
+            if kept != arity:
+                raise DSLError(f"{self.source}: grammar alias {rule.alias!r} has {kept} "
+                               f"sub-expressions but its row takes {arity} arguments")
+            aliases[rule.alias] = kept
+        missing = sorted(set(self.operators) - set(aliases))
+        if missing:
+            raise DSLError(f"{self.source}: operator rows with no grammar alias: {missing}")
+
+    # ---- building ------------------------------------------------------------------------------
+    def app(self, op: str, *args: Node) -> Node:
+        """A well-typed application; `-` of an int literal folds into a negative literal."""
+        row = self.operators.get(op)
+        if row is None:
+            raise DSLError(f"unknown operator {op!r} in DSL {self.name!r}")
+        binding = unify(row.arg_types, tuple(a.type for a in args))
+        if binding is None:
+            want = ", ".join(map(str, row.arg_types))
+            got = ", ".join(str(a.type) for a in args)
+            raise DSLError(f"operator {op!r} expects ({want}), got ({got})")
+        if op == "neg" and len(args) == 1 and isinstance(args[0], Const) and args[0].type == INT:
+            return Const(-args[0].value, INT)
+        return App(op, tuple(args), substitute(row.result_type, binding))
+
+    # ---- parsing -------------------------------------------------------------------------------
+    def parse(self, text: str, variables: Mapping[str, Type]) -> Node:
+        """Parse `text` into a typed AST over the given input variables."""
+        try:
+            tree = self._parser.parse(text)
+        except lark.exceptions.UnexpectedInput as e:
+            context = e.get_context(text).rstrip("\n")
+            raise DSLError(f"cannot parse {text!r} at line {e.line}, column {e.column}: "
+                           f"{_describe(e, self._terminals)}\n{context}") from None
+        return self._convert(tree, text, variables)
+
+    def _convert(self, tree: lark.Tree, text: str, variables: Mapping[str, Type]) -> Node:
+        kind = tree.data
+        where = f"column {tree.meta.column}" if not tree.meta.empty else "?"
+        if kind == "var":
+            name = str(tree.children[0])
+            if name not in variables:
+                known = ", ".join(variables) or "none"
+                raise DSLError(f"unknown variable {name!r} at {where} in {text!r}; "
+                               f"the inputs are: {known}")
+            return Var(name, variables[name])
+        if kind == "int_lit":
+            value = int(tree.children[0])
+            if value >= 2**63:
+                raise DSLError(f"integer literal {value} at {where} does not fit 64 bits")
+            return Const(value, INT)
+        if kind in ("true", "false"):
+            return Const(kind == "true", BOOL)
+        args = [self._convert(c, text, variables) for c in tree.children]
+        try:
+            return self.app(str(kind), *args)
+        except DSLError as e:
+            source = text[tree.meta.start_pos:tree.meta.end_pos] if not tree.meta.empty else text
+            raise DSLError(f"type error in {source!r} at {where}: {e}") from None
+
+    # ---- printing ------------------------------------------------------------------------------
+    def show(self, node: Node) -> str:
+        """Print with the fewest parentheses that parse back to the same AST."""
+        return self._show(node, total=False)[0]
+
+    def _show(self, node: Node, *, total: bool) -> tuple[str, int]:
+        if isinstance(node, Var):
+            return node.name, ATOM
+        if isinstance(node, Const):
+            if isinstance(node.value, bool):
+                return str(node.value), ATOM
+            return str(node.value), (UNARY if node.value < 0 else ATOM)
+        row = self.operators[node.op]
+        parts = []
+        for arg, need in zip(node.args, row.arg_prec):
+            text, prec = self._show(arg, total=total)
+            parts.append(f"({text})" if prec < need else text)
+        if total and row.total and row.needs_total and row.needs_total(node.args):
+            return row.total.format(*parts), ATOM
+        return row.template.format(*parts), row.prec
+
+
+def _describe(e: lark.exceptions.UnexpectedInput, terminals: Mapping[str, str]) -> str:
+    if isinstance(e, lark.exceptions.UnexpectedToken):
+        expected = sorted(terminals.get(name, name) for name in e.expected)
+        found = terminals["$END"] if e.token.type == "$END" else repr(str(e.token))
+        return f"unexpected {found}; expected one of: {' '.join(expected)}"
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character {e.char!r}"
+    if isinstance(e, lark.exceptions.UnexpectedEOF):
+        return "unexpected end of program"
+    return type(e).__name__
+
+
+def _check_row(op: object, where: str) -> None:
+    if not isinstance(op, Operator):
+        raise DSLError(f"{where}: expected a dsl.ops.Operator, got {type(op).__name__}")
+    where = f"{where} ({op.name!r})"
+    if not op.name or not op.name.replace("_", "a").isalnum() or op.name in RESERVED:
+        raise DSLError(f"{where}: operator name must be a lowercase identifier, not reserved")
+    if not all(isinstance(t, Type) for t in (*op.arg_types, op.result_type)):
+        raise DSLError(f"{where}: arg_types and result_type must be dsl.types.Type values")
+    if op.result_type.var and op.result_type not in op.arg_types:
+        raise DSLError(f"{where}: result type {op.result_type} is a type variable that no "
+                       f"argument binds")
+    if len(op.arg_prec) != op.arity:
+        raise DSLError(f"{where}: arg_prec has {len(op.arg_prec)} entries for "
+                       f"{op.arity} arguments")
+    fields = {f[1] for f in string.Formatter().parse(op.template) if f[1] is not None}
+    if fields != {str(i) for i in range(op.arity)}:
+        raise DSLError(f"{where}: template {op.template!r} must use exactly "
+                       f"{{0}}..{{{op.arity - 1}}}")
+    if not callable(op.numpy) or not callable(op.z3):
+        raise DSLError(f"{where}: numpy and z3 must be callables")
+    if op.result_type != BOOL and op.bounds is None and not op.result_type.var:
+        if op.result_type == INT:
+            raise DSLError(f"{where}: int operators need a bounds function (sizes Z3 terms)")
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _load(key: str) -> DSL:
+    if key in BUILTINS:
+        grammar_path = BUILTIN_DIR / f"{key}.lark"
+        module = importlib.import_module(f"dsl.{key}")
+        return DSL(key, grammar_path.read_text(), module.OPERATORS, source=str(grammar_path))
+    grammar_path = Path(key)
+    if grammar_path.suffix != ".lark":
+        raise DSLError(f"dsl: expected a built-in name {list(BUILTINS)} or a path to a .lark "
+                       f"file, got {key!r}")
+    if not grammar_path.is_file():
+        raise DSLError(f"dsl: grammar file {key!r} does not exist")
+    rows_path = grammar_path.with_suffix(".py")
+    if not rows_path.is_file():
+        raise DSLError(f"dsl: {key!r} needs its operator rows in {str(rows_path)!r} "
+                       f"(a list named OPERATORS)")
+    spec = importlib.util.spec_from_file_location(f"netsynth_user_dsl_{grammar_path.stem}",
+                                                  rows_path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's module: report what broke and where
+        raise DSLError(f"dsl: importing {str(rows_path)!r} failed: "
+                       f"{type(e).__name__}: {e}") from None
+    rows = getattr(module, "OPERATORS", None)
+    if not isinstance(rows, Sequence):
+        raise DSLError(f"dsl: {str(rows_path)!r} must define OPERATORS, a list of "
+                       f"dsl.ops.Operator rows")
+    return DSL(grammar_path.stem, grammar_path.read_text(), rows, source=str(grammar_path))
+
+
+def get_dsl(name_or_path: str | Path = "int") -> DSL:
+    """The built-in DSL of that name, or the user DSL whose grammar is at that path."""
+    key = str(name_or_path)
+    return _load(key if key in BUILTINS else str(Path(key).resolve()))
+
+
+def is_identifier(name: str) -> bool:
+    """Whether `name` can be an input variable (a Python identifier that no grammar reserves)."""
+    return name.isidentifier() and not keyword.iskeyword(name) and name not in {"abs", "min", "max"}

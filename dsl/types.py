@@ -1,0 +1,69 @@
+"""Value types of netsynth programs.
+
+A `Type` knows its numpy dtype, so the evaluator, the enumerator's value banks and the oracle can
+agree on representation. `int` and `bool` exist now; `real` and list types are meant to slot in as
+further `Type` values (a list type would carry an element type in `params`) without changing the
+type checker, which only compares types and binds type variables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Type:
+    """A value type. `var=True` marks a type variable, bound by unification in `unify`."""
+
+    name: str
+    dtype: str | None = None
+    params: tuple["Type", ...] = field(default=())
+    var: bool = False
+
+    def __str__(self) -> str:
+        if self.params:
+            return f"{self.name}[{', '.join(map(str, self.params))}]"
+        return self.name
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        if self.dtype is None:
+            raise TypeError(f"type {self} has no array representation")
+        return np.dtype(self.dtype)
+
+
+INT = Type("int", "int64")
+BOOL = Type("bool", "bool")
+T = Type("T", var=True)
+
+#: Types a spec or a user DSL may name.
+BY_NAME: Mapping[str, Type] = {"int": INT, "bool": BOOL}
+
+
+def type_named(name: str) -> Type:
+    """Return the concrete type called `name`; raise KeyError naming the known ones otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown type {name!r}; expected one of {sorted(BY_NAME)}") from None
+
+
+def unify(pattern: tuple[Type, ...], actual: tuple[Type, ...]) -> dict[Type, Type] | None:
+    """Bind the type variables of `pattern` so that it equals `actual`, or return None."""
+    if len(pattern) != len(actual):
+        return None
+    binding: dict[Type, Type] = {}
+    for want, got in zip(pattern, actual):
+        if want.var:
+            if binding.setdefault(want, got) != got:
+                return None
+        elif want != got:
+            return None
+    return binding
+
+
+def substitute(t: Type, binding: Mapping[Type, Type]) -> Type:
+    return binding.get(t, t) if t.var else t
