@@ -1,0 +1,234 @@
+"""The spec: what the network's inputs and output mean (see docs/spec.md for the format).
+
+`load_spec(source, *, base_dir=None) -> Spec` reads a path (.json or .toml), JSON text or a dict and
+validates every field against the codec rows of `oracle.encoding`; any mistake raises `SpecError`
+naming the field, the offending value and what was expected. Whether the model's shapes fit the
+spec is checked when the model is loaded (`oracle.load`), not here.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from dsl.errors import SpecError
+from dsl.types import Type, type_named
+from oracle.encoding import DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, Codec
+
+TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants")
+RESERVED_NAMES = frozenset({"abs", "min", "max", "True", "False"})
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str  # "int" or "bool"
+    lo: int
+    hi: int
+    encoding: str
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # defaults filled in
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    type: str
+    lo: int
+    hi: int
+    decoding: str
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    inputs: tuple[InputSpec, ...]
+    output: OutputSpec
+    dsl: str = "int"  # "int" or an absolute path to a user .lark file
+    reference: str | None = None
+    constants: tuple[int, ...] = ()
+    model: Path | None = None
+    source: Path | None = field(default=None, compare=False)  # the spec file, when loaded from one
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    def variables(self) -> dict[str, Type]:
+        return {i.name: type_named(i.type) for i in self.inputs}
+
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        return {i.name: (i.lo, i.hi) for i in self.inputs}
+
+    def domain_size(self) -> int:
+        size = 1
+        for i in self.inputs:
+            size *= i.hi - i.lo + 1
+        return size
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict that `load_spec` turns back into an equal Spec (paths made absolute)."""
+        def port(kind: str, codec: str, p: InputSpec | OutputSpec) -> dict[str, Any]:
+            return {"type": p.type, "range": [p.lo, p.hi], kind: codec, **dict(p.params)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "inputs": [{"name": i.name, **port("encoding", i.encoding, i)} for i in self.inputs],
+            "output": port("decoding", self.output.decoding, self.output),
+            "dsl": self.dsl, "constants": list(self.constants)}
+        if self.reference is not None:
+            out["reference"] = self.reference
+        if self.model is not None:
+            out["model"] = str(self.model)
+        return out
+
+
+def load_spec(source: str | Path | Mapping[str, Any], *, base_dir: str | Path | None = None) -> Spec:
+    """Parse and validate a spec; relative `model`/`dsl` paths resolve against the spec's folder."""
+    path = None
+    if isinstance(source, Mapping):
+        raw = dict(source)
+    elif isinstance(source, str) and source.lstrip().startswith("{"):
+        try:
+            raw = json.loads(source)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"spec: invalid JSON ({e})") from None
+    elif isinstance(source, (str, Path)):
+        path = Path(source).resolve()
+        raw = _read_file(path)
+    else:
+        raise SpecError(f"spec: expected a path, JSON text or a dict, got {type(source).__name__}")
+    if not isinstance(raw, dict):
+        raise SpecError(f"spec: expected an object at the top level, got {type(raw).__name__}")
+    base = Path(base_dir).resolve() if base_dir is not None else (path.parent if path else Path.cwd())
+    return _build(raw, base, path)
+
+
+def _read_file(path: Path) -> Any:
+    if not path.is_file():
+        raise SpecError(f"spec: no such file {str(path)!r}")
+    text = path.read_text()
+    try:
+        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SpecError(f"spec: cannot parse {str(path)!r} ({e})") from None
+
+
+def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
+    _no_unknown_keys("spec", raw, TOP_KEYS)
+    for key in ("inputs", "output"):
+        if key not in raw:
+            raise SpecError(f"{key}: missing required field")
+    if not isinstance(raw["inputs"], list) or not raw["inputs"]:
+        raise SpecError(f"inputs: expected a non-empty list, got {raw['inputs']!r}")
+    inputs = tuple(_input(f"inputs[{k}]", item) for k, item in enumerate(raw["inputs"]))
+    seen: dict[str, int] = {}
+    for k, inp in enumerate(inputs):
+        if inp.name in seen:
+            raise SpecError(f"inputs[{k}].name: duplicate name {inp.name!r} (also inputs[{seen[inp.name]}])")
+        seen[inp.name] = k
+    output = _output(raw["output"])
+    name = _string("name", raw.get("name", path.stem if path else "spec"))
+    dsl = _string("dsl", raw.get("dsl", "int"))
+    if dsl != "int" and (dsl.endswith(".lark") or "/" in dsl):
+        dsl = str((base / dsl).resolve())
+    reference = raw.get("reference")
+    if reference is not None:
+        reference = _string("reference", reference)
+    constants = raw.get("constants", [])
+    if not isinstance(constants, list) or not all(_is_int(c) for c in constants):
+        raise SpecError(f"constants: expected a list of ints, got {constants!r}")
+    model = raw.get("model")
+    model = (base / _string("model", model)).resolve() if model is not None else None
+    return Spec(name, inputs, output, dsl, reference, tuple(constants), model, path)
+
+
+def _input(where: str, item: Any) -> InputSpec:
+    if not isinstance(item, dict):
+        raise SpecError(f"{where}: expected an object, got {item!r}")
+    if "name" not in item:
+        raise SpecError(f"{where}.name: missing required field")
+    name = item["name"]
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED_NAMES:
+        raise SpecError(f"{where}.name: expected a Python identifier that is not a keyword nor one of "
+                        f"{sorted(RESERVED_NAMES)}, got {name!r}")
+    typ, lo, hi = _type_range(where, item)
+    codec = _codec(where, "encoding", item, typ, ENCODINGS, DEFAULT_ENCODING)
+    params = _params(where, item, codec, ("name", "type", "range", "encoding"), lo, hi)
+    return InputSpec(name, typ, lo, hi, codec.name, params)
+
+
+def _output(item: Any) -> OutputSpec:
+    if not isinstance(item, dict):
+        raise SpecError(f"output: expected an object, got {item!r}")
+    typ, lo, hi = _type_range("output", item)
+    codec = _codec("output", "decoding", item, typ, DECODINGS, DEFAULT_DECODING)
+    params = _params("output", item, codec, ("type", "range", "decoding"), lo, hi)
+    return OutputSpec(typ, lo, hi, codec.name, params)
+
+
+def _type_range(where: str, item: dict[str, Any]) -> tuple[str, int, int]:
+    typ = item.get("type", "int")
+    if typ not in ("int", "bool"):
+        raise SpecError(f"{where}.type: expected 'int' or 'bool', got {typ!r}")
+    if typ == "bool":
+        if item.get("range", [0, 1]) != [0, 1]:
+            raise SpecError(f"{where}.range: a bool has range [0, 1], got {item['range']!r}")
+        return typ, 0, 1
+    if "range" not in item:
+        raise SpecError(f"{where}.range: missing required field for an int")
+    rng = item["range"]
+    if not (isinstance(rng, list) and len(rng) == 2 and all(_is_int(v) for v in rng) and rng[0] <= rng[1]):
+        raise SpecError(f"{where}.range: expected [lo, hi] with lo <= hi, got {rng!r}")
+    if max(abs(rng[0]), abs(rng[1])) >= 2**62:
+        raise SpecError(f"{where}.range: expected bounds below 2^62 in magnitude, got {rng!r}")
+    return typ, rng[0], rng[1]
+
+
+def _codec(where: str, key: str, item: dict[str, Any], typ: str,
+           table: dict[tuple[str, str], Codec], default: dict[str, str]) -> Codec:
+    name = item.get(key, default[typ])
+    if (typ, name) not in table:
+        known = sorted(n for t, n in table if t == typ)
+        raise SpecError(f"{where}.{key}: expected one of {known} for type {typ}, got {name!r}")
+    return table[(typ, name)]
+
+
+def _params(where: str, item: dict[str, Any], codec: Codec, fixed: tuple[str, ...],
+            lo: int, hi: int) -> Mapping[str, Any]:
+    _no_unknown_keys(where, item, fixed + tuple(codec.defaults))
+    params = {}
+    for key, default in codec.defaults.items():
+        value = item.get(key, default(lo, hi))
+        wants_int = key == "width"
+        if not (_is_int(value) if wants_int else _is_number(value)):
+            kind = "an int" if wants_int else "a number"
+            raise SpecError(f"{where}.{key}: expected {kind} for {codec.name}, got {value!r}")
+        params[key] = value
+    complaint = codec.check(lo, hi, params)
+    if complaint:
+        raise SpecError(f"{where}.{complaint}")
+    return MappingProxyType(params)
+
+
+def _no_unknown_keys(where: str, item: dict[str, Any], known: tuple[str, ...]) -> None:
+    for key in item:
+        if key not in known:
+            raise SpecError(f"{where}: unknown key {key!r}; expected one of {list(known)}")
+
+
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
