@@ -55,31 +55,45 @@ def bit_width(nodes: Iterable[Node], ranges: Mapping[str, tuple[int, int]], *,
     return max(width, 4)
 
 
-def make_variables(types: Mapping[str, Any], width: int) -> dict[str, Any]:
-    """One Z3 constant per input: a `width`-bit vector for ints, a Bool for bools."""
+def make_variables(types: Mapping[str, Any], width: int, *, ctx: Any = None) -> dict[str, Any]:
+    """One Z3 constant per input: a `width`-bit vector for ints, a Bool for bools.
+
+    `ctx` is the `z3.Context` to build them in (None: Z3's default context).
+    """
     import z3
 
-    return {name: z3.Bool(name) if t == BOOL else z3.BitVec(name, width)
+    return {name: z3.Bool(name, ctx) if t == BOOL else z3.BitVec(name, width, ctx)
             for name, t in types.items()}
 
 
-def to_z3(node: Node, variables: Mapping[str, Any], *, dsl: DSL | None = None) -> Any:
-    """The Z3 term of `node`; `variables` maps input names to Z3 constants (see make_variables)."""
+def to_z3(node: Node, variables: Mapping[str, Any], *, dsl: DSL | None = None,
+          width: int | None = None, ctx: Any = None) -> Any:
+    """The Z3 term of `node`; `variables` maps input names to Z3 constants (see make_variables).
+
+    Literals are `width`-bit vectors (default: the width of the int variables, else 64), built in
+    `ctx` (default: the variables' context, else Z3's default context). Operator rows combine terms
+    with Z3's overloaded operators and `If`/`And`, which stay in their arguments' context.
+    """
     import z3
 
     dsl = dsl or get_dsl("int")
-    width = next((v.size() for v in variables.values() if z3.is_bv(v)), 64)
-    return _term(node, variables, dsl, width)
+    if width is None:
+        width = next((v.size() for v in variables.values() if z3.is_bv(v)), 64)
+    if ctx is None:
+        ctx = next((v.ctx for v in variables.values()), None)
+    return _term(node, variables, dsl, width, ctx)
 
 
-def _term(node: Node, variables: Mapping[str, Any], dsl: DSL, width: int) -> Any:
+def _term(node: Node, variables: Mapping[str, Any], dsl: DSL, width: int, ctx: Any) -> Any:
     import z3
 
     if isinstance(node, Var):
         return variables[node.name]
     if isinstance(node, Const):
-        return z3.BoolVal(node.value) if node.type == BOOL else z3.BitVecVal(node.value, width)
-    args = [_term(a, variables, dsl, width) for a in node.args]
+        if node.type == BOOL:
+            return z3.BoolVal(node.value, ctx)
+        return z3.BitVecVal(node.value, width, ctx)
+    args = [_term(a, variables, dsl, width, ctx) for a in node.args]
     return dsl.operators[node.op].z3(*args)
 
 
