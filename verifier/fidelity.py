@@ -1,0 +1,108 @@
+"""Fidelity: how often a program agrees with the network, and where it does not.
+
+`compare(program, columns, network_values)` is the core, on plain arrays: it evaluates the program
+with `dsl.evaluate` at every point and counts the points where it gives the network's value. A point
+where the program's int64 evaluation overflows (`bad`) is a disagreement whatever the value says,
+and is listed with `overflow=True` and `program=None`. The first `max_disagreements` disagreements
+are listed in the order of `columns`.
+
+`measure(program, oracle)` picks the points: the whole domain when it has at most 2^20 points
+(`exhaustive=True`, and then the agreement is exact, so `wilson_low == agreement`), else a
+stratified sample of `sample_size` points with a 95% Wilson lower bound on the agreement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from dsl import DSL, Node, evaluate
+
+Value = int | bool
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One point where the program and the network differ (`program` is None on overflow)."""
+
+    inputs: tuple[tuple[str, Value], ...]
+    network: Value
+    program: Value | None
+    overflow: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": dict(self.inputs), "network": self.network, "program": self.program,
+                "overflow": self.overflow}
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    agree: int
+    total: int
+    exhaustive: bool
+    wilson_low: float
+    disagreements: tuple[Disagreement, ...]
+    overflows: int = 0
+
+    @property
+    def agreement(self) -> float:
+        return self.agree / self.total if self.total else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"agree": self.agree, "total": self.total, "exhaustive": self.exhaustive,
+                "agreement": self.agreement, "wilson_low": self.wilson_low,
+                "disagreements": [d.to_dict() for d in self.disagreements]}
+
+
+def wilson_lower(successes: int, n: int, *, z: float = Z95) -> float:
+    """Lower end of the Wilson score interval for a proportion (0.0 when n == 0)."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
+def compare(program: Node, columns: Mapping[str, np.ndarray], network_values: np.ndarray, *,
+            exhaustive: bool, max_disagreements: int = 20, dsl: DSL | None = None) -> Fidelity:
+    """Agreement of `program` with `network_values` at the points given by `columns`.
+
+    `columns` maps every input name to a 1-D array (all the same length as `network_values`).
+    """
+    network_values = np.asarray(network_values)
+    result = evaluate(program, columns, dsl=dsl)
+    ok = (result.values == network_values) & ~result.bad
+    total, agree = int(len(network_values)), int(ok.sum())
+    listed = []
+    for i in np.flatnonzero(~ok)[:max_disagreements]:
+        overflow = bool(result.bad[i])
+        listed.append(Disagreement(
+            inputs=tuple((name, _plain(col[i])) for name, col in columns.items()),
+            network=_plain(network_values[i]),
+            program=None if overflow else _plain(result.values[i]),
+            overflow=overflow))
+    low = agree / total if exhaustive and total else wilson_lower(agree, total)
+    return Fidelity(agree, total, exhaustive, low, tuple(listed), int(result.bad.sum()))
+
+
+def measure(program: Node, oracle: Any, *, max_disagreements: int = 20, sample_size: int = 200_000,
+            seed: int = 0, dsl: DSL | None = None) -> Fidelity:
+    """Fidelity of `program` to `oracle`'s network over its domain, or over a stratified sample."""
+    from oracle import sampling
+
+    columns = sampling.domain(oracle.spec)
+    exhaustive = columns is not None
+    if columns is None:
+        columns = sampling.sample(oracle.spec, sample_size, seed=seed)
+    return compare(program, columns, oracle.query(columns), exhaustive=exhaustive,
+                   max_disagreements=max_disagreements, dsl=dsl)
+
+
+def _plain(value: Any) -> Value:
+    """A numpy scalar as a JSON-friendly Python int or bool."""
+    return bool(value) if isinstance(value, (bool, np.bool_)) else int(value)

@@ -1,0 +1,125 @@
+"""Generalisation: does the program still match the reference outside the training range?
+
+`search(program, reference, variables=..., ranges=...)` uses Hypothesis as a library to draw inputs
+with at least one int outside its range (up to `factor` range-widths out on either side, negatives
+included: the programs are Python functions on unbounded ints; bools stay bools) and compares the
+two exported Python functions. On a failure Hypothesis shrinks it, and the result carries the
+minimal counterexample it found, re-evaluated. Runs are deterministic (`derandomize`, no database).
+
+`network_beyond(oracle, reference)` is the network's own agreement with the reference on
+`oracle.sampling.beyond_range` points, or None with the reason when the encodings cannot express
+such inputs (one_hot, narrow bits) or there is no reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from dsl import DSL, Node, Type, compile_python, get_dsl
+from dsl.errors import EncodingError
+from dsl.ops import signed_bits
+from dsl.smt import interval
+from dsl.types import INT
+from verifier.equivalence import Counterexample
+
+MAX_BITS = 1 << 16  # cap on intermediate sizes, so a shift cannot build a gigantic int
+
+
+@dataclass(frozen=True)
+class Generalisation:
+    """`checked` examples were compared before the first failure (all of them when `holds`)."""
+
+    checked: int
+    holds: bool
+    counterexample: Counterexample | None = None
+
+
+@dataclass(frozen=True)
+class NetworkBeyond:
+    agreement: float | None
+    points: int = 0
+    note: str | None = None
+
+
+def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
+           ranges: Mapping[str, tuple[int, int]], examples: int = 500, factor: int = 4,
+           dsl: DSL | None = None) -> Generalisation:
+    """Look for inputs outside `ranges` where `program` and `reference` differ (Python semantics)."""
+    import hypothesis
+    from hypothesis import strategies as st
+
+    dsl = dsl or get_dsl("int")
+    names = list(variables)
+    ints = [n for n in names if variables[n] == INT]
+    if not ints or examples <= 0:
+        return Generalisation(0, True)
+    reach = _reach(program, reference, variables, ranges, factor, dsl)
+    f = compile_python(program, names, dsl=dsl)
+    g = compile_python(reference, names, dsl=dsl)
+    strategies = {n: (st.integers(ranges[n][0] - reach[n], ranges[n][1] + reach[n])
+                      if variables[n] == INT else st.booleans()) for n in names}
+
+    def outside(point: dict) -> bool:
+        return any(not ranges[n][0] <= point[n] <= ranges[n][1] for n in ints)
+
+    seen = {"checked": 0, "failed": False}
+
+    def differs(point: dict) -> bool:
+        if not seen["failed"]:
+            seen["checked"] += 1
+        bad = f(**point) != g(**point)
+        seen["failed"] |= bad
+        return bad
+
+    settings = hypothesis.settings(database=None, deadline=None, max_examples=examples,
+                                   derandomize=True, phases=[hypothesis.Phase.generate,
+                                                             hypothesis.Phase.shrink])
+    try:
+        found = hypothesis.find(st.fixed_dictionaries(strategies).filter(outside), differs,
+                                settings=settings)
+    except hypothesis.errors.NoSuchExample:
+        return Generalisation(seen["checked"], True)
+    inputs = tuple((n, found[n]) for n in names)
+    return Generalisation(seen["checked"], False, Counterexample(inputs, f(**found), g(**found)))
+
+
+def _reach(program: Node, reference: Node, variables: Mapping[str, Type],
+           ranges: Mapping[str, tuple[int, int]], factor: int, dsl: DSL) -> dict[str, int]:
+    """How far past each int range to draw: `factor` widths, halved until values stay < MAX_BITS."""
+    ints = [n for n, t in variables.items() if t == INT]
+    reach = {n: factor * max(ranges[n][1] - ranges[n][0] + 1, abs(ranges[n][0]),
+                             abs(ranges[n][1]), 16) for n in ints}
+    while True:
+        wide = {n: (ranges[n][0] - reach[n], ranges[n][1] + reach[n]) for n in ints}
+        seen: list = []
+        for node in (program, reference):
+            interval(node, wide, dsl=dsl, seen=seen)
+        if max((signed_bits(lo, hi) for lo, hi in seen), default=1) <= MAX_BITS or \
+                all(r <= 1 for r in reach.values()):
+            return reach
+        reach = {n: max(1, r // 2) for n, r in reach.items()}
+
+
+def network_beyond(oracle: Any, reference: Node | None, *, points: int = 4096, seed: int = 0,
+                   dsl: DSL | None = None) -> NetworkBeyond:
+    """Fraction of beyond-range points where the network gives the reference's value."""
+    from oracle import sampling
+
+    if reference is None:
+        return NetworkBeyond(None, note="no reference to compare the network with")
+    able, reason = sampling.can_encode_beyond(oracle.spec)
+    if not able:
+        return NetworkBeyond(None, note=reason)
+    try:
+        columns = sampling.beyond_range(oracle.spec, points, seed=seed)
+        network = oracle.query(columns).tolist()
+    except EncodingError as e:
+        return NetworkBeyond(None, note=str(e))
+    names = list(oracle.spec.input_names)
+    g = compile_python(reference, names, dsl=dsl)
+    rows = zip(*(columns[n].tolist() for n in names))
+    agree = sum(g(*row) == out for row, out in zip(rows, network))
+    total = len(network)
+    return NetworkBeyond(agree / total if total else None, total,
+                         None if total else "no beyond-range points could be drawn")

@@ -1,0 +1,94 @@
+"""`check(program, oracle)`: every judgement of a program against its network, in one value.
+
+The parts are independent modules on plain values (`fidelity`, `equivalence`, `generalisation`,
+`speed`); this one picks the points, resolves the reference and assembles a `Verification`, whose
+`to_dict()` is the `verification` section of a report (JSON-serialisable: ints, floats, str, bool,
+None, lists and dicts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dsl import Node, get_dsl
+from verifier import equivalence, fidelity, generalisation, speed
+from verifier.equivalence import Equivalence, Verdict
+from verifier.fidelity import Fidelity
+from verifier.generalisation import Generalisation, NetworkBeyond
+from verifier.speed import Size, Speed
+
+
+@dataclass(frozen=True)
+class Verification:
+    """`holds`: agreement with the network reaches `min_agreement` and no counterexample to the
+    reference is known (an UNKNOWN verdict does not make it fail, nor count as a proof)."""
+
+    fidelity: Fidelity
+    equivalence: Equivalence
+    generalisation: Generalisation | None  # None when there is no reference
+    network_beyond: NetworkBeyond
+    speed: Speed
+    size: Size
+    min_agreement: float = 1.0
+
+    @property
+    def holds(self) -> bool:
+        return (self.fidelity.agreement >= self.min_agreement
+                and self.equivalence.verdict is not Verdict.COUNTEREXAMPLE)
+
+    def to_dict(self) -> dict[str, Any]:
+        eq, gen = self.equivalence, self.generalisation
+        return {
+            "fidelity": self.fidelity.to_dict(),
+            "reference": eq.verdict.value,
+            "counterexample": eq.counterexample.to_dict() if eq.counterexample else None,
+            "reference_reason": eq.reason,
+            "generalisation": {
+                "checked": gen.checked if gen else 0,
+                "holds": gen.holds if gen else None,
+                "counterexample": gen.counterexample.to_dict()
+                if gen and gen.counterexample else None,
+                "network_agreement_beyond_range": self.network_beyond.agreement,
+                "network_beyond_range_note": self.network_beyond.note,
+            },
+            "speed": self.speed.to_dict(),
+            "size": self.size.to_dict(),
+            "holds": self.holds,
+        }
+
+
+def check(program: Node | str, oracle: Any, *, reference: Node | str | None = None,
+          min_agreement: float = 1.0, timeout_ms: int = 10_000, max_disagreements: int = 20,
+          seed: int = 0, hypothesis_examples: int = 500, sample_size: int = 200_000,
+          speed_points: int = 65_536) -> Verification:
+    """Judge `program` (a Node, or text in the spec's DSL) against `oracle`'s network.
+
+    `reference` (a Node or DSL text; default `oracle.spec.reference`) is proved equal to the
+    program on the training range with Z3 (`timeout_ms` per query) and compared beyond it with
+    `hypothesis_examples` Hypothesis examples. Raises DSLError for a program or reference that
+    does not parse or type-check against the spec's inputs.
+    """
+    spec = oracle.spec
+    dsl = get_dsl(spec.dsl)
+    variables = spec.variables()
+    program = dsl.parse(program, variables) if isinstance(program, str) else program
+    if reference is None:
+        reference = spec.reference
+    if isinstance(reference, str):
+        reference = dsl.parse(reference, variables)
+    gen = None
+    if reference is not None:
+        gen = generalisation.search(program, reference, variables=variables,
+                                    ranges=spec.ranges(), examples=hypothesis_examples, dsl=dsl)
+    return Verification(
+        fidelity=fidelity.measure(program, oracle, max_disagreements=max_disagreements,
+                                  sample_size=sample_size, seed=seed, dsl=dsl),
+        equivalence=equivalence.prove(program, reference, variables=variables,
+                                      ranges=spec.ranges(), timeout_ms=timeout_ms, dsl=dsl),
+        generalisation=gen,
+        network_beyond=generalisation.network_beyond(oracle, reference, seed=seed, dsl=dsl),
+        speed=speed.measure(program, oracle, max_points=speed_points, seed=seed, dsl=dsl),
+        size=speed.sizes(program, oracle, dsl=dsl),
+        min_agreement=min_agreement,
+    )
