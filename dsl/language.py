@@ -18,7 +18,7 @@ import lark
 
 from dsl.ast import App, Const, Node, Var
 from dsl.errors import DSLError
-from dsl.ops import ATOM, UNARY, Operator
+from dsl.ops import ATOM, INT64_MAX, INT64_MIN, UNARY, Operator
 from dsl.types import BOOL, INT, Type, substitute, unify
 
 #: Aliases the parser handles itself: they are not operators.
@@ -87,7 +87,8 @@ class DSL:
             want = ", ".join(map(str, row.arg_types))
             got = ", ".join(str(a.type) for a in args)
             raise DSLError(f"operator {op!r} expects ({want}), got ({got})")
-        if op == "neg" and len(args) == 1 and isinstance(args[0], Const) and args[0].type == INT:
+        if (op == "neg" and len(args) == 1 and isinstance(args[0], Const) and args[0].type == INT
+                and -args[0].value <= INT64_MAX):  # -(-2**63) stays an App: it overflows int64
             return Const(-args[0].value, INT)
         return App(op, tuple(args), substitute(row.result_type, binding))
 
@@ -119,6 +120,11 @@ class DSL:
             return Const(value, INT)
         if kind in ("true", "false"):
             return Const(kind == "true", BOOL)
+        if kind == "neg" and getattr(tree.children[0], "data", None) == "int_lit":
+            value = -int(tree.children[0].children[0])  # -9223372036854775808 is INT64_MIN
+            if value < INT64_MIN:
+                raise DSLError(f"integer literal {value} at {where} does not fit 64 bits")
+            return Const(value, INT)
         args = [self._convert(c, text, variables) for c in tree.children]
         try:
             return self.app(str(kind), *args)
@@ -154,7 +160,8 @@ def _describe(e: lark.exceptions.UnexpectedInput, terminals: Mapping[str, str]) 
         found = terminals["$END"] if e.token.type == "$END" else repr(str(e.token))
         return f"unexpected {found}; expected one of: {' '.join(expected)}"
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {e.char!r}"
+        expected = sorted(terminals.get(name, name) for name in e.allowed or ())
+        return f"unexpected character {e.char!r}; expected one of: {' '.join(expected)}"
     if isinstance(e, lark.exceptions.UnexpectedEOF):
         return "unexpected end of program"
     return type(e).__name__
