@@ -60,8 +60,8 @@ class Fidelity:
 
 def wilson_lower(successes: int, n: int, *, z: float = Z95) -> float:
     """Lower end of the Wilson score interval for a proportion (0.0 when n == 0)."""
-    if n == 0:
-        return 0.0
+    if successes == 0:
+        return 0.0  # exactly; the formula leaves a rounding residue
     p = successes / n
     centre = p + z * z / (2 * n)
     spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
