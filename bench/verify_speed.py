@@ -19,9 +19,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 import oracle  # noqa: E402
 from dsl import get_dsl  # noqa: E402
+from oracle.encoding import encode  # noqa: E402
 from verifier import speed  # noqa: E402
+
+
+def single_row_us(net, spec, *, calls: int = 2000, repeats: int = 5) -> float:
+    """The network's latency for one query at a time (one pre-encoded row per call)."""
+    row = np.concatenate([encode(i, np.array([i.lo], dtype=np.int64)) for i in spec.inputs],
+                         axis=1).astype(np.float32)
+    return speed.time_per_point(lambda: [net.run_raw(row) for _ in range(calls)], calls,
+                                repeats=repeats)
 
 
 def main() -> None:
@@ -44,6 +55,9 @@ def main() -> None:
           f"   speedup {s.speedup:8.1f}x")
     print(f"program (Python, one call/query)  {s.python_us_per_query:10.4f} us/query"
           f"   speedup {s.python_speedup:8.1f}x")
+    one = single_row_us(net, spec)
+    print(f"network, one row per call         {one:10.4f} us/query"
+          f"   vs Python per call {one / s.python_us_per_query:8.1f}x")
     print(f"size: program {z.program_nodes} nodes, {z.program_chars} characters of Python; "
           f"network {z.network_parameters} parameters, {z.network_bytes} bytes")
 
