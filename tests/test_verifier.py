@@ -249,3 +249,64 @@ def test_check_without_reference_and_with_a_wrong_program():
     # agreement: x == max(x, y) exactly when x >= y
     agree = sum(1 for a in range(-20, 21) for b in range(-20, 21) if a >= b)
     assert wrong["fidelity"]["agree"] == agree
+
+
+# ---- Z3 verdicts agree with enumeration on random programs ----------------------------------------
+
+def _programs():
+    from hypothesis import strategies as st
+
+    leaves = st.sampled_from(["x", "y", "0", "1", "2", "3", "-1", "5"])
+    binary = ["+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>"]
+    comparisons = ["<", "<=", "==", "!="]
+
+    def grow(children):
+        return st.one_of(
+            st.tuples(children, st.sampled_from(binary), children).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(st.sampled_from(["min", "max"]), children, children).map(
+                lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+            children.map(lambda a: f"abs({a})"),
+            st.tuples(children, children, st.sampled_from(comparisons), children, children).map(
+                lambda t: f"({t[0]} if {t[1]} {t[2]} {t[3]} else {t[4]})"))
+
+    return st.recursive(leaves, grow, max_leaves=6)
+
+
+def test_z3_verdicts_agree_with_enumeration_on_random_programs():
+    from hypothesis import given, settings
+
+    from dsl import compile_python
+
+    ranges = {"x": (-6, 6), "y": (-3, 5)}
+    points = list(itertools.product(range(-6, 7), range(-3, 6)))
+
+    from hypothesis import strategies as st
+
+    rewrites = [  # equal everywhere, and near misses that differ on a single line of points
+        "({0}) + 0", "-(-({0}))", "(({0}) ^ y) ^ y", "max({0}, {0})", "({0}) if x == x else 9",
+        "({0}) if x != 3 else ({0}) + 1", "({0}) if y < 5 else ({0}) * 2"]
+    pairs = st.one_of(st.tuples(_programs(), _programs()),
+                      st.tuples(_programs(), st.sampled_from(rewrites)).map(
+                          lambda t: (t[0], t[1].format(t[0]))))
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+    @given(pairs)
+    def agree(pair):
+        a, b = pair
+        pa, pb = p(a), p(b)
+        f, g = compile_python(pa, ["x", "y"]), compile_python(pb, ["x", "y"])
+        differing = [pt for pt in points if f(*pt) != g(*pt)]
+        result = prove(pa, pb, variables=XY, ranges=ranges, timeout_ms=20_000)
+        assert result.verdict is not Verdict.UNKNOWN, result.reason
+        counts[bool(differing)] += 1
+        if differing:
+            assert result.verdict is Verdict.COUNTEREXAMPLE
+            inputs = dict(result.counterexample.inputs)
+            assert (inputs["x"], inputs["y"]) in differing
+        else:
+            assert result.verdict is Verdict.EQUIVALENT
+
+    counts = {False: 0, True: 0}
+    agree()
+    assert counts[False] >= 10 and counts[True] >= 10  # both verdicts really exercised
