@@ -310,3 +310,9 @@ def test_z3_verdicts_agree_with_enumeration_on_random_programs():
     counts = {False: 0, True: 0}
     agree()
     assert counts[False] >= 10 and counts[True] >= 10  # both verdicts really exercised
+
+
+def test_check_refuses_a_program_of_the_wrong_type():
+    oracle = FunctionOracle(load_spec(RAW_SPEC), lambda x, y: np.maximum(x, y))
+    with pytest.raises(DSLError, match="output is int"):
+        check("x < y", oracle)

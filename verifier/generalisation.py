@@ -28,7 +28,8 @@ MAX_BITS = 1 << 16  # cap on intermediate sizes, so a shift cannot build a gigan
 
 @dataclass(frozen=True)
 class Generalisation:
-    """`checked` examples were compared before the first failure (all of them when `holds`)."""
+    """`checked`: examples compared up to and including the first failure (all when `holds`);
+    shrinking attempts are not counted."""
 
     checked: int
     holds: bool

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl import Node, get_dsl
+from dsl.errors import DSLError
+from dsl.types import type_named
 from verifier import equivalence, fidelity, generalisation, speed
 from verifier.equivalence import Equivalence, Verdict
 from verifier.fidelity import Fidelity
@@ -67,12 +69,15 @@ def check(program: Node | str, oracle: Any, *, reference: Node | str | None = No
     `reference` (a Node or DSL text; default `oracle.spec.reference`) is proved equal to the
     program on the training range with Z3 (`timeout_ms` per query) and compared beyond it with
     `hypothesis_examples` Hypothesis examples. Raises DSLError for a program or reference that
-    does not parse or type-check against the spec's inputs.
+    does not parse or type-check against the spec's inputs, or whose type is not the output's.
     """
     spec = oracle.spec
     dsl = get_dsl(spec.dsl)
     variables = spec.variables()
     program = dsl.parse(program, variables) if isinstance(program, str) else program
+    if program.type != type_named(spec.output.type):
+        raise DSLError(f"program: has type {program.type} but the spec's output is "
+                       f"{spec.output.type}")
     if reference is None:
         reference = spec.reference
     if isinstance(reference, str):
