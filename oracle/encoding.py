@@ -79,6 +79,9 @@ def _encode_bits(v: np.ndarray, lo: int, hi: int, p: Params, name: str) -> np.nd
 
 
 def _encode_bool(v: np.ndarray, lo: int, hi: int, p: Params, name: str) -> np.ndarray:
+    bad = (v != 0) & (v != 1)
+    if bad.any():
+        raise EncodingError(f"{name}: a bool is 0/False or 1/True, got {int(v[bad][0])}")
     return v.astype(np.float32)[:, None]
 
 

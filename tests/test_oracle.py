@@ -224,6 +224,9 @@ def test_query_rejects_bad_columns() -> None:
         o.query([np.array([0, 1]), np.array([0.5, 1.0])])
     with pytest.raises(EncodingError, match="x: one_hot encodes values in \\[0, 2\\] only, got 3"):
         o.query([np.array([3]), np.array([0])])
+    b = oracle.load(*CASES["bool-threshold"][:2])
+    with pytest.raises(EncodingError, match="b: a bool is 0/False or 1/True, got 2"):
+        b.query([np.array([0, 2])])
 
 
 # ---- encode/decode round trips (pure numpy) ----
