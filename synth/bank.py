@@ -1,0 +1,131 @@
+"""Value banks: every observationally distinct program found so far, by type and size.
+
+A bank row is a program's value vector on the current sample. Rows are stored per size level as
+dense arrays, with compact provenance (operator index and the global ids of its argument rows), so
+millions of programs cost a few numbers each plus their values, never a Python object each.
+Programs are rebuilt from provenance only when one is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.ast import Node
+from dsl.language import DSL
+from dsl.types import Type
+
+LEAF_VAR, LEAF_CONST = -1, -2
+MAX_ARITY = 3
+
+
+def fingerprint_key(points: int, *, seed: int = 0x5EED) -> np.ndarray:
+    """Random odd 64-bit multipliers: the fingerprint of a row is its dot product with them."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**63, points, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def fingerprints(values: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """One uint64 per row (last axis), equal for equal rows; distinct rows collide with
+    probability about 2^-64 (two rows differing in one point never collide: the key is odd)."""
+    if values.dtype == np.int64:
+        return values.view(np.uint64) @ key
+    return values.astype(np.uint64) @ key
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A block of consecutive bank rows of one level."""
+
+    values: np.ndarray          # (n, points)
+    lo: np.ndarray              # (n,) per-row minimum (ints), for overflow pre-checks
+    hi: np.ndarray              # (n,) per-row maximum
+    offset: int                 # global id of the first row
+
+
+def segment(values: np.ndarray, offset: int) -> Segment:
+    if values.dtype == np.bool_ or len(values) == 0:
+        lo = hi = np.zeros(len(values), np.int64)
+    else:
+        lo, hi = values.min(axis=1), values.max(axis=1)
+    return Segment(values, lo, hi, offset)
+
+
+@dataclass
+class Level:
+    segments: tuple[Segment, ...]
+    op: np.ndarray              # (n,) int16: production index, or LEAF_VAR / LEAF_CONST
+    args: np.ndarray            # (n, MAX_ARITY) int64: global row ids of the arguments
+
+    def __len__(self) -> int:
+        return len(self.op)
+
+
+def is_new(seen: np.ndarray, fps: np.ndarray) -> np.ndarray:
+    """Mask of fingerprints not in the sorted array `seen`."""
+    if len(seen) == 0:
+        return np.ones(len(fps), bool)
+    idx = np.searchsorted(seen, fps).clip(max=len(seen) - 1)
+    return seen[idx] != fps
+
+
+@dataclass
+class Bank:
+    """All rows of one type. Row ids are global across levels, in order of discovery."""
+
+    type: Type
+    levels: dict[int, Level] = field(default_factory=dict)
+    offsets: dict[int, int] = field(default_factory=dict)
+    seen: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))  # sorted
+    rows: int = 0
+
+    def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
+                  fps: np.ndarray) -> None:
+        self.offsets[size] = self.rows
+        segments, offset = [], self.rows
+        for v in values:
+            segments.append(segment(v, offset))
+            offset += len(v)
+        self.levels[size] = Level(tuple(segments), op, args)
+        self.rows = offset
+        self.seen = np.union1d(self.seen, fps)
+
+    def size_count(self, size: int) -> int:
+        level = self.levels.get(size)
+        return 0 if level is None else len(level)
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """(size, index within that level) of a global row id."""
+        for size in sorted(self.offsets, reverse=True):
+            if row >= self.offsets[size]:
+                return size, row - self.offsets[size]
+        raise IndexError(row)
+
+    def nbytes(self) -> int:
+        return sum(s.values.nbytes for lv in self.levels.values() for s in lv.segments)
+
+
+@dataclass(frozen=True)
+class Production:
+    """An operator instantiated at concrete types (`ite` becomes one production per type)."""
+
+    op: str
+    arg_types: tuple[Type, ...]
+    result_type: Type
+    commutative: bool
+
+
+def rebuild(banks: dict[Type, Bank], t: Type, row: int, *, dsl: DSL,
+            productions: list[Production], leaves: dict[Type, list[Node]]) -> Node:
+    """The program behind a bank row."""
+    size, index = banks[t].locate(row)
+    level = banks[t].levels[size]
+    op = int(level.op[index])
+    if op in (LEAF_VAR, LEAF_CONST):
+        return leaves[t][int(level.args[index, 0])]
+    prod = productions[op]
+    args = [rebuild(banks, at, int(level.args[index, k]), dsl=dsl, productions=productions,
+                    leaves=leaves) for k, at in enumerate(prod.arg_types)]
+    return dsl.app(prod.op, *args)
+

@@ -1,0 +1,225 @@
+"""Bottom-up enumeration over one fixed sample: the banks, level by level.
+
+`Enumerator.grow(size)` plans the work items of a level, has an executor run them (in-process, or
+on Ray), and merges the shards in work-item order: new distinct rows join the banks, and the first
+row that reaches the target wins. Budgets are checked between shards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from dsl.ast import Node
+from dsl.evaluate import evaluate
+from dsl.language import DSL
+from dsl.types import Type
+from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, Production, Segment, \
+    fingerprint_key, fingerprints, rebuild
+from synth.enumerate import Shard, WorkItem, compact, expand, first_occurrences, plan
+
+#: Rows per bank segment: 16 MiB of int64 values at 256 points.
+SEGMENT_ROWS = 8192
+from synth.outcome import StopReason
+
+
+@dataclass(frozen=True)
+class LevelInputs:
+    """Everything a worker needs for one level; shipped once per level."""
+
+    dsl_key: str
+    productions: tuple[Production, ...]
+    levels: Mapping[tuple[str, int], tuple[Segment, ...]]
+    seen: Mapping[str, np.ndarray]
+    key: np.ndarray
+    target: np.ndarray
+    target_type: Type
+    need: int
+    segment_rows: int = SEGMENT_ROWS
+
+
+def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:
+    prod = inputs.productions[item.production]
+    args = [inputs.levels[(t.name, s)] for t, s in zip(prod.arg_types, item.sizes)]
+    target = inputs.target if prod.result_type == inputs.target_type else None
+    return expand(item, prod, args, dsl_key=inputs.dsl_key, seen=inputs.seen[prod.result_type.name],
+                  key=inputs.key, target=target, need=inputs.need,
+                  segment_rows=inputs.segment_rows)
+
+
+class Executor(Protocol):
+    def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
+        """Shards in the order of `items`; the caller may stop iterating early."""
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """Runs work items one after another in this process."""
+
+    workers = 1
+
+    def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
+        for item in items:
+            yield run_item(inputs, item)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class LevelOutcome:
+    hit: Node | None = None
+    candidates: int = 0
+    distinct: int = 0
+    best: tuple[int, Node] | None = None     # (sample agreement, program) of the level
+    stop: StopReason | None = None
+
+
+class Enumerator:
+    """Banks of distinct programs on one sample, grown one size level at a time."""
+
+    def __init__(self, *, dsl: DSL, dsl_key: str, env: Mapping[str, np.ndarray],
+                 leaves: Mapping[Type, Sequence[Node]], productions: Sequence[Production],
+                 target: np.ndarray, target_type: Type, need: int,
+                 max_size_by_type: Mapping[Type, int], item_candidates: int = 1 << 18,
+                 memory_bytes: int = 4 << 30) -> None:
+        self.dsl, self.dsl_key, self.need = dsl, dsl_key, need
+        self.productions = tuple(productions)
+        self.target, self.target_type = target, target_type
+        self.max_size_by_type = dict(max_size_by_type)
+        self.item_candidates = item_candidates
+        self.memory_bytes = memory_bytes
+        self.points = len(target)
+        self.key = fingerprint_key(self.points)
+        self.leaves = {t: list(v) for t, v in leaves.items()}
+        self.banks: dict[Type, Bank] = {}
+        self.first_hit: Node | None = None
+        self.first_best: tuple[int, Node] | None = None
+        self._add_leaves(env)
+
+    # ---- size 1 --------------------------------------------------------------------------------
+    def _add_leaves(self, env: Mapping[str, np.ndarray]) -> None:
+        types = {p.result_type for p in self.productions} | set(self.leaves)
+        for t in types:
+            nodes = self.leaves.get(t, [])
+            values = np.stack([evaluate(n, env, dsl=self.dsl).values for n in nodes]) if nodes \
+                else np.empty((0, self.points), t.np_dtype)
+            values = values.astype(t.np_dtype).reshape(len(nodes), self.points)
+            fps = fingerprints(values, self.key)
+            _, first = np.unique(fps, return_index=True)
+            first.sort()
+            ops = np.array([LEAF_VAR if type(nodes[i]).__name__ == "Var" else LEAF_CONST
+                            for i in first], np.int16)
+            args = np.zeros((len(first), MAX_ARITY), np.int64)
+            args[:, 0] = first
+            self.banks[t] = Bank(t)
+            self.banks[t].add_level(1, [values[first]], ops, args, fps[first])
+            if t == self.target_type and len(first):
+                agree = (values[first] == self.target).sum(axis=1)
+                best = int(agree.argmax())
+                self.first_best = (int(agree[best]), nodes[first[best]])
+                hits = np.flatnonzero(agree >= self.need)
+                if len(hits):
+                    self.first_hit = nodes[first[hits[0]]]
+
+    # ---- larger sizes --------------------------------------------------------------------------
+    def grow(self, size: int, executor: Executor, *,
+             check: Callable[[int], StopReason | None]) -> LevelOutcome:
+        """Add level `size` to the banks. `check(candidates)` is asked between shards."""
+        skip = frozenset(i for i, p in enumerate(self.productions)
+                         if size > self.max_size_by_type.get(p.result_type, size))
+        inputs = self._inputs()
+        items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
+                     skip=skip)
+        out = LevelOutcome()
+        pending: dict[Type, list[tuple[Shard, int]]] = {}
+        used = self.nbytes()
+        for shard, item in zip(executor.map(inputs, items), items):
+            out.candidates += shard.candidates
+            used += sum(s.nbytes for s in shard.segments)
+            prod = self.productions[item.production]
+            pending.setdefault(prod.result_type, []).append((shard, item.production))
+            if prod.result_type == self.target_type and len(shard.agree):
+                best = int(shard.agree.argmax())
+                if out.best is None or shard.agree[best] > out.best[0]:
+                    out.best = (int(shard.agree[best]), (prod, shard, best))
+            if shard.hit >= 0:
+                out.hit = self._program(prod, shard, shard.hit)
+                break
+            out.stop = StopReason.MEMORY if used > self.memory_bytes else check(out.candidates)
+            if out.stop is not None:
+                break
+        if out.best is not None:
+            agree, (prod, shard, row) = out.best
+            out.best = (agree, self._program(prod, shard, row))
+        if out.hit is None and out.stop is None:
+            out.distinct = self._merge(size, pending)
+        return out
+
+    def _program(self, prod: Production, shard: Shard, row: int) -> Node:
+        args = [rebuild(self.banks, t, int(shard.args[row, k]), dsl=self.dsl,
+                        productions=list(self.productions), leaves=self.leaves)
+                for k, t in enumerate(prod.arg_types)]
+        return self.dsl.app(prod.op, *args)
+
+    def _merge(self, size: int, pending: Mapping[Type, list[tuple[Shard, int]]]) -> int:
+        distinct = 0
+        for t, shards in pending.items():
+            shards = [(s, p) for s, p in shards if len(s.fps)]
+            if not shards:
+                continue
+            fps = np.concatenate([s.fps for s, _ in shards])
+            ops = np.concatenate([np.full(len(s.fps), p, np.int16) for s, p in shards])
+            args = np.concatenate([s.args for s, _ in shards])
+            segments = [seg for s, _ in shards for seg in s.segments]
+            keep = first_occurrences(fps)          # the same value from two shards
+            if keep is not None and keep.mean() < 0.9:
+                segments, fps, ops, args = compact(segments, keep), fps[keep], ops[keep], args[keep]
+            # A few duplicate rows may stay: they cost a little work at the next level, never an
+            # answer (their programs have the same size and value as the first occurrence).
+            self.banks[t].add_level(size, segments, ops, args, fps)
+            distinct += len(fps) if keep is None else int(keep.sum())
+        return distinct
+
+    def _inputs(self) -> LevelInputs:
+        levels = {(t.name, s): lv.segments for t, bank in self.banks.items()
+                  for s, lv in bank.levels.items()}
+        return LevelInputs(self.dsl_key, self.productions, levels,
+                           {t.name: b.seen for t, b in self.banks.items()}, self.key,
+                           self.target, self.target_type, self.need)
+
+    @property
+    def distinct(self) -> int:
+        return sum(b.rows for b in self.banks.values())
+
+    def nbytes(self) -> int:
+        return sum(b.nbytes() for b in self.banks.values())
+
+
+def productions_of(dsl: DSL, types: Sequence[Type], *, exclude: Sequence[str] = ()) -> list[Production]:
+    """Every operator instantiated at the given concrete types (type variables range over them)."""
+    out = []
+    for op in dsl.operators.values():
+        if op.name in exclude:
+            continue
+        variables = sorted({t for t in op.arg_types if t.var}, key=str)
+        for choice in _assignments(variables, types):
+            binding = dict(zip(variables, choice))
+            args = tuple(binding.get(t, t) for t in op.arg_types)
+            result = binding.get(op.result_type, op.result_type)
+            if all(a in types for a in args) and result in types:
+                out.append(Production(op.name, args, result, op.commutative))
+    return out
+
+
+def _assignments(variables, types):
+    if not variables:
+        yield ()
+        return
+    for t in types:
+        for rest in _assignments(variables[1:], types):
+            yield (t, *rest)
+

@@ -1,0 +1,270 @@
+"""Vectorized bottom-up enumeration: one size level at a time, in shards.
+
+A level of size s is the union of work items: a production, the sizes of its arguments (summing
+to s - 1), and a block of rows of one segment of its first argument. `expand` evaluates a work
+item in whole numpy blocks (broadcasting the argument banks against each other), drops candidates
+whose values overflow, fingerprints the rest, keeps those whose value vector is new
+(observational equivalence) and reports the first that reaches the target. It is a pure function
+of arrays, so the same code runs in-process and in Ray workers; results are merged in work-item
+order, which makes the answer independent of how many workers there are.
+
+Bank rows live in segments (arrays of at most `SEGMENT_ROWS` rows) that are written once, when a
+new row is found, and never copied again unless a duplicate must be squeezed out: on machines
+where fresh memory is slow to fault in, touching each row once is what keeps the search fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from dsl.language import get_dsl
+from dsl.ops import INT64_MAX, INT64_MIN
+from dsl.types import INT
+from synth.bank import MAX_ARITY, Production, Segment, fingerprints, is_new
+
+#: Values computed per numpy block (candidates x points); bounds the memory of one block.
+BLOCK_ELEMENTS = 1 << 21
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    production: int
+    sizes: tuple[int, ...]
+    segment: int                # which segment of the first argument's level
+    start: int                  # rows [start, stop) of that segment
+    stop: int
+    candidates: int             # how many candidates the item composes
+
+
+@dataclass
+class Shard:
+    """New distinct rows found by one work item, in discovery order."""
+
+    candidates: int
+    segments: list[np.ndarray]
+    fps: np.ndarray
+    args: np.ndarray            # (n, MAX_ARITY) global argument row ids
+    agree: np.ndarray           # (n,) points where the row equals the target (-1: not compared)
+    hit: int                    # index of the first row reaching the acceptance threshold, or -1
+
+    def row_values(self, index: int) -> np.ndarray:
+        for seg in self.segments:
+            if index < len(seg):
+                return seg[index]
+            index -= len(seg)
+        raise IndexError(index)
+
+
+def plan(size: int, productions: Sequence[Production], levels: dict, *, item_candidates: int,
+         skip: frozenset[int] = frozenset()) -> list[WorkItem]:
+    """Every work item of level `size`, in the canonical order (production, split, rows).
+
+    `levels[(type, size)]` is the tuple of segments of that bank level.
+    """
+    items = []
+    for p_index, prod in enumerate(productions):
+        if p_index in skip:
+            continue
+        k = len(prod.arg_types)
+        for sizes in _splits(size - 1, k):
+            if prod.commutative and k == 2 and sizes[0] > sizes[1]:
+                continue  # a + b with |a| > |b| is b + a, enumerated already
+            arg_levels = [levels.get((t.name, s), ()) for t, s in zip(prod.arg_types, sizes)]
+            counts = [sum(len(seg.values) for seg in lv) for lv in arg_levels]
+            if 0 in counts:
+                continue
+            triangular = prod.commutative and k == 2 and sizes[0] == sizes[1]
+            rest = int(np.prod(counts[1:], dtype=np.int64)) if k > 1 else 1
+            for s_index, seg in enumerate(arg_levels[0]):
+                n, start = len(seg.values), 0
+                while start < n:
+                    stop = min(n, start + max(1, item_candidates // max(rest, 1)))
+                    cands = (sum(counts[0] - (seg.offset - arg_levels[0][0].offset) - i
+                                 for i in range(start, stop)) if triangular
+                             else (stop - start) * rest)
+                    items.append(WorkItem(p_index, sizes, s_index, start, stop, cands))
+                    start = stop
+    return items
+
+
+def _splits(total: int, k: int):
+    if k == 1:
+        if total >= 1:
+            yield (total,)
+        return
+    for first in range(1, total - k + 2):
+        for rest in _splits(total - first, k - 1):
+            yield (first, *rest)
+
+
+@dataclass
+class _Output:
+    """Survivors written straight into fixed-size segments: one copy per new row."""
+
+    points: int
+    dtype: np.dtype
+    rows: int
+    segments: list[np.ndarray] = field(default_factory=list)
+    fill: int = 0
+
+    def add(self, vals: np.ndarray, sel: np.ndarray) -> None:
+        pos = 0
+        while pos < len(sel):
+            if not self.segments or self.fill == len(self.segments[-1]):
+                self.segments.append(np.empty((self.rows, self.points), self.dtype))
+                self.fill = 0
+            buf = self.segments[-1]
+            n = min(len(sel) - pos, len(buf) - self.fill)
+            np.take(vals, sel[pos:pos + n], axis=0, out=buf[self.fill:self.fill + n])
+            self.fill += n
+            pos += n
+
+    def finish(self) -> list[np.ndarray]:
+        if self.segments:
+            self.segments[-1] = self.segments[-1][:self.fill]
+        return [s for s in self.segments if len(s)]
+
+
+def expand(item: WorkItem, production: Production, args: Sequence[tuple[Segment, ...]], *,
+           dsl_key: str, seen: np.ndarray, key: np.ndarray, target: np.ndarray | None,
+           need: int, segment_rows: int) -> Shard:
+    """Evaluate every candidate of `item` and keep the new distinct ones.
+
+    `args[a]` holds the segments of argument a's level; `seen` the sorted fingerprints already in
+    the result type's bank; `target` the network's output on the sample (None when the result
+    type is not the target's), and `need` the number of agreeing points that makes a candidate
+    acceptable.
+    """
+    row = get_dsl(dsl_key).operators[production.op]
+    first = args[0][item.segment]
+    points = first.values.shape[1]
+    k = len(args)
+    triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
+    third = [_join(args[2])] if k == 3 else []
+    out = _Output(points, production.result_type.np_dtype, segment_rows)
+    fps_out, args_out, count = [], [], 0
+    item_seen: set[int] = set()
+    seconds = list(args[1]) if k > 1 else [None]
+    per_row = max(1, sum(len(s.values) for s in seconds if s is not None)) \
+        * (len(third[0].values) if third else 1)
+    step = max(1, BLOCK_ELEMENTS // (points * per_row))
+    for i0 in range(item.start, item.stop, step):
+        i1 = min(item.stop, i0 + step)
+        for second in seconds:
+            for j0, j1 in _blocks(second, points, i1 - i0):
+                if triangular and second.offset + j1 <= first.offset + i0:
+                    continue  # every pair here has j < i
+                parts = [(first, i0, i1)] + ([(second, j0, j1)] if second is not None else []) \
+                    + [(t, 0, len(t.values)) for t in third]
+                vals, index, ok = _block(row, parts)
+                if triangular:
+                    upper = index[:, 1] >= index[:, 0]
+                    ok = upper if ok is None else ok & upper
+                    count += int(upper.sum())
+                else:
+                    count += len(index)
+                fps = fingerprints(vals, key)
+                new = is_new(seen, fps) if ok is None else ok & is_new(seen, fps)
+                sel = np.flatnonzero(new)
+                if not len(sel):
+                    continue
+                _, firsts = np.unique(fps[sel], return_index=True)
+                sel = sel[np.sort(firsts)]
+                if fps_out:                    # drop values an earlier block of this item found
+                    fresh = [f not in item_seen for f in fps[sel].tolist()]
+                    sel = sel[np.array(fresh, bool)]
+                    if not len(sel):
+                        continue
+                item_seen.update(fps[sel].tolist())
+                out.add(vals, sel)
+                fps_out.append(fps[sel])
+                glob = np.zeros((len(sel), MAX_ARITY), np.int64)
+                glob[:, :k] = index[sel]
+                args_out.append(glob)
+    return _finish(count, out, fps_out, args_out, target, need)
+
+
+def _join(segments: Sequence[Segment]) -> Segment:
+    values = np.concatenate([s.values for s in segments])
+    return Segment(values, np.concatenate([s.lo for s in segments]),
+                   np.concatenate([s.hi for s in segments]), segments[0].offset)
+
+
+def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, int]]:
+    if second is None:
+        return [(0, 0)]
+    n = len(second.values)
+    width = max(1, BLOCK_ELEMENTS // (points * max(rows, 1)))
+    return [(j, min(n, j + width)) for j in range(0, n, width)]
+
+
+def _block(row, parts: Sequence[tuple[Segment, int, int]]):
+    """Values of all candidates combining rows [a, b) of each part (broadcast against each
+    other), their global argument ids, and which did not overflow (None: all of them)."""
+    k = len(parts)
+    points = parts[0][0].values.shape[1]
+    shaped, dims = [], tuple(b - a for _, a, b in parts)
+    for pos, (seg, a, b) in enumerate(parts):
+        shape = [1] * k + [points]
+        shape[pos] = b - a
+        shaped.append(seg.values[a:b].reshape(shape))
+    fast = row.fast is not None and _cannot_overflow(row, parts)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if fast:
+            vals, bad = row.fast(*shaped), None
+        else:
+            vals, bad = row.numpy(*shaped)
+    vals = np.broadcast_to(vals, dims + (points,)).reshape(-1, points)
+    grids = np.meshgrid(*[np.arange(a, b) + seg.offset for seg, a, b in parts], indexing="ij")
+    index = np.stack([g.ravel() for g in grids], axis=1)
+    ok = None
+    if bad is not None:
+        ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
+    return vals, index, ok
+
+
+def _cannot_overflow(row, parts) -> bool:
+    if row.bounds is None or row.result_type != INT:
+        return False
+    intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
+    lo, hi = row.bounds(*intervals)
+    return INT64_MIN < lo and hi < INT64_MAX
+
+
+def _finish(count: int, out: _Output, fps_out, args_out, target, need) -> Shard:
+    segments = out.finish()
+    if not fps_out:
+        return Shard(count, [], np.empty(0, np.uint64), np.empty((0, MAX_ARITY), np.int64),
+                     np.empty(0, np.int64), -1)
+    fps, glob = np.concatenate(fps_out), np.concatenate(args_out)
+    if target is None:
+        return Shard(count, segments, fps, glob, np.full(len(fps), -1, np.int64), -1)
+    agree = np.concatenate([(seg == target).sum(axis=1) for seg in segments])
+    hits = np.flatnonzero(agree >= need)
+    return Shard(count, segments, fps, glob, agree, int(hits[0]) if len(hits) else -1)
+
+
+def first_occurrences(fps: np.ndarray) -> np.ndarray | None:
+    """Mask keeping the first row of each fingerprint, or None when all are distinct."""
+    _, first = np.unique(fps, return_index=True)
+    if len(first) == len(fps):
+        return None
+    keep = np.zeros(len(fps), bool)
+    keep[first] = True
+    return keep
+
+
+def compact(segments: Sequence[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
+    """Drop rows not in `keep` (a mask over all rows of all segments, in order)."""
+    out, pos = [], 0
+    for seg in segments:
+        mask = keep[pos:pos + len(seg)]
+        pos += len(seg)
+        if mask.all():
+            out.append(seg)
+        elif mask.any():
+            out.append(seg[mask])
+    return out
