@@ -70,8 +70,8 @@ def plan(size: int, productions: Sequence[Production], levels: dict, *, item_can
             continue
         k = len(prod.arg_types)
         for sizes in _splits(size - 1, k):
-            if prod.commutative and k == 2 and sizes[0] > sizes[1]:
-                continue  # a + b with |a| > |b| is b + a, enumerated already
+            if prod.commutative and k == 2 and sizes[0] < sizes[1]:
+                continue  # a + b with |a| < |b| is b + a, enumerated with the larger first
             arg_levels = [levels.get((t.name, s), ()) for t, s in zip(prod.arg_types, sizes)]
             counts = [sum(len(seg.values) for seg in lv) for lv in arg_levels]
             if 0 in counts:

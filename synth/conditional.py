@@ -1,0 +1,114 @@
+"""Divide and conquer for conditionals, in the style of EUSolver.
+
+When no single term matches the target everywhere, pick terms from the banks until every sample
+point is matched by one of them, then learn a decision tree over the Boolean bank whose leaves are
+those terms: at each node, the predicate that best separates points by the term that fits them
+(information gain), recursing until one term fits every point of a node. The tree becomes nested
+`a if c else b`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.ast import Node
+from dsl.types import BOOL
+from synth.bank import rebuild
+
+MAX_DEPTH = 5
+MAX_TERMS = 8
+MAX_ROWS = 400_000       # rows of a bank considered (the smallest programs first)
+
+
+def solve(enum, *, max_depth: int = MAX_DEPTH) -> Node | None:
+    """A conditional program matching `enum.target` on every sample point, or None."""
+    if "ite" not in enum.dsl.operators or BOOL not in enum.banks:
+        return None
+    target = enum.target
+    terms_rows, cover = _rows_matching(enum, enum.target_type, target)
+    if cover is None:
+        return None
+    chosen = _greedy_cover(cover)
+    if chosen is None:
+        return None
+    cover = cover[chosen]
+    term_ids = terms_rows[chosen]
+    preds_rows, preds = _bank_rows(enum, BOOL)
+    if preds is None:
+        return None
+    tree = _learn(np.ones(len(target), bool), cover, preds.astype(np.float32), max_depth)
+    if tree is None:
+        return None
+    return _program(tree, enum, term_ids, preds_rows)
+
+
+def _bank_rows(enum, t):
+    bank = enum.banks.get(t)
+    if bank is None or bank.rows == 0:
+        return None, None
+    values = [seg.values for size_ in sorted(bank.levels) for seg in bank.levels[size_].segments]
+    values = np.concatenate(values)[:MAX_ROWS]
+    return np.arange(len(values)), values
+
+
+def _rows_matching(enum, t, target):
+    rows, values = _bank_rows(enum, t)
+    if values is None:
+        return None, None
+    cover = values == target
+    useful = cover.any(axis=1)
+    return rows[useful], cover[useful]
+
+
+def _greedy_cover(cover: np.ndarray) -> np.ndarray | None:
+    """Indices of a few terms that together cover every point (earliest = smallest first)."""
+    uncovered = np.ones(cover.shape[1], bool)
+    chosen: list[int] = []
+    while uncovered.any():
+        if len(chosen) == MAX_TERMS:
+            return None
+        gains = (cover & uncovered).sum(axis=1)
+        best = int(gains.argmax())           # argmax takes the first (smallest) on ties
+        if gains[best] == 0:
+            return None
+        chosen.append(best)
+        uncovered &= ~cover[best]
+    return np.array(sorted(chosen))
+
+
+def _learn(points: np.ndarray, cover: np.ndarray, preds: np.ndarray, depth: int):
+    """A tree: ("leaf", term) or ("ite", pred, then, else), over the points in the mask."""
+    fits = cover[:, points].all(axis=1)
+    if fits.any():
+        return ("leaf", int(np.flatnonzero(fits)[0]))
+    if depth == 0:
+        return None
+    c = cover[:, points].astype(np.float32)
+    p = preds[:, points]
+    n = points.sum()
+    on_true = p.sum(axis=1)
+    split = (on_true > 0) & (on_true < n)
+    if not split.any():
+        return None
+    # For each predicate: how many points the best single term fits on each side.
+    score = (c @ p.T).max(axis=0) + (c @ (1 - p).T).max(axis=0)
+    score[~split] = -1
+    best = int(score.argmax())
+    mask = preds[best] > 0.5
+    then = _learn(points & mask, cover, preds, depth - 1)
+    other = _learn(points & ~mask, cover, preds, depth - 1)
+    if then is None or other is None:
+        return None
+    return ("ite", best, then, other)
+
+
+def _program(tree, enum, term_ids, preds_rows) -> Node:
+    def build(t):
+        if t[0] == "leaf":
+            return rebuild(enum.banks, enum.target_type, int(term_ids[t[1]]), dsl=enum.dsl,
+                           productions=list(enum.productions), leaves=enum.leaves)
+        cond = rebuild(enum.banks, BOOL, int(preds_rows[t[1]]), dsl=enum.dsl,
+                       productions=list(enum.productions), leaves=enum.leaves)
+        return enum.dsl.app("ite", build(t[2]), cond, build(t[3]))
+    return build(tree)
+

@@ -1,0 +1,217 @@
+"""The search loop: enumerate on a small sample, check on the whole domain, refine (CEGIS).
+
+Each round builds banks on the current sample, one size level at a time. A program that reaches
+the agreement threshold on the sample is checked on the full domain (or a large sample); if it
+falls short there, the points where it disagrees join the sample and a new round starts. When no
+single term fits, the divide-and-conquer solver proposes a conditional, accepted once every smaller
+program has been enumerated. Every run ends with a `StopReason`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from dsl.ast import Node, size
+from dsl.evaluate import evaluate
+from dsl.types import BOOL
+from synth import conditional
+from synth.engine import Enumerator, Executor, productions_of
+from synth.memory import tune_allocator
+from synth.outcome import ParetoPoint, Progress, SearchResult, StopReason
+from synth.problem import Problem
+
+CHECK_SAMPLE = 1 << 16          # points of the full check when the domain is larger than 2^20
+MAX_ROUNDS = 24
+COUNTEREXAMPLES_PER_ROUND = 8
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    timeout: float | None = 60.0
+    max_size: int = 12
+    min_agreement: float = 1.0
+    workers: int = 1
+    ray_address: str | None = None
+    max_candidates: int | None = None
+    memory_bytes: int = 4 << 30
+    sample_size: int = 128
+    seed: int = 0
+    conditionals: bool = True
+    predicate_size: int = 5
+
+
+class _Budget:
+    """Time, candidate and cancellation limits, plus throttled progress reports."""
+
+    def __init__(self, options: SearchOptions, progress, cancel) -> None:
+        self.options, self.progress, self.cancel = options, progress, cancel
+        self.start = time.monotonic()
+        self.candidates = 0
+        self.last_report = 0.0
+        self.state = Progress(1, 0, 0, 0.0, 0.0)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def check(self, level_candidates: int) -> StopReason | None:
+        if self.cancel is not None and self.cancel.is_set():
+            return StopReason.CANCELLED
+        if self.options.timeout is not None and self.elapsed() > self.options.timeout:
+            return StopReason.TIME
+        total = self.candidates + level_candidates
+        if self.options.max_candidates is not None and total > self.options.max_candidates:
+            return StopReason.CANDIDATES
+        if self.progress and time.monotonic() - self.last_report > 0.25:
+            self.report(candidates=total)
+        return None
+
+    def report(self, **changes) -> None:
+        self.state = Progress(**{**self.state.__dict__, **changes, "elapsed": self.elapsed()})
+        self.last_report = time.monotonic()
+        if self.progress:
+            self.progress(self.state)
+
+
+def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None, executor: Executor | None = None) -> SearchResult:
+    """Find the smallest program that agrees with the network; see the module docstring."""
+    from oracle import sampling
+
+    tune_allocator()
+    budget = _Budget(options, progress, cancel)
+    full = sampling.domain(problem.spec)
+    exhaustive = full is not None
+    if full is None:
+        full = sampling.sample(problem.spec, CHECK_SAMPLE, seed=options.seed + 1)
+    full_target = problem.oracle.query(full)
+    sample = sampling.sample(problem.spec, options.sample_size, seed=options.seed)
+    own_executor = executor is None
+    if executor is None:
+        from synth.distributed import make_executor
+
+        executor = make_executor(options.workers, address=options.ray_address)
+    state = _State(problem, options, full, full_target)
+    try:
+        for round_ in range(1, MAX_ROUNDS + 1):
+            budget.report(round=round_, sample=len(next(iter(sample.values()))))
+            found = _round(problem, options, sample, executor, budget, state)
+            if isinstance(found, StopReason):
+                return state.result(found, budget, round_, sample, exhaustive)
+            sample = _with_counterexamples(sample, full, state.disagreements(found), options)
+        return state.result(StopReason.EXHAUSTED, budget, MAX_ROUNDS, sample, exhaustive,
+                            note=f"gave up after {MAX_ROUNDS} counterexample rounds")
+    finally:
+        if own_executor:
+            executor.close()
+
+
+def _round(problem, options, sample, executor, budget, state) -> StopReason | Node:
+    """One CEGIS round: a StopReason when the search ends, or a rejected program to learn from."""
+    target = problem.oracle.query(sample)
+    need = math.ceil(options.min_agreement * len(target) - 1e-9)
+    types = sorted({*problem.variables.values(), problem.target_type, BOOL}, key=str)
+    enum = Enumerator(dsl=problem.dsl, dsl_key=problem.dsl_key, env=sample,
+                      leaves=problem.leaves(), productions=productions_of(problem.dsl, types,
+                                                                          exclude=["ite"]),
+                      target=target, target_type=problem.target_type, need=need,
+                      max_size_by_type={BOOL: options.predicate_size}
+                      if problem.target_type != BOOL else {},
+                      memory_bytes=options.memory_bytes)
+    hit, best = enum.first_hit, enum.first_best
+    proposal: Node | None = None       # a conditional waiting for smaller sizes to be ruled out
+    for level in range(1, options.max_size + 1):
+        if level > 1:
+            out = enum.grow(level, executor, check=budget.check)
+            budget.candidates += out.candidates
+            hit, best = out.hit, out.best
+            if out.stop is not None:
+                if best is not None:
+                    state.consider(best[1])
+                if proposal is not None and state.accepts(proposal):
+                    return StopReason.SOLVED
+                return out.stop
+        if best is not None:
+            state.consider(best[1])
+        budget.report(level=level, candidates=budget.candidates, distinct=enum.distinct,
+                      best_agreement=state.best_agreement())
+        if hit is not None:
+            return StopReason.SOLVED if state.accepts(hit) else hit
+        if options.conditionals and proposal is None and level >= 3:
+            budget.report(phase="conditional")
+            proposal = conditional.solve(enum)
+            budget.report(phase="enumerate")
+        if proposal is not None and size(proposal) <= level + 1:
+            return StopReason.SOLVED if state.accepts(proposal) else proposal
+    if proposal is not None:
+        return StopReason.SOLVED if state.accepts(proposal) else proposal
+    return StopReason.EXHAUSTED
+
+
+class _State:
+    """What the search knows across rounds: full-domain agreement of what it has seen."""
+
+    def __init__(self, problem, options, full, full_target) -> None:
+        self.problem, self.options = problem, options
+        self.full, self.full_target = full, full_target
+        self.pareto: dict[int, ParetoPoint] = {}
+        self.accepted: Node | None = None
+
+    def agreement(self, program: Node) -> tuple[float, np.ndarray]:
+        ev = evaluate(program, self.full, dsl=self.problem.dsl)
+        wrong = (ev.values != self.full_target) | ev.bad
+        return 1.0 - wrong.mean(), wrong
+
+    def consider(self, program: Node) -> float:
+        agreement, _ = self.agreement(program)
+        s = size(program)
+        if s not in self.pareto or agreement > self.pareto[s].agreement:
+            self.pareto[s] = ParetoPoint(program, s, agreement)
+        return agreement
+
+    def accepts(self, program: Node) -> bool:
+        if self.consider(program) >= self.options.min_agreement:
+            self.accepted = program
+            return True
+        return False
+
+    def disagreements(self, program: Node) -> np.ndarray:
+        return np.flatnonzero(self.agreement(program)[1])
+
+    def best_agreement(self) -> float:
+        return max((p.agreement for p in self.pareto.values()), default=0.0)
+
+    def front(self) -> tuple[ParetoPoint, ...]:
+        out, best = [], -1.0
+        for s in sorted(self.pareto):
+            if self.pareto[s].agreement > best:
+                out.append(self.pareto[s])
+                best = self.pareto[s].agreement
+        return tuple(out)
+
+    def result(self, reason, budget, rounds, sample, exhaustive, note=None) -> SearchResult:
+        front = self.front()
+        if self.accepted is not None:
+            program, agreement = self.accepted, self.agreement(self.accepted)[0]
+        elif front:
+            top = max(front, key=lambda p: (p.agreement, -p.size))
+            program, agreement = top.program, top.agreement
+        else:
+            program, agreement = None, 0.0
+        return SearchResult(program, agreement, self.accepted is not None, reason, front,
+                            budget.elapsed(), budget.candidates, budget.state.distinct, rounds,
+                            len(next(iter(sample.values()))), budget.state.level,
+                            notes=(note,) if note else ())
+
+
+def _with_counterexamples(sample, full, wrong: np.ndarray, options) -> dict:
+    """The sample plus a few points (spread at random, reproducibly) where a candidate failed."""
+    rng = np.random.default_rng(options.seed + len(next(iter(sample.values()))))
+    pick = rng.choice(wrong, size=min(len(wrong), COUNTEREXAMPLES_PER_ROUND), replace=False)
+    return {k: np.concatenate([v, full[k][pick]]) for k, v in sample.items()}
