@@ -128,6 +128,7 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
     proposal: Node | None = None       # a conditional waiting for smaller sizes to be ruled out
     for level in range(1, options.max_size + 1):
         if level > 1:
+            budget.report(level=level)
             out = enum.grow(level, executor, check=budget.check)
             budget.candidates += out.candidates
             hit, best = out.hit, out.best

@@ -1,0 +1,35 @@
+"""netsynth for notebooks: `extract(model_or_path, spec, **options) -> Report`.
+
+    >>> import netsynth
+    >>> report = netsynth.extract("examples/mod_add_113/model.onnx", "examples/mod_add_113/spec.json")
+    >>> report.program
+    '(x + y) % 113'
+
+`model_or_path` is a path to an ONNX file, ONNX bytes, or an in-process `torch.nn.Module` (trusted
+code only). Options are those of `synth.search.SearchOptions` (timeout, max_size, min_agreement,
+workers, ...) plus `verify` (default True) and `progress` (a callable receiving Progress).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["extract"]
+
+
+def extract(model_or_path: Any, spec: Any, *, verify: bool = True, progress=None, cancel=None,
+            **options: Any):
+    """Find, verify and report a program equivalent to the network; see the module docstring."""
+    import dataclasses
+
+    from dsl.errors import SpecError
+    from synth.api import synthesize
+    from synth.search import SearchOptions
+
+    known = {f.name for f in dataclasses.fields(SearchOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise SpecError(f"extract: unknown option(s) {unknown}; expected some of {sorted(known)}")
+    options.setdefault("workers", 1)
+    return synthesize(spec, model_or_path, options=SearchOptions(**options), progress=progress,
+                      cancel=cancel, verify=verify)

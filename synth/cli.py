@@ -1,0 +1,213 @@
+"""The `netsynth` command line.
+
+Exit codes: 0 when a program meets the threshold (or a checked program holds), 1 when none does,
+2 for bad input (a message, never a traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from dsl.errors import NetsynthError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except NetsynthError as e:
+        print(f"netsynth: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netsynth: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netsynth", description="Turn a trained network into a small, verified program.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="search for a program that does what the network does")
+    run.add_argument("spec", type=Path, help="spec file (JSON or TOML)")
+    _model_options(run)
+    run.add_argument("--timeout", type=_positive(float), default=60.0, metavar="S",
+                     help="search time budget in seconds (default 60)")
+    run.add_argument("--max-size", type=_positive(int), default=12, metavar="N",
+                     help="largest program size, in nodes (default 12)")
+    run.add_argument("--min-agreement", type=_fraction, default=1.0, metavar="A",
+                     help="accept a program agreeing on this share of the domain (default 1.0)")
+    run.add_argument("--workers", type=_positive(int), default=None, metavar="N",
+                     help="parallel workers (default: all local cores; 1 runs without Ray)")
+    run.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="join this Ray cluster (default: $RAY_ADDRESS, else an embedded Ray)")
+    run.add_argument("--max-candidates", type=_positive(int), default=None, metavar="N")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--no-verify", action="store_true", help="skip Z3/Hypothesis/speed checks")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--json", type=Path, default=None, metavar="OUT",
+                     help="also write the report as JSON ('-' for stdout instead of the text)")
+    run.set_defaults(handler=_run)
+
+    verify = sub.add_parser("verify", help="check a given program against a network")
+    verify.add_argument("spec", type=Path, help="spec file (JSON or TOML)")
+    _model_options(verify)
+    verify.add_argument("--program", required=True, help='program text, e.g. "x ^ y"')
+    verify.add_argument("--reference", default=None, help="reference program (default: spec's)")
+    verify.add_argument("--min-agreement", type=_fraction, default=1.0, metavar="A")
+    verify.add_argument("--timeout", type=_positive(float), default=10.0, metavar="S",
+                        help="Z3 time limit per query (default 10 s)")
+    verify.add_argument("--json", type=Path, default=None, metavar="OUT")
+    verify.set_defaults(handler=_verify)
+
+    try:
+        from synth.service.cli import add_subcommands
+    except ImportError:           # the service is optional for the search itself
+        pass
+    else:
+        add_subcommands(sub)
+    return parser
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="ONNX model (default: the spec's 'model', relative to the spec file)")
+    p.add_argument("--dsl", default=None, metavar="NAME_OR_PATH",
+                   help="DSL: 'int' or a path to a user .lark grammar (default: the spec's)")
+
+
+def _load_spec(args):
+    from dataclasses import replace
+
+    from oracle.spec import load_spec
+
+    if not args.spec.is_file():
+        raise _input_error(f"spec: no such file {str(args.spec)!r}")
+    spec = load_spec(args.spec)
+    if args.dsl:
+        spec = replace(spec, dsl=args.dsl if args.dsl == "int" else str(Path(args.dsl).resolve()))
+    if args.model is not None and not args.model.is_file():
+        raise _input_error(f"--model: no such file {str(args.model)!r}")
+    return spec
+
+
+def _run(args) -> int:
+    from synth.api import default_workers, synthesize
+    from synth.search import SearchOptions
+
+    spec = _load_spec(args)
+    options = SearchOptions(
+        timeout=args.timeout, max_size=args.max_size, min_agreement=args.min_agreement,
+        workers=args.workers or default_workers(),
+        ray_address=args.ray_address or os.environ.get("RAY_ADDRESS") or None,
+        max_candidates=args.max_candidates, seed=args.seed)
+    cancel = threading.Event()
+    bar = None if args.no_progress or not sys.stderr else _ProgressBar()
+    try:
+        report = synthesize(spec, args.model, options=options, cancel=cancel,
+                            progress=bar.update if bar else None, verify=not args.no_verify)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    finally:
+        if bar:
+            bar.close()
+    _emit(report.to_dict(), report.render(), args.json)
+    return 0 if report.solved else 1
+
+
+def _verify(args) -> int:
+    import oracle
+    from verifier import check
+
+    spec = _load_spec(args)
+    net = oracle.load(spec, args.model)
+    result = check(args.program, net, reference=args.reference,
+                   min_agreement=args.min_agreement, timeout_ms=int(args.timeout * 1000))
+    data = result.to_dict()
+    f = data["fidelity"]
+    lines = [f"program   {args.program}",
+             f"fidelity  {f['agree']}/{f['total']} ({100 * f['agreement']:.2f}%"
+             f"{', whole domain' if f['exhaustive'] else ', sample'})"]
+    lines += [f"  differs at {d['inputs']}: network {d['network']}, program {d['program']}"
+              for d in f["disagreements"][:10]]
+    lines.append(f"reference {data['reference']}"
+                 + (f": counterexample {data['counterexample']}" if data["counterexample"] else "")
+                 + (f" ({data['reference_reason']})" if data.get("reference_reason") else ""))
+    lines.append(f"verdict   {'holds' if data['holds'] else 'does not hold'}")
+    _emit(data, "\n".join(lines), args.json)
+    return 0 if data["holds"] else 1
+
+
+def _emit(data: dict, text: str, json_out: Path | None) -> None:
+    if json_out is not None and str(json_out) == "-":
+        print(json.dumps(data, indent=2))
+        return
+    print(text)
+    if json_out is not None:
+        json_out.write_text(json.dumps(data, indent=2) + "\n")
+
+
+class _ProgressBar:
+    """A tqdm bar counting candidates, with the size level and best agreement beside it."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=None, unit=" cand", unit_scale=True, file=sys.stderr,
+                         dynamic_ncols=True, leave=False, desc="searching")
+        self._lock = threading.Lock()
+
+    def update(self, p) -> None:
+        with self._lock:
+            self._bar.set_description(f"{p.phase} size {p.level}")
+            self._bar.set_postfix_str(f"best {100 * p.best_agreement:.1f}%, "
+                                      f"{p.distinct:,} distinct, round {p.round}", refresh=False)
+            self._bar.update(max(0, p.candidates - self._bar.n))
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, "
+                                             f"got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+def _input_error(message: str) -> NetsynthError:
+    from dsl.errors import SpecError
+
+    return SpecError(message)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
