@@ -38,8 +38,7 @@ class Runner:
         self._running: dict[str, threading.Event] = {}   # job id -> its cancel Event
         self._threads: dict[str, threading.Thread] = {}
         self._dispatcher: threading.Thread | None = None
-        self._ray_lock = threading.Lock()
-        self._ray_started = False
+        self._executor_lock = threading.Lock()
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -146,20 +145,25 @@ class Runner:
         log.info("job %s: %s", job.id, status)
 
     def _search(self, job: JobRecord, cancel: threading.Event) -> Any:
+        from synth.distributed import make_executor
         from synth.search import SearchOptions
 
         synthesize = self._synthesize
         if synthesize is None:
             from synth.api import synthesize
         workers = int(job.options.get("workers") or self.settings.workers)
-        if workers > 1:
-            self._ensure_ray()
         known = {"timeout", "max_size", "min_agreement", "sample_size", "seed"}
         options = SearchOptions(workers=workers, ray_address=self.settings.ray_address,
                                 **{k: v for k, v in job.options.items() if k in known and v is not None})
         model = self.store.model_bytes(job.model_sha)
-        return synthesize(job.spec, model, options=options, progress=self._progress(job.id),
-                          cancel=cancel)
+        # keep_alive: an embedded Ray started by the first job is reused by every later one.
+        with self._executor_lock:  # two first jobs must not both start a Ray
+            executor = make_executor(workers, address=self.settings.ray_address, keep_alive=True)
+        try:
+            return synthesize(job.spec, model, options=options, progress=self._progress(job.id),
+                              cancel=cancel, executor=executor)
+        finally:
+            executor.close()
 
     def _progress(self, job_id: str) -> Callable[[Any], None]:
         last = [0.0, None]  # time of the last write, level written
@@ -176,20 +180,6 @@ class Runner:
                 log.warning("job %s: could not write progress", job_id, exc_info=True)
 
         return write
-
-    def _ensure_ray(self) -> None:
-        """One Ray for every job: a local embedded instance unless `ray_address` names a cluster."""
-        with self._ray_lock:
-            if self._ray_started:
-                return
-            import ray
-
-            if not ray.is_initialized():
-                if self.settings.ray_address:
-                    ray.init(address=self.settings.ray_address, logging_level=logging.WARNING)
-                else:
-                    ray.init(include_dashboard=False, logging_level=logging.WARNING)
-            self._ray_started = True
 
 
 def _jsonable(value: Any) -> Any:

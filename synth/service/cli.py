@@ -1,0 +1,253 @@
+"""The service's commands: `netsynth serve | submit | status | result | cancel`.
+
+`add_subcommands(subparsers)` adds them to the `netsynth` parser; each sets `handler`, a function
+of the parsed arguments returning the exit code: 0 done (a program found), 1 the job produced no
+program (or the server could not be reached), 2 bad input or a 4xx answer. Settings and the token
+are read here, once, and passed down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def add_subcommands(sub: Any) -> None:
+    """Add serve, submit, status, result and cancel to an argparse subparsers object."""
+    serve = sub.add_parser("serve", help="run the job API (HTTP)")
+    add_serve_arguments(serve)
+    serve.set_defaults(handler=run_serve)
+
+    submit = sub.add_parser("submit", help="send a job to a netsynth server")
+    submit.add_argument("spec", type=Path, help="spec file (JSON or TOML)")
+    submit.add_argument("--model", type=Path, default=None, metavar="FILE",
+                        help="ONNX model (default: the spec's `model`, relative to the spec file)")
+    submit.add_argument("--wait", action="store_true",
+                        help="follow progress on stderr until the job ends, then print the report")
+    submit.add_argument("--json", type=Path, default=None, metavar="OUT",
+                        help="with --wait, write the report JSON here ('-' for stdout)")
+    submit.add_argument("--timeout", type=float, default=None, metavar="S")
+    submit.add_argument("--max-size", type=int, default=None, metavar="N")
+    submit.add_argument("--min-agreement", type=float, default=None, metavar="A")
+    submit.add_argument("--workers", type=int, default=None, metavar="N")
+    _client_options(submit)
+    submit.set_defaults(handler=run_submit)
+
+    for name, helptext, handler in (("status", "show a job's status", run_status),
+                                    ("result", "print a finished job's report", run_result),
+                                    ("cancel", "cancel a job", run_cancel)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("id", help="job id")
+        if name == "result":
+            p.add_argument("--json", type=Path, default=None, metavar="OUT",
+                           help="write the report JSON here ('-' for stdout)")
+        _client_options(p)
+        p.set_defaults(handler=handler)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default=None, metavar="URL",
+                   help="SQLAlchemy database URL (default: sqlite <data-dir>/netsynth.db)")
+    p.add_argument("--data-dir", type=Path, default=Path("netsynth-data"), metavar="DIR",
+                   help="where the database and the uploaded models live (default ./netsynth-data)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster for jobs with workers > 1 (default: an embedded local Ray)")
+    p.add_argument("--max-jobs", type=int, default=1, metavar="N", help="jobs running at once")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="default workers per job (1 = in-process, more = Ray)")
+    p.add_argument("--max-model-bytes", type=int, default=64 * 2**20, metavar="B",
+                   help="largest model upload (default 64 MiB)")
+    p.add_argument("--log-level", default="info")
+
+
+def _client_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=None, metavar="URL",
+                   help=f"server URL (default: $NETSYNTH_SERVER or {DEFAULT_SERVER})")
+
+
+# ---- serve --------------------------------------------------------------------------------------
+
+def run_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from synth.service.app import create_app
+    from synth.service.settings import Settings
+
+    for flag in ("max_jobs", "workers", "max_model_bytes", "port"):
+        if getattr(args, flag) < (0 if flag == "port" else 1):
+            print(f"netsynth: error: --{flag.replace('_', '-')}: expected a positive integer, "
+                  f"got {getattr(args, flag)}", file=sys.stderr)
+            return 2
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    settings = Settings(data_dir=args.data_dir, db_url=args.db, max_jobs=args.max_jobs,
+                        workers=args.workers, ray_address=args.ray_address,
+                        token=os.environ.get("NETSYNTH_TOKEN") or None,
+                        max_model_bytes=args.max_model_bytes)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                log_level=args.log_level.lower(), timeout_graceful_shutdown=5)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m synth.service [serve options]`: the server without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="python -m synth.service",
+                                     description="Run the netsynth job API.")
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+# ---- client commands ----------------------------------------------------------------------------
+
+def _client(args: argparse.Namespace) -> Any:
+    from synth.service.client import Client
+
+    server = args.server or os.environ.get("NETSYNTH_SERVER") or DEFAULT_SERVER
+    return Client(server, token=os.environ.get("NETSYNTH_TOKEN") or None)
+
+
+def _fail(e: Exception) -> int:
+    status = getattr(e, "status", None)
+    print(f"netsynth: error: {e}", file=sys.stderr)
+    return 2 if status is not None and 400 <= status < 500 else 1
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from synth.service.client import ApiError
+
+    model = args.model
+    if model is None:
+        model = _spec_model(args.spec)
+        if isinstance(model, str):
+            print(f"netsynth: error: {model}", file=sys.stderr)
+            return 2
+    for what, path in (("spec", args.spec), ("model", model)):
+        if not path.is_file():
+            print(f"netsynth: error: {what}: no such file {str(path)!r}", file=sys.stderr)
+            return 2
+    try:
+        with _client(args) as client:
+            accepted = client.submit(args.spec, model, timeout=args.timeout,
+                                     max_size=args.max_size, min_agreement=args.min_agreement,
+                                     workers=args.workers)
+            if not args.wait:
+                print(accepted["id"])
+                return 0
+            print(f"job {accepted['id']} accepted", file=sys.stderr)
+            job = _follow(client, accepted["id"])
+            return _finish(client, job, args.json)
+    except ApiError as e:
+        return _fail(e)
+    except KeyboardInterrupt:
+        print(f"netsynth: stopped waiting; the job goes on (netsynth cancel {accepted['id']})",
+              file=sys.stderr)
+        return 130
+
+
+def _spec_model(spec: Path) -> Path | str:
+    """The spec's `model` path (relative to the spec file), or an error message."""
+    import tomllib
+
+    try:
+        text = spec.read_text()
+        raw = tomllib.loads(text) if spec.suffix == ".toml" else json.loads(text)
+    except FileNotFoundError:
+        return f"spec: no such file {str(spec)!r}"
+    except (OSError, ValueError) as e:
+        return f"spec: cannot read {str(spec)!r} ({e})"
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if not isinstance(model, str):
+        return "model: the spec names no model; give one with --model FILE"
+    return (spec.parent / model)
+
+
+def _follow(client: Any, job_id: str) -> dict[str, Any]:
+    """Show progress on stderr from the event stream; return the job in its end state."""
+    job: dict[str, Any] = {}
+    shown = ""
+    for event, job in client.events(job_id):
+        p = job.get("progress") or {}
+        line = (f"{job['status']}: size {p.get('level', '-')}, {p.get('candidates', 0)} candidates,"
+                f" best agreement {float(p.get('best_agreement') or 0):.4f},"
+                f" {float(p.get('elapsed') or 0):.1f} s")
+        if line != shown:
+            print(line, file=sys.stderr)
+            shown = line
+    return job
+
+
+def _finish(client: Any, job: dict[str, Any], json_out: Path | None) -> int:
+    from synth.service.client import ApiError
+
+    if job.get("status") == "failed":
+        print(f"netsynth: job {job['id']} failed: {job.get('error')}", file=sys.stderr)
+        return 1
+    try:
+        report = client.result(job["id"])
+    except ApiError as e:
+        print(f"netsynth: job {job['id']} {job.get('status')}: {e}", file=sys.stderr)
+        return 1
+    return _print_report(report, json_out, status=job.get("status"))
+
+
+def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str | None) -> int:
+    text = json.dumps(report, indent=2)
+    if json_out is not None and str(json_out) != "-":
+        json_out.write_text(text + "\n")
+    if json_out is not None and str(json_out) == "-":
+        print(text)
+    else:
+        print(f"status: {report.get('status')} (job {status})")
+        print(f"stop reason: {report.get('stop_reason')}")
+        if report.get("program"):
+            print(f"program: {report['program']}")
+        if report.get("python"):
+            print(report["python"].rstrip())
+    return 0 if report.get("program") and report.get("status") == "solved" else 1
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from synth.service.client import ApiError
+
+    try:
+        with _client(args) as client:
+            job = client.status(args.id)
+    except ApiError as e:
+        return _fail(e)
+    print(json.dumps(job, indent=2))
+    return 0
+
+
+def run_result(args: argparse.Namespace) -> int:
+    from synth.service.client import ApiError
+
+    try:
+        with _client(args) as client:
+            job = client.status(args.id)
+            report = client.result(args.id)
+    except ApiError as e:
+        return _fail(e)
+    return _print_report(report, args.json, status=job.get("status"))
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    from synth.service.client import ApiError
+
+    try:
+        with _client(args) as client:
+            job = client.cancel(args.id)
+    except ApiError as e:
+        return _fail(e)
+    print(f"job {job['id']}: {job['status']}")
+    return 0
