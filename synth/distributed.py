@@ -72,8 +72,9 @@ class RayExecutor:
                          runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
                 self.owns_ray = True
         self._shipped: dict[tuple[str, int], tuple[Any, Any]] = {}   # key -> (segments, ref)
-        self.tasks = 0
-        self.put_seconds = 0.0
+        self.tasks = 0                  # submitted, over the executor's life
+        self.cancelled = 0              # still in flight when their consumer stopped
+        self.put_seconds = 0.0          # driver time spent shipping bank levels
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
         """Shards of `items`, in order. Closing the generator cancels the tasks in flight."""
@@ -105,6 +106,7 @@ class RayExecutor:
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
+            self.cancelled += len(refs)
 
     def close(self) -> None:
         import ray
