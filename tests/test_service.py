@@ -1,0 +1,461 @@
+"""The job service end to end: a real uvicorn server in a subprocess, a real SQLite file.
+
+Every wait is a bounded poll of something observable (the server's answers, the SQLite file, the
+process table). The truths compared against are independent of the service: the example
+networks' functions written in numpy, and the SQLite file read with the standard sqlite3 module.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+import os
+import pickle
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+ABS = EXAMPLES / "abs_diff"
+NOISY = EXAMPLES / "noisy_add"
+ENDED = ("succeeded", "failed", "cancelled")
+FAST = {"timeout": "30", "max_size": "6"}        # abs(x - y) is size 4: found in about a second
+SLOW = {"timeout": "120", "max_size": "30"}      # noisy_add at min_agreement 1: no small program
+
+
+# ---- a server in a subprocess -------------------------------------------------------------------
+
+class Server:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.args = args
+        inherited = {k: v for k, v in os.environ.items() if k != "NETSYNTH_TOKEN"}
+        self.env = {**inherited, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir / "server.log"
+
+    def start(self) -> "Server":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "synth.service", "--port", str(self.port),
+                 "--data-dir", str(self.data_dir), *self.args],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer /healthz in 60 s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, probe: Callable[[], Any], *, timeout: float, every: float = 0.1) -> Any:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def submit(url: str, example: Path, fields: dict[str, str] | None = None, *,
+           headers: dict[str, str] | None = None, model: bytes | None = None,
+           spec: bytes | None = None, spec_name: str = "spec.json") -> httpx.Response:
+    files = {"spec": (spec_name, spec if spec is not None else (example / "spec.json").read_bytes()),
+             "model": ("model.onnx", model if model is not None else (example / "model.onnx").read_bytes())}
+    return httpx.post(url + "/jobs", files=files, data=fields or {}, headers=headers, timeout=60)
+
+
+def job(url: str, job_id: str) -> dict[str, Any]:
+    r = httpx.get(f"{url}/jobs/{job_id}", timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def ended(url: str, job_id: str) -> dict[str, Any] | None:
+    j = job(url, job_id)
+    return j if j["status"] in ENDED else None
+
+
+def domain_xy(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.meshgrid(np.arange(lo, hi + 1), np.arange(lo, hi + 1), indexing="ij")
+    return x.ravel().astype(np.int64), y.ravel().astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    s = Server(tmp_path_factory.mktemp("service"), "--max-jobs", "2").start()
+    yield s
+    s.stop()
+
+
+# ---- one job from submission to program ---------------------------------------------------------
+
+def test_submit_follow_events_and_fetch_program(server: Server) -> None:
+    r = submit(server.url, ABS, FAST)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert r.headers["location"] == f"/jobs/{job_id}"
+
+    events = []
+    with httpx.stream("GET", f"{server.url}/jobs/{job_id}/events",
+                      timeout=httpx.Timeout(10, read=60)) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                if name == "end":
+                    break
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "succeeded"
+    assert all(e[0] == "progress" for e in events[:-1])
+
+    status = job(server.url, job_id)
+    assert status["result_status"] == "solved" and status["stop_reason"] == "solved"
+    assert status["created"] <= status["started"] <= status["finished"]
+    assert status["progress"]["level"] >= 1 and status["attempts"] == 1
+
+    report = httpx.get(f"{server.url}/jobs/{job_id}/result").json()
+    assert report["status"] == "solved" and report["program"]
+    py = httpx.get(f"{server.url}/jobs/{job_id}/program.py")
+    assert py.status_code == 200 and py.headers["content-type"].startswith("text/x-python")
+    assert py.text == report["python"]
+
+    # The exported Python and the DSL program both equal |x - y| on the whole domain.
+    from dsl import evaluate, get_dsl
+    from oracle.spec import load_spec
+
+    namespace: dict[str, Any] = {}
+    exec(compile(py.text, "program.py", "exec"), namespace)
+    x, y = domain_xy(0, 31)
+    truth = np.abs(x - y)
+    assert [namespace["f"](int(a), int(b)) for a, b in zip(x, y)] == truth.tolist()
+    spec = load_spec(ABS / "spec.json")
+    dsl = get_dsl("int")
+    mine = evaluate(dsl.parse(report["program"], spec.variables()), {"x": x, "y": y})
+    ref = evaluate(dsl.parse(spec.reference, spec.variables()), {"x": x, "y": y})
+    assert np.array_equal(mine.values, truth) and np.array_equal(ref.values, truth)
+
+
+def test_unknown_ids_and_paging(server: Server) -> None:
+    for path in ("/jobs/nope", "/jobs/nope/result", "/jobs/nope/program.py", "/jobs/nope/events"):
+        assert httpx.get(server.url + path).status_code == 404, path
+    assert httpx.post(server.url + "/jobs/nope/cancel").status_code == 404
+    page = httpx.get(server.url + "/jobs", params={"limit": 1, "offset": 0}).json()
+    assert page["limit"] == 1 and len(page["jobs"]) <= 1 and page["total"] >= len(page["jobs"])
+    assert httpx.get(server.url + "/jobs", params={"limit": 0}).status_code == 422
+
+
+# ---- cancelling ---------------------------------------------------------------------------------
+
+def test_cancel_running_and_queued_jobs(server: Server) -> None:
+    ids = []
+    try:
+        for _ in range(3):  # two run (max-jobs 2), the third waits
+            r = submit(server.url, NOISY, SLOW)
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        first, second, third = ids
+        wait_for("two running jobs with progress", lambda: all(
+            (j := job(server.url, i))["status"] == "running" and j["progress"] for i in (first, second)),
+            timeout=60)
+        assert job(server.url, third)["status"] == "queued"
+        assert httpx.get(f"{server.url}/jobs/{first}/result").status_code == 409
+        assert httpx.get(f"{server.url}/jobs/{first}/program.py").status_code == 409
+
+        r = httpx.post(f"{server.url}/jobs/{third}/cancel")
+        assert r.status_code == 202 and r.json()["status"] == "cancelled"  # at once
+
+        t0 = time.monotonic()
+        assert httpx.post(f"{server.url}/jobs/{first}/cancel").status_code == 202
+        done = wait_for("the running job to be cancelled", lambda: ended(server.url, first), timeout=15)
+        assert done["status"] == "cancelled" and done["stop_reason"] == "cancelled"
+        assert time.monotonic() - t0 < 15
+        assert httpx.post(f"{server.url}/jobs/{first}/cancel").status_code == 409
+        assert httpx.get(f"{server.url}/jobs/{first}/result").json()["stop_reason"] == "cancelled"
+    finally:
+        for i in ids:
+            httpx.post(f"{server.url}/jobs/{i}/cancel")
+        for i in ids:
+            wait_for("the job to end", lambda: ended(server.url, i), timeout=20)
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+def test_bad_specs_and_models_are_refused_with_field_details(server: Server) -> None:
+    before = httpx.get(server.url + "/jobs").json()["total"]
+    spec = json.loads((ABS / "spec.json").read_text())
+
+    def refused(field: str, resp: httpx.Response, words: str) -> None:
+        assert resp.status_code == 422, resp.text
+        detail = resp.json()["detail"]
+        assert detail[0]["loc"] == ["body", field] and words in detail[0]["msg"], detail
+
+    reversed_range = json.loads(json.dumps(spec))
+    reversed_range["inputs"][1]["range"] = [5, 2]
+    refused("spec", submit(server.url, ABS, spec=json.dumps(reversed_range).encode()), "inputs[1].range")
+    refused("spec", submit(server.url, ABS, spec=b"{not json"), "invalid JSON")
+    refused("spec", submit(server.url, ABS, spec=b"name = [", spec_name="spec.toml"), "invalid TOML")
+    refused("spec", submit(server.url, ABS, spec=json.dumps({**spec, "dsl": "mine.lark"}).encode()),
+            "built-in")
+    refused("spec", submit(server.url, ABS, spec=json.dumps({**spec, "reference": "x +"}).encode()), "")
+    refused("model", submit(server.url, ABS, model=pickle.dumps({"weights": [1, 2]})), "pickle")
+    refused("model", submit(server.url, ABS, model=b"\x00not onnx at all" * 10), "ONNX")
+    refused("model", submit(server.url, ABS, model=(EXAMPLES / "bitwise_8" / "model.onnx").read_bytes()),
+            "width")
+    r = submit(server.url, ABS, {"min_agreement": "2"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "min_agreement"]
+    r = httpx.post(server.url + "/jobs", files={"spec": ("s.json", b"{}")})
+    assert r.status_code == 422 and ["body", "model"] in [d["loc"] for d in r.json()["detail"]]
+
+    # TOML specs are accepted too, and nothing refused above was stored.
+    toml = ('name = "abs_diff"\nreference = "x - y if x > y else y - x"\n'
+            '[[inputs]]\nname = "x"\ntype = "int"\nrange = [0, 31]\nencoding = "one_hot"\n'
+            '[[inputs]]\nname = "y"\ntype = "int"\nrange = [0, 31]\nencoding = "one_hot"\n'
+            '[output]\ntype = "int"\nrange = [0, 31]\ndecoding = "argmax"\n')
+    r = submit(server.url, ABS, FAST, spec=toml.encode(), spec_name="spec.toml")
+    assert r.status_code == 202, r.text
+    assert httpx.get(server.url + "/jobs").json()["total"] == before + 1
+    wait_for("the TOML job to end", lambda: ended(server.url, r.json()["id"]), timeout=60)
+
+
+def test_oversize_model_is_refused_with_413(tmp_path: Path) -> None:
+    s = Server(tmp_path / "small", "--max-model-bytes", "20000").start()
+    try:
+        big = (EXAMPLES / "abs_diff" / "model.onnx").read_bytes()  # 54 050 bytes
+        r = submit(s.url, ABS, model=big)
+        assert r.status_code == 413, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "model"]
+        # A body far beyond any limit is refused from its Content-Length, unread.
+        r = httpx.post(s.url + "/jobs", content=b"x" * (3 * 2**20),
+                       headers={"content-type": "multipart/form-data; boundary=zz"})
+        assert r.status_code == 413
+        small = (EXAMPLES / "bitwise_8" / "model.onnx").read_bytes()
+        spec = (EXAMPLES / "bitwise_8" / "spec.json").read_bytes()
+        assert submit(s.url, ABS, {"max_size": "1", "timeout": "5"}, model=small, spec=spec).status_code == 202
+        assert not list((tmp_path / "small" / "models").glob(".upload-*"))
+        assert len(list((tmp_path / "small" / "models").glob("*.onnx"))) == 1
+    finally:
+        s.stop()
+
+
+def test_token_is_required_when_set(tmp_path: Path) -> None:
+    s = Server(tmp_path / "auth", env={"NETSYNTH_TOKEN": "s3cret"}).start()
+    try:
+        assert httpx.get(s.url + "/healthz").status_code == 200
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
+            assert httpx.get(s.url + "/jobs", headers=headers).status_code == 401
+            assert httpx.get(s.url + "/jobs/x", headers=headers).status_code == 401
+            assert submit(s.url, ABS, FAST, headers=headers).status_code == 401
+        good = {"Authorization": "Bearer s3cret"}
+        assert httpx.get(s.url + "/jobs", headers=good).status_code == 200
+        r = submit(s.url, ABS, FAST, headers=good)
+        assert r.status_code == 202
+        assert httpx.get(f"{s.url}/jobs/{r.json()['id']}", headers=good).status_code == 200
+    finally:
+        s.stop()
+
+
+# ---- durability ---------------------------------------------------------------------------------
+
+def test_killed_server_job_is_rerun_after_restart(tmp_path: Path) -> None:
+    data = tmp_path / "durable"
+    s = Server(data).start()
+    try:
+        r = submit(s.url, NOISY, {"timeout": "6", "max_size": "30"})
+        job_id = r.json()["id"]
+        wait_for("the job to run with progress", lambda: (j := job(s.url, job_id))["status"] == "running"
+                 and j["progress"], timeout=60)
+        s.kill()
+        with sqlite3.connect(data / "netsynth.db") as db:
+            assert db.execute("select status, attempts from jobs where id = ?", (job_id,)).fetchone() \
+                == ("running", 1)
+        s = Server(data).start()
+        seen = set()
+
+        def end() -> dict[str, Any] | None:
+            j = job(s.url, job_id)
+            seen.add(j["status"])
+            return j if j["status"] in ENDED else None
+
+        done = wait_for("the re-queued job to end", end, timeout=90)
+        assert done["status"] == "succeeded" and done["attempts"] == 2
+        assert seen <= {"interrupted", "running", "succeeded"}
+        report = httpx.get(f"{s.url}/jobs/{job_id}/result").json()
+        assert report["stop_reason"] in ("time budget", "solved") and report["status"]
+    finally:
+        s.stop()
+
+
+def test_concurrent_submissions_all_finish_and_sqlite_is_wal(server: Server) -> None:
+    results: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        r = submit(server.url, ABS, FAST)
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [r.status_code for r in results] == [202] * 12
+    ids = [r.json()["id"] for r in results]
+    assert len(set(ids)) == 12
+    for i in ids:
+        done = wait_for(f"job {i} to end", lambda: ended(server.url, i), timeout=180)
+        assert done["status"] == "succeeded" and done["result_status"] == "solved"
+
+    db = server.data_dir / "netsynth.db"
+    assert db.is_file() and db.read_bytes()[:16] == b"SQLite format 3\x00"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+        rows = dict(conn.execute(f"select id, status from jobs where id in ({','.join('?' * 12)})", ids))
+    assert rows == {i: "succeeded" for i in ids}
+    # Identical uploads are stored once, under their sha256.
+    import hashlib
+
+    sha = hashlib.sha256((ABS / "model.onnx").read_bytes()).hexdigest()
+    assert (server.data_dir / "models" / f"{sha}.onnx").read_bytes() == (ABS / "model.onnx").read_bytes()
+    assert len(list((server.data_dir / "models").glob(f"{sha[:8]}*"))) == 1
+
+
+# ---- verify, CLI, schema, pages -----------------------------------------------------------------
+
+def test_verify_endpoint(server: Server) -> None:
+    files = {"spec": ("spec.json", (ABS / "spec.json").read_bytes()),
+             "model": ("model.onnx", (ABS / "model.onnx").read_bytes())}
+    r = httpx.post(server.url + "/verify", files=files, data={"program": "abs(x - y)"}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["holds"] is True and r.json()["fidelity"]["agreement"] == 1.0
+    r = httpx.post(server.url + "/verify", files=files, data={"program": "x - y"}, timeout=120)
+    assert r.status_code == 200 and r.json()["holds"] is False
+    r = httpx.post(server.url + "/verify", files=files, data={"program": "x +"}, timeout=60)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "program"]
+
+
+def test_cli_submit_wait_status_result_cancel(server: Server, tmp_path: Path) -> None:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "NETSYNTH_SERVER": server.url}
+    env.pop("NETSYNTH_TOKEN", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=180)
+
+    out = tmp_path / "report.json"
+    p = cli("submit", str(ABS / "spec.json"), "--wait", "--json", str(out), "--timeout", "30",
+            "--max-size", "6")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(out.read_text())
+    assert report["status"] == "solved" and report["program"] in p.stdout
+    assert "Traceback" not in p.stderr
+
+    p = cli("submit", str(ABS / "spec.json"), "--timeout", "30", "--max-size", "6")
+    assert p.returncode == 0, p.stderr
+    job_id = p.stdout.strip()
+    wait_for("the CLI job to end", lambda: ended(server.url, job_id), timeout=60)
+    p = cli("status", job_id)
+    assert p.returncode == 0 and json.loads(p.stdout)["status"] == "succeeded"
+    p = cli("result", job_id, "--json", "-")
+    assert p.returncode == 0 and json.loads(p.stdout)["status"] == "solved"
+    assert cli("cancel", job_id).returncode == 2          # already ended: 409
+
+    for args in (("status", "nope"), ("result", "nope"),
+                 ("submit", str(ABS / "spec.json"), "--model", str(ABS / "spec.json"))):
+        p = cli(*args)
+        assert p.returncode == 2 and "netsynth: error:" in p.stderr and "Traceback" not in p.stderr, p
+
+    p = cli("status", "x", "--server", f"http://127.0.0.1:{free_port()}")
+    assert p.returncode == 1 and "cannot reach" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_openapi_schema_fuzzed_without_server_errors(server: Server) -> None:
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/events", "/jobs/{job_id}/result",
+            "/jobs/{job_id}/program.py", "/jobs/{job_id}/cancel", "/verify", "/healthz"} \
+        <= set(schema["paths"])
+    st = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert st, "schemathesis is a dev dependency"
+    p = subprocess.run([st, "run", server.url + "/openapi.json", "--checks", "not_a_server_error",
+                        "--max-examples", "12", "--phases", "examples,fuzzing",
+                        "--request-timeout", "60", "--generation-deterministic"],
+                       capture_output=True, text=True, timeout=300, cwd=server.data_dir,
+                       env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+
+
+def test_results_page_renders_in_headless_chromium(server: Server, tmp_path: Path) -> None:
+    r = submit(server.url, ABS, FAST)
+    job_id = r.json()["id"]
+    wait_for("the job to end", lambda: ended(server.url, job_id), timeout=60)
+    program = httpx.get(f"{server.url}/jobs/{job_id}/result").json()["program"]
+    html = httpx.get(f"{server.url}/jobs/{job_id}", headers={"Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html") and "data:image/png" in html.text
+    listing = httpx.get(f"{server.url}/jobs", headers={"Accept": "text/html,*/*;q=0.8"}).text
+    assert job_id in listing and job_id in httpx.get(server.url + "/ui/jobs").text
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    url = f"{server.url}/ui/jobs/{job_id}"
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert f'<pre id="program">{escape(program)}</pre>' in dom.stdout
+    assert "disagreements: 0 of 1024" in dom.stdout
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1600", url],
+                   capture_output=True, timeout=120)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
