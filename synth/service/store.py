@@ -160,7 +160,7 @@ class Store:
                 if job_id is None:
                     return None
                 done = s.execute(update(Job).where(Job.id == job_id, Job.status.in_(WAITING))
-                                 .values(status=RUNNING, started=now(), finished=None,
+                                 .values(status=RUNNING, started=now(), finished=None, progress=None,
                                          attempts=Job.attempts + 1))
                 if done.rowcount == 1:
                     return _record(s.get(Job, job_id, populate_existing=True))
