@@ -129,11 +129,11 @@ def _shift_bounds(a, n):
 
 OPERATORS = [
     # arithmetic ----------------------------------------------------------------------------------
-    Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True,
+    Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True, fast=np.add,
              z3=lambda a, b: a + b, bounds=lambda a, b: (a[0] + b[0], a[1] + b[1])),
-    Operator("sub", I2, INT, _sub, **infix("-", ARITH),
+    Operator("sub", I2, INT, _sub, **infix("-", ARITH), fast=np.subtract,
              z3=lambda a, b: a - b, bounds=lambda a, b: (a[0] - b[1], a[1] - b[0])),
-    Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True,
+    Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True, fast=np.multiply,
              z3=lambda a, b: a * b, bounds=lambda a, b: corners(lambda x, y: x * y, a, b)),
     Operator("floordiv", I2, INT, _floordiv, **infix("//", TERM),
              total="({0} // {1} if {1} else 0)", needs_total=_unless_nonzero_literal,
@@ -144,9 +144,9 @@ OPERATORS = [
              z3=_z3_mod, bounds=lambda a, b: (-max(magnitude(a), magnitude(b)),
                                               max(magnitude(a), magnitude(b))),
              doc="modulo with the sign of the divisor; x % 0 == x"),
-    Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY),
+    Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY), fast=np.negative,
              z3=lambda a: -a, bounds=lambda a: (-a[1], -a[0])),
-    Operator("abs", (INT,), INT, _abs, **call("abs", 1),
+    Operator("abs", (INT,), INT, _abs, **call("abs", 1), fast=np.abs,
              z3=lambda a: z3mod().If(a < 0, -a, a),
              bounds=lambda a: (0 if a[0] <= 0 <= a[1] else min(abs(a[0]), abs(a[1])),
                                magnitude(a))),

@@ -39,7 +39,8 @@ class Operator:
     `to_python` when `needs_total(args)` says the plain form could raise. `z3(*terms)` builds the Z3
     term over bit-vectors (ints) and Booleans. `bounds(*intervals)` gives an interval holding every
     result when the arguments lie in the given intervals (int results only), which sizes the
-    bit-vectors soundly.
+    bit-vectors soundly. `fast(*arrays)`, when given, computes the same values without the overflow
+    check; the enumerator uses it when `bounds` shows that no overflow is possible.
     """
 
     name: str
@@ -54,6 +55,7 @@ class Operator:
     total: Optional[str] = None
     needs_total: Optional[Callable[[tuple], bool]] = None
     propagate: Optional[Callable[[tuple, tuple], np.ndarray]] = None
+    fast: Optional[Callable[..., np.ndarray]] = None
     commutative: bool = False
     doc: str = ""
 

@@ -15,7 +15,7 @@ from dsl.ast import Node
 from dsl.types import BOOL
 from synth.bank import rebuild
 
-MAX_DEPTH = 5
+MAX_DEPTH = 6
 MAX_TERMS = 8
 MAX_ROWS = 400_000       # rows of a bank considered (the smallest programs first)
 
@@ -77,29 +77,44 @@ def _greedy_cover(cover: np.ndarray) -> np.ndarray | None:
 
 
 def _learn(points: np.ndarray, cover: np.ndarray, preds: np.ndarray, depth: int):
-    """A tree: ("leaf", term) or ("ite", pred, then, else), over the points in the mask."""
+    """A tree: ("leaf", term) or ("ite", pred, then, else), over the points in the mask.
+
+    Each point is labelled with the widest-covering term that fits it; the predicate chosen is the
+    one whose split leaves the least label entropy (information gain), as in EUSolver.
+    """
     fits = cover[:, points].all(axis=1)
     if fits.any():
         return ("leaf", int(np.flatnonzero(fits)[0]))
     if depth == 0:
         return None
-    c = cover[:, points].astype(np.float32)
+    c = cover[:, points]
+    widest = np.argsort(-cover.sum(axis=1), kind="stable")
+    labels = widest[np.argmax(c[widest], axis=0)]           # (points,) term index per point
+    onehot = np.zeros((len(labels), cover.shape[0]), np.float32)
+    onehot[np.arange(len(labels)), labels] = 1.0
     p = preds[:, points]
-    n = points.sum()
-    on_true = p.sum(axis=1)
-    split = (on_true > 0) & (on_true < n)
+    n = float(points.sum())
+    true_counts, false_counts = p @ onehot, (1.0 - p) @ onehot
+    n_true = true_counts.sum(axis=1)
+    split = (n_true > 0) & (n_true < n)
     if not split.any():
         return None
-    # For each predicate: how many points the best single term fits on each side.
-    score = (c @ p.T).max(axis=0) + (c @ (1 - p).T).max(axis=0)
-    score[~split] = -1
-    best = int(score.argmax())
+    remaining = (_entropy(true_counts) * n_true + _entropy(false_counts) * (n - n_true)) / n
+    remaining[~split] = np.inf
+    best = int(remaining.argmin())                            # first (smallest) on ties
     mask = preds[best] > 0.5
     then = _learn(points & mask, cover, preds, depth - 1)
-    other = _learn(points & ~mask, cover, preds, depth - 1)
+    other = _learn(points & ~mask, cover, preds, depth - 1) if then is not None else None
     if then is None or other is None:
         return None
     return ("ite", best, then, other)
+
+
+def _entropy(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum(axis=1, keepdims=True)
+    q = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -(np.where(q > 0, q * np.log2(q), 0.0)).sum(axis=1)
 
 
 def _program(tree, enum, term_ids, preds_rows) -> Node:

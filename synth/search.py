@@ -125,8 +125,8 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
                       if problem.target_type != BOOL else {},
                       memory_bytes=options.memory_bytes)
     hit, best = enum.first_hit, enum.first_best
-    proposal: Node | None = None       # a conditional waiting for smaller sizes to be ruled out
-    for level in range(1, options.max_size + 1):
+    held: Node | None = None     # a conditional right on the whole domain, kept until every
+    for level in range(1, options.max_size + 1):   # smaller program has been ruled out
         if level > 1:
             budget.report(level=level)
             out = enum.grow(level, executor, check=budget.check)
@@ -135,7 +135,9 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
             if out.stop is not None:
                 if best is not None:
                     state.consider(best[1])
-                if proposal is not None and state.accepts(proposal):
+                if held is not None and state.accepts(held):
+                    state.notes.append(f"the conditional was accepted at size {size(held)}; "
+                                       f"programs above size {level - 1} were not ruled out")
                     return StopReason.SOLVED
                 return out.stop
         if best is not None:
@@ -144,14 +146,20 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
                       best_agreement=state.best_agreement())
         if hit is not None:
             return StopReason.SOLVED if state.accepts(hit) else hit
-        if options.conditionals and proposal is None and level >= 3:
+        if options.conditionals and held is None and level >= 3:
             budget.report(phase="conditional")
             proposal = conditional.solve(enum)
             budget.report(phase="enumerate")
-        if proposal is not None and size(proposal) <= level + 1:
-            return StopReason.SOLVED if state.accepts(proposal) else proposal
-    if proposal is not None:
-        return StopReason.SOLVED if state.accepts(proposal) else proposal
+            if proposal is not None and size(proposal) > options.max_size:
+                proposal = None                  # a lookup table in disguise: keep enumerating
+            if proposal is not None:
+                if state.consider(proposal) < options.min_agreement:
+                    return proposal              # wrong somewhere: learn from it
+                held = proposal
+        if held is not None and size(held) <= level + 1:
+            return StopReason.SOLVED if state.accepts(held) else held
+    if held is not None and state.accepts(held):
+        return StopReason.SOLVED
     return StopReason.EXHAUSTED
 
 
@@ -163,6 +171,7 @@ class _State:
         self.full, self.full_target = full, full_target
         self.pareto: dict[int, ParetoPoint] = {}
         self.accepted: Node | None = None
+        self.notes: list[str] = []
 
     def agreement(self, program: Node) -> tuple[float, np.ndarray]:
         ev = evaluate(program, self.full, dsl=self.problem.dsl)
@@ -208,7 +217,7 @@ class _State:
         return SearchResult(program, agreement, self.accepted is not None, reason, front,
                             budget.elapsed(), budget.candidates, budget.state.distinct, rounds,
                             len(next(iter(sample.values()))), budget.state.level,
-                            notes=(note,) if note else ())
+                            notes=tuple(self.notes) + ((note,) if note else ()))
 
 
 def _with_counterexamples(sample, full, wrong: np.ndarray, options) -> dict:
