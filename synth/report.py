@@ -32,6 +32,14 @@ class Report:
     def solved(self) -> bool:
         return self.status == "solved"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """The inverse of `to_dict` (for clients that receive the JSON report)."""
+        return cls(status=data["status"], program=data["program"], python=data["python"],
+                   fidelity=data["fidelity"], stop_reason=data["stop_reason"],
+                   pareto=tuple(data["pareto"]), search=data["search"], spec=data["spec"],
+                   verification=data.get("verification"), notes=tuple(data.get("notes", ())))
+
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "program": self.program, "python": self.python,
                 "fidelity": self.fidelity, "stop_reason": self.stop_reason,

@@ -206,6 +206,8 @@ class _State:
         return tuple(out)
 
     def result(self, reason, budget, rounds, sample, exhaustive, note=None) -> SearchResult:
+        budget.report(candidates=budget.candidates, best_agreement=self.best_agreement(),
+                      phase="done")
         front = self.front()
         if self.accepted is not None:
             program, agreement = self.accepted, self.agreement(self.accepted)[0]

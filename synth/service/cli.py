@@ -208,12 +208,10 @@ def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str 
     if json_out is not None and str(json_out) == "-":
         print(text)
     else:
-        print(f"status: {report.get('status')} (job {status})")
-        print(f"stop reason: {report.get('stop_reason')}")
-        if report.get("program"):
-            print(f"program: {report['program']}")
-        if report.get("python"):
-            print(report["python"].rstrip())
+        from synth.report import Report
+
+        print(f"job {status}")
+        print(Report.from_dict(report).render())
     return 0 if report.get("program") and report.get("status") == "solved" else 1
 
 
