@@ -43,6 +43,8 @@ def boundary_values(inp: InputSpec) -> list[int]:
 
 
 def sample(spec: Spec, n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
+    if n <= 0:
+        return _typed(spec, np.empty((0, len(spec.inputs)), np.int64))
     if spec.domain_size() <= n:
         return _typed(spec, _grid(spec))
     rng = np.random.default_rng(seed)
@@ -57,7 +59,7 @@ def sample(spec: Spec, n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
                 row[k] = v
                 rows.append(row)
         edge = np.array(rows, dtype=np.int64)
-    points = _unique(np.concatenate([edge, _stratified(spec, n - len(edge), rng)]))
+    points = _unique(np.concatenate([edge, _stratified(spec, max(0, n - len(edge)), rng)]))
     while len(points) < n:  # duplicates removed: top up with uniform draws (domain_size > n here)
         points = _unique(np.concatenate([points, _uniform(spec, n - len(points), rng)]))
     if len(points) > n:

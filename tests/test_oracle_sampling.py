@@ -67,6 +67,12 @@ def test_sample_small_domain_is_whole_domain() -> None:
     assert rows(sample(s, 1000)) == rows(domain(s))
 
 
+@pytest.mark.parametrize("n", [0, 1, 3, 7])
+def test_sample_tiny_n(n: int) -> None:
+    got = sample(RAW, n, seed=0)
+    assert len(set(rows(got))) == len(got["x"]) == n
+
+
 def test_can_encode_beyond() -> None:
     assert can_encode_beyond(RAW)[0] is True
     ok, reason = can_encode_beyond(ONE_HOT)
