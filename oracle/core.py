@@ -18,7 +18,7 @@ import numpy as np
 
 from dsl.errors import ModelError, SpecError
 from oracle.backends import Backend, open_backend
-from oracle.encoding import decode, decode_width, encode, encode_width
+from oracle.encoding import decode, decode_width, encode_columns, encode_width
 from oracle.spec import Spec, load_spec
 
 DENSE_LIMIT = 2**20
@@ -111,7 +111,7 @@ class Oracle:
         return out
 
     def _encode(self, mat: np.ndarray) -> np.ndarray:
-        return np.concatenate([encode(inp, mat[:, k]) for k, inp in enumerate(self.spec.inputs)], axis=1)
+        return encode_columns(self.spec, {inp.name: mat[:, k] for k, inp in enumerate(self.spec.inputs)})
 
     def _matrix(self, columns: Columns) -> np.ndarray:
         names = self.spec.input_names

@@ -131,6 +131,11 @@ def encode(inp: "InputSpec", values: np.ndarray) -> np.ndarray:  # noqa: F821
     return codec.apply(np.asarray(values), inp.lo, inp.hi, inp.params, inp.name)
 
 
+def encode_columns(spec: "Spec", columns: Mapping[str, np.ndarray]) -> np.ndarray:  # noqa: F821
+    """The network input float32 (n, D) for columns given by input name: encodings concatenated."""
+    return np.concatenate([encode(inp, columns[inp.name]) for inp in spec.inputs], axis=1)
+
+
 def encode_width(inp: "InputSpec") -> int:  # noqa: F821
     return ENCODINGS[(inp.type, inp.encoding)].width(inp.lo, inp.hi, inp.params)
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dsl.errors import EncodingError, ModelError
-from oracle.encoding import decode, encode
+from oracle.encoding import decode, encode, encode_columns
 from oracle.spec import load_spec
 
 torch = pytest.importorskip("torch")
@@ -107,6 +107,8 @@ def test_onnx_and_torch_agree(tmp_path: Path) -> None:
     cols = {"x": x.ravel(), "y": y.ravel()}
     a, b = oracle.load(s, tmp_path / "net.onnx"), oracle.load(s, net)
     assert a.query(cols).tolist() == b.query(cols).tolist()
+    np.testing.assert_allclose(a.run_raw(encode_columns(s, cols)), net(torch.from_numpy(
+        encode_columns(s, cols))).detach().numpy(), atol=1e-5)
     raw = np.random.default_rng(0).random((50, 14), dtype=np.float32)
     np.testing.assert_allclose(a.run_raw(raw), b.run_raw(raw), atol=1e-5)
 
