@@ -46,6 +46,8 @@ def _check_with_onnxruntime(data: bytes, probe: np.ndarray, expected: np.ndarray
     for rows in (probe, probe[:1]):  # the batch dimension must really be dynamic
         got = session.run(None, {session.get_inputs()[0].name: rows})[0]
         want = expected[: len(rows)]
-        if got.shape != want.shape or not np.allclose(got, want, atol=atol):
-            raise ModelError(f"export: ONNX Runtime output differs from the torch module "
-                             f"(max difference {np.max(np.abs(got - want)) if got.shape == want.shape else got.shape})")
+        if got.shape != want.shape:
+            raise ModelError(f"export: ONNX Runtime output has shape {got.shape}, the module's {want.shape}")
+        if not np.allclose(got, want, atol=atol):
+            raise ModelError(f"export: ONNX Runtime output differs from the torch module by up to "
+                             f"{np.max(np.abs(got - want)):.3g}, expected at most {atol}")
