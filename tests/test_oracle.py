@@ -120,6 +120,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "abs_diff"
 @pytest.mark.parametrize("payload, found", [
     (pickle.dumps({"weights": [1.0, 2.0]}), "found a Python pickle"),
     (b"hello, I am not a network", "do not parse"),
+    (b"", "found no graph"),
 ])
 def test_rejects_non_onnx_bytes(payload: bytes, found: str) -> None:
     with pytest.raises(ModelError, match=found):
@@ -147,6 +148,17 @@ def test_rejects_external_data(tmp_path: Path) -> None:
                     location="weights.bin", size_threshold=0)
     with pytest.raises(ModelError, match="external data file 'weights.bin'"):
         oracle.load(EXAMPLE / "spec.json", tmp_path / "ext.onnx")
+
+
+@pytest.mark.integration
+def test_rejects_two_inputs() -> None:
+    from onnx import TensorProto, helper
+    a, b = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [None, 32]) for n in ("a", "b"))
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 32])
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two", [a, b], [out])
+    data = helper.make_model(graph).SerializeToString()
+    with pytest.raises(ModelError, match=r"expected one input and one output, got 2 inputs \['a', 'b'\]"):
+        oracle.load(EXAMPLE / "spec.json", data)
 
 
 @pytest.mark.integration
