@@ -43,14 +43,24 @@ def _mul(a, b):
 
 
 def _floordiv(a, b):
+    zero = b == 0
     with np.errstate(divide="ignore", over="ignore"):
-        r = np.where(b == 0, 0, np.floor_divide(a, np.where(b == 0, 1, b)))
-    return r, (a == INT64_MIN) & (b == -1)
+        if zero.any():
+            r = np.where(zero, 0, np.floor_divide(a, np.where(zero, 1, b)))
+        else:   # the common case, without the full-size temporaries of np.where
+            r = np.floor_divide(a, b)
+    minus_one = b == -1
+    if minus_one.any() and (a == INT64_MIN).any():
+        return r, (a == INT64_MIN) & minus_one
+    return r, None
 
 
 def _mod(a, b):
+    zero = b == 0
     with np.errstate(divide="ignore"):
-        return np.where(b == 0, a, np.remainder(a, np.where(b == 0, 1, b))), None
+        if zero.any():
+            return np.where(zero, a, np.remainder(a, np.where(zero, 1, b))), None
+        return np.remainder(a, b), None
 
 
 def _lshift(a, n):

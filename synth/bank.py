@@ -89,7 +89,8 @@ class Bank:
             offset += len(v)
         self.levels[size] = Level(tuple(segments), op, args)
         self.rows = offset
-        self.seen = np.union1d(self.seen, fps)
+        # New fingerprints are not in `seen` already: the union is a sort of the two.
+        self.seen = np.sort(np.concatenate([self.seen, fps]))
 
     def size_count(self, size: int) -> int:
         level = self.levels.get(size)

@@ -20,7 +20,9 @@ from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, Production, Segmen
     fingerprint_key, fingerprints, rebuild
 from synth.enumerate import Shard, WorkItem, compact, expand, first_occurrences, plan
 
-#: Rows per bank segment: 16 MiB of int64 values at 256 points.
+#: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
+#: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
+#: machines is several times faster to fault in than fresh large mappings.
 SEGMENT_ROWS = 8192
 from synth.outcome import StopReason
 
@@ -40,30 +42,64 @@ class LevelInputs:
     segment_rows: int = SEGMENT_ROWS
 
 
-def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:
-    prod = inputs.productions[item.production]
-    args = [inputs.levels[(t.name, s)] for t, s in zip(prod.arg_types, item.sizes)]
-    target = inputs.target if prod.result_type == inputs.target_type else None
-    return expand(item, prod, args, dsl_key=inputs.dsl_key, seen=inputs.seen[prod.result_type.name],
+def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
+              fresh: dict[str, set] | None = None) -> Shard:
+    """The whole work of consecutive items of one result type, deduplicated together.
+
+    `fresh` (result type name -> fingerprints found earlier in this level in this process)
+    extends the deduplication across the batches of one process.
+    """
+    batch = []
+    for item in items:
+        prod = inputs.productions[item.production]
+        batch.append((item, prod, [inputs.levels[(t.name, s)]
+                                   for t, s in zip(prod.arg_types, item.sizes)]))
+    result_type = batch[0][1].result_type
+    target = inputs.target if result_type == inputs.target_type else None
+    return expand(batch, dsl_key=inputs.dsl_key, seen=inputs.seen[result_type.name],
                   key=inputs.key, target=target, need=inputs.need,
-                  segment_rows=inputs.segment_rows)
+                  segment_rows=inputs.segment_rows,
+                  fresh=None if fresh is None else fresh.setdefault(result_type.name, set()))
+
+
+def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:
+    return run_items(inputs, [item])
+
+
+def batches(inputs: LevelInputs, items: Sequence[WorkItem], *, candidates: int):
+    """Consecutive items of one result type, about `candidates` candidates a batch."""
+    batch, total = [], 0
+    for item in items:
+        kind = inputs.productions[item.production].result_type
+        if batch and (total >= candidates
+                      or inputs.productions[batch[-1].production].result_type != kind):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += item.candidates
+    if batch:
+        yield batch
 
 
 class Executor(Protocol):
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
-        """Shards in the order of `items`; the caller may stop iterating early."""
+        """Shards covering `items` in their order; the caller may stop iterating early."""
 
     def close(self) -> None: ...
 
 
 class InProcess:
-    """Runs work items one after another in this process."""
+    """Runs work items in this process, in batches that share one deduplication."""
 
     workers = 1
 
+    def __init__(self, *, batch_candidates: int = 1 << 21) -> None:
+        self.batch_candidates = batch_candidates
+
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
-        for item in items:
-            yield run_item(inputs, item)
+        fresh: dict[str, set] = {}
+        for batch in batches(inputs, items, candidates=self.batch_candidates):
+            yield run_items(inputs, batch, fresh=fresh)
 
     def close(self) -> None:
         pass
@@ -135,53 +171,51 @@ class Enumerator:
         items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
                      skip=skip)
         out = LevelOutcome()
-        pending: dict[Type, list[tuple[Shard, int]]] = {}
+        pending: dict[Type, list[Shard]] = {}
         used = self.nbytes()
-        for shard, item in zip(executor.map(inputs, items), items):
+        for shard in executor.map(inputs, items):
             out.candidates += shard.candidates
+            if not len(shard.fps):
+                continue
             used += sum(s.nbytes for s in shard.segments)
-            prod = self.productions[item.production]
-            pending.setdefault(prod.result_type, []).append((shard, item.production))
-            if prod.result_type == self.target_type and len(shard.agree):
+            kind = self.productions[int(shard.ops[0])].result_type
+            pending.setdefault(kind, []).append(shard)
+            if kind == self.target_type:
                 best = int(shard.agree.argmax())
                 if out.best is None or shard.agree[best] > out.best[0]:
-                    out.best = (int(shard.agree[best]), (prod, shard, best))
+                    out.best = (int(shard.agree[best]), (shard, best))
             if shard.hit >= 0:
-                out.hit = self._program(prod, shard, shard.hit)
+                out.hit = self._program(shard, shard.hit)
                 break
             out.stop = StopReason.MEMORY if used > self.memory_bytes else check(out.candidates)
             if out.stop is not None:
                 break
         if out.best is not None:
-            agree, (prod, shard, row) = out.best
-            out.best = (agree, self._program(prod, shard, row))
+            agree, (shard, row) = out.best
+            out.best = (agree, self._program(shard, row))
         if out.hit is None and out.stop is None:
             out.distinct = self._merge(size, pending)
         return out
 
-    def _program(self, prod: Production, shard: Shard, row: int) -> Node:
+    def _program(self, shard: Shard, row: int) -> Node:
+        prod = self.productions[int(shard.ops[row])]
         args = [rebuild(self.banks, t, int(shard.args[row, k]), dsl=self.dsl,
                         productions=list(self.productions), leaves=self.leaves)
                 for k, t in enumerate(prod.arg_types)]
         return self.dsl.app(prod.op, *args)
 
-    def _merge(self, size: int, pending: Mapping[Type, list[tuple[Shard, int]]]) -> int:
+    def _merge(self, size: int, pending: Mapping[Type, list[Shard]]) -> int:
         distinct = 0
         for t, shards in pending.items():
-            shards = [(s, p) for s, p in shards if len(s.fps)]
-            if not shards:
-                continue
-            fps = np.concatenate([s.fps for s, _ in shards])
-            ops = np.concatenate([np.full(len(s.fps), p, np.int16) for s, p in shards])
-            args = np.concatenate([s.args for s, _ in shards])
-            segments = [seg for s, _ in shards for seg in s.segments]
+            fps = np.concatenate([s.fps for s in shards])
+            ops = np.concatenate([s.ops for s in shards])
+            args = np.concatenate([s.args for s in shards])
+            segments = [seg for s in shards for seg in s.segments]
             keep = first_occurrences(fps)          # the same value from two shards
-            if keep is not None and keep.mean() < 0.9:
+            if keep is not None:
                 segments, fps, ops, args = compact(segments, keep), fps[keep], ops[keep], args[keep]
-            # A few duplicate rows may stay: they cost a little work at the next level, never an
-            # answer (their programs have the same size and value as the first occurrence).
             self.banks[t].add_level(size, segments, ops, args, fps)
-            distinct += len(fps) if keep is None else int(keep.sum())
+            distinct += len(fps)
         return distinct
 
     def _inputs(self) -> LevelInputs:

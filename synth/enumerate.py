@@ -41,21 +41,15 @@ class WorkItem:
 
 @dataclass
 class Shard:
-    """New distinct rows found by one work item, in discovery order."""
+    """New distinct rows found by a batch of work items, in discovery order."""
 
     candidates: int
     segments: list[np.ndarray]
     fps: np.ndarray
+    ops: np.ndarray             # (n,) int16 production index of each row
     args: np.ndarray            # (n, MAX_ARITY) global argument row ids
     agree: np.ndarray           # (n,) points where the row equals the target (-1: not compared)
     hit: int                    # index of the first row reaching the acceptance threshold, or -1
-
-    def row_values(self, index: int) -> np.ndarray:
-        for seg in self.segments:
-            if index < len(seg):
-                return seg[index]
-            index -= len(seg)
-        raise IndexError(index)
 
 
 def plan(size: int, productions: Sequence[Production], levels: dict, *, item_candidates: int,
@@ -102,7 +96,10 @@ def _splits(total: int, k: int):
 
 @dataclass
 class _Output:
-    """Survivors written straight into fixed-size segments: one copy per new row."""
+    """Survivors written straight into segments: one copy per new row.
+
+    Segments start small and double up to `rows`, so a batch with few survivors stays cheap.
+    """
 
     points: int
     dtype: np.dtype
@@ -110,17 +107,23 @@ class _Output:
     segments: list[np.ndarray] = field(default_factory=list)
     fill: int = 0
 
-    def add(self, vals: np.ndarray, sel: np.ndarray) -> None:
-        pos = 0
+    def add(self, vals: np.ndarray, sel: np.ndarray) -> list[np.ndarray]:
+        """Copy rows `sel` of `vals`; return the views they were written to."""
+        pos, views = 0, []
         while pos < len(sel):
             if not self.segments or self.fill == len(self.segments[-1]):
-                self.segments.append(np.empty((self.rows, self.points), self.dtype))
+                grow = 2 * len(self.segments[-1]) if self.segments else 1024
+                self.segments.append(np.empty((min(self.rows, max(grow, len(sel) - pos)),
+                                               self.points), self.dtype))
                 self.fill = 0
             buf = self.segments[-1]
             n = min(len(sel) - pos, len(buf) - self.fill)
-            np.take(vals, sel[pos:pos + n], axis=0, out=buf[self.fill:self.fill + n])
+            view = buf[self.fill:self.fill + n]
+            np.take(vals, sel[pos:pos + n], axis=0, out=view)
+            views.append(view)
             self.fill += n
             pos += n
+        return views
 
     def finish(self) -> list[np.ndarray]:
         if self.segments:
@@ -128,25 +131,94 @@ class _Output:
         return [s for s in self.segments if len(s)]
 
 
-def expand(item: WorkItem, production: Production, args: Sequence[tuple[Segment, ...]], *,
+def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
            dsl_key: str, seen: np.ndarray, key: np.ndarray, target: np.ndarray | None,
-           need: int, segment_rows: int) -> Shard:
-    """Evaluate every candidate of `item` and keep the new distinct ones.
+           need: int, segment_rows: int, fresh: set | None = None) -> Shard:
+    """Evaluate every candidate of a batch of work items (all of one result type) and keep the
+    new distinct ones, stopping at the first that reaches the target.
 
-    `args[a]` holds the segments of argument a's level; `seen` the sorted fingerprints already in
-    the result type's bank; `target` the network's output on the sample (None when the result
-    type is not the target's), and `need` the number of agreeing points that makes a candidate
-    acceptable.
+    Each entry holds a work item, its production and, per argument, the segments of that
+    argument's level. `seen` holds the sorted fingerprints already in the result type's bank;
+    `target` the network's output on the sample (None when the result type is not the
+    target's), and `need` the number of agreeing points that makes a candidate acceptable.
+    `fresh`, when given, holds the fingerprints found earlier in this level by batches run in the
+    same process; it is updated, so consecutive batches never return the same value twice.
     """
-    row = get_dsl(dsl_key).operators[production.op]
+    dsl = get_dsl(dsl_key)
+    points = batch[0][2][0][0].values.shape[1]
+    state = _Collector(_Output(points, batch[0][1].result_type.np_dtype, segment_rows), seen, key,
+                       target, need, fresh=set() if fresh is None else fresh)
+    for item, production, args in batch:
+        _expand_item(item, production, args, dsl.operators[production.op], state, points)
+        if state.hit >= 0:
+            break
+    return state.shard()
+
+
+@dataclass
+class _Collector:
+    """What a batch has found so far: rows, their fingerprints, provenance and agreement."""
+
+    out: _Output
+    seen: np.ndarray
+    key: np.ndarray
+    target: np.ndarray | None
+    need: int
+    count: int = 0
+    rows: int = 0
+    hit: int = -1
+    fresh: set = field(default_factory=set)
+    fps: list = field(default_factory=list)
+    ops: list = field(default_factory=list)
+    args: list = field(default_factory=list)
+    agree: list = field(default_factory=list)
+
+    def offer(self, vals: np.ndarray, index: np.ndarray, ok: np.ndarray | None,
+              production: int) -> None:
+        fps = fingerprints(vals, self.key)
+        new = is_new(self.seen, fps) if ok is None else ok & is_new(self.seen, fps)
+        sel = np.flatnonzero(new)
+        if not len(sel):
+            return
+        _, firsts = np.unique(fps[sel], return_index=True)
+        sel = sel[np.sort(firsts)]
+        if self.fresh:                 # drop values an earlier block of this batch found
+            sel = sel[np.fromiter((f not in self.fresh for f in fps[sel].tolist()), bool,
+                                  len(sel))]
+            if not len(sel):
+                return
+        self.fresh.update(fps[sel].tolist())
+        views = self.out.add(vals, sel)
+        self.fps.append(fps[sel])
+        self.ops.append(np.full(len(sel), production, np.int16))
+        glob = np.zeros((len(sel), MAX_ARITY), np.int64)
+        glob[:, :index.shape[1]] = index[sel]
+        self.args.append(glob)
+        if self.target is None:
+            self.agree.append(np.full(len(sel), -1, np.int64))
+        else:
+            agree = np.concatenate([(v == self.target).sum(axis=1) for v in views])
+            self.agree.append(agree)
+            hits = np.flatnonzero(agree >= self.need)
+            if len(hits):
+                self.hit = self.rows + int(hits[0])
+        self.rows += len(sel)
+
+    def shard(self) -> Shard:
+        if not self.fps:
+            return Shard(self.count, [], np.empty(0, np.uint64), np.empty(0, np.int16),
+                         np.empty((0, MAX_ARITY), np.int64), np.empty(0, np.int64), -1)
+        return Shard(self.count, self.out.finish(), np.concatenate(self.fps),
+                     np.concatenate(self.ops), np.concatenate(self.args),
+                     np.concatenate(self.agree), self.hit)
+
+
+def _expand_item(item: WorkItem, production: Production, args, row, state: _Collector,
+                 points: int) -> None:
     first = args[0][item.segment]
-    points = first.values.shape[1]
     k = len(args)
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
     third = [_join(args[2])] if k == 3 else []
-    out = _Output(points, production.result_type.np_dtype, segment_rows)
-    fps_out, args_out, count = [], [], 0
-    item_seen: set[int] = set()
     seconds = list(args[1]) if k > 1 else [None]
     per_row = max(1, sum(len(s.values) for s in seconds if s is not None)) \
         * (len(third[0].values) if third else 1)
@@ -163,28 +235,12 @@ def expand(item: WorkItem, production: Production, args: Sequence[tuple[Segment,
                 if triangular:
                     upper = index[:, 1] >= index[:, 0]
                     ok = upper if ok is None else ok & upper
-                    count += int(upper.sum())
+                    state.count += int(upper.sum())
                 else:
-                    count += len(index)
-                fps = fingerprints(vals, key)
-                new = is_new(seen, fps) if ok is None else ok & is_new(seen, fps)
-                sel = np.flatnonzero(new)
-                if not len(sel):
-                    continue
-                _, firsts = np.unique(fps[sel], return_index=True)
-                sel = sel[np.sort(firsts)]
-                if fps_out:                    # drop values an earlier block of this item found
-                    fresh = [f not in item_seen for f in fps[sel].tolist()]
-                    sel = sel[np.array(fresh, bool)]
-                    if not len(sel):
-                        continue
-                item_seen.update(fps[sel].tolist())
-                out.add(vals, sel)
-                fps_out.append(fps[sel])
-                glob = np.zeros((len(sel), MAX_ARITY), np.int64)
-                glob[:, :k] = index[sel]
-                args_out.append(glob)
-    return _finish(count, out, fps_out, args_out, target, need)
+                    state.count += len(index)
+                state.offer(vals, index, ok, item.production)
+                if state.hit >= 0:
+                    return
 
 
 def _join(segments: Sequence[Segment]) -> Segment:
@@ -232,19 +288,6 @@ def _cannot_overflow(row, parts) -> bool:
     intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
     lo, hi = row.bounds(*intervals)
     return INT64_MIN < lo and hi < INT64_MAX
-
-
-def _finish(count: int, out: _Output, fps_out, args_out, target, need) -> Shard:
-    segments = out.finish()
-    if not fps_out:
-        return Shard(count, [], np.empty(0, np.uint64), np.empty((0, MAX_ARITY), np.int64),
-                     np.empty(0, np.int64), -1)
-    fps, glob = np.concatenate(fps_out), np.concatenate(args_out)
-    if target is None:
-        return Shard(count, segments, fps, glob, np.full(len(fps), -1, np.int64), -1)
-    agree = np.concatenate([(seg == target).sum(axis=1) for seg in segments])
-    hits = np.flatnonzero(agree >= need)
-    return Shard(count, segments, fps, glob, agree, int(hits[0]) if len(hits) else -1)
 
 
 def first_occurrences(fps: np.ndarray) -> np.ndarray | None:
