@@ -23,7 +23,7 @@ from collections import deque
 from itertools import islice
 from typing import Any, Iterator, Sequence
 
-from synth.engine import Executor, InProcess, LevelInputs, run_item
+from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
 from synth.enumerate import Shard, WorkItem
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
@@ -86,7 +86,7 @@ class RayExecutor:
         level = self._ship(inputs)
         total = sum(item.candidates for item in items)
         goal = max(1, min(self.task_candidates, total // (4 * self.workers)))
-        todo = _batches(items, goal=goal)
+        todo = batches(inputs, items, candidates=goal)
         refs: deque = deque()
         try:
             while True:
@@ -96,13 +96,12 @@ class RayExecutor:
                 if not refs:
                     return
                 with _memory_errors():
-                    shards = ray.get(refs[0])
+                    shard = ray.get(refs[0])
                 refs.popleft()
-                for shard in shards:
-                    # Copied out of the object store, or it would hold the banks twice (a bank
-                    # level is put again when it becomes an input).
-                    shard.segments = [seg.copy() for seg in shard.segments]
-                    yield shard
+                # Copied out of the object store, or it would hold the banks twice (a bank level
+                # is put again when it becomes an input).
+                shard.segments = [seg.copy() for seg in shard.segments]
+                yield shard
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
@@ -143,8 +142,9 @@ class _Shipped:
     levels: dict
 
 
-def _run_batch(shipped: _Shipped, items: list[WorkItem]) -> list[Shard]:
-    """A Ray task: run consecutive work items against the level's banks (read zero-copy)."""
+def _run_batch(shipped: _Shipped, items: list[WorkItem]) -> Shard:
+    """A Ray task: consecutive work items of one result type against the level's banks (read
+    zero-copy), deduplicated together into one shard."""
     import ray
 
     from synth.memory import tune_allocator
@@ -153,7 +153,7 @@ def _run_batch(shipped: _Shipped, items: list[WorkItem]) -> list[Shard]:
     keys = list(shipped.levels)
     levels = dict(zip(keys, ray.get([shipped.levels[k] for k in keys])))
     inputs = dataclasses.replace(shipped.inputs, levels=levels)
-    return [run_item(inputs, item) for item in items]
+    return run_items(inputs, items)
 
 
 @functools.cache
@@ -161,19 +161,6 @@ def _remote_batch():
     import ray
 
     return ray.remote(num_cpus=1, max_retries=1)(_run_batch)
-
-
-def _batches(items: Sequence[WorkItem], *, goal: int) -> Iterator[list[WorkItem]]:
-    """Consecutive items grouped until each group composes at least `goal` candidates."""
-    batch, candidates = [], 0
-    for item in items:
-        batch.append(item)
-        candidates += item.candidates
-        if candidates >= goal:
-            yield batch
-            batch, candidates = [], 0
-    if batch:
-        yield batch
 
 
 @contextlib.contextmanager

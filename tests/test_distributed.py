@@ -109,7 +109,10 @@ def test_ray_finds_the_in_process_program(ray_instance, reference, workers, in_f
         executor.close()
     ref_program, ref_levels, ref_seen = reference
     assert program == ref_program
-    assert levels == ref_levels               # same candidates tried and distinct rows per level
+    # Same candidates tried and distinct rows on every level the search completed; on the hit
+    # level the count stops at the end of the shard holding the hit, and shards are sized
+    # differently in-process (one shard per batch of about 2M candidates).
+    assert levels[:-1] == ref_levels[:-1] and levels[-1][0] == ref_levels[-1][0]
     assert seen.keys() == ref_seen.keys()
     for t in seen:                            # the banks hold the very same values
         np.testing.assert_array_equal(seen[t], ref_seen[t])
