@@ -1,0 +1,62 @@
+"""Enumeration throughput on one core, in-process: candidates tried and distinct rows per second.
+
+Fixed workload: the int DSL without `ite` over x, y sampled in [0, 255] (256 points), literals
+{0, 1, 2, 3, 4, 8, 16, 255}, sizes 2..MAX for a target no program reaches. Not a test.
+
+    .venv/bin/python bench/enumerate.py [--max-size 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from dsl.ast import Var, const
+from dsl.language import get_dsl
+from dsl.types import BOOL, INT
+from synth.engine import Enumerator, InProcess, productions_of
+from synth.memory import tune_allocator
+
+
+def workload(points: int = 256, seed: int = 0) -> Enumerator:
+    rng = np.random.default_rng(seed)
+    env = {"x": rng.integers(0, 256, points), "y": rng.integers(0, 256, points)}
+    dsl = get_dsl("int")
+    unreachable = rng.integers(1 << 40, 1 << 41, points)
+    return Enumerator(dsl=dsl, dsl_key="int", env=env,
+                      leaves={INT: [Var("x"), Var("y")] + [const(c) for c in
+                                                           (0, 1, 2, 3, 4, 8, 16, 255)]},
+                      productions=productions_of(dsl, [INT, BOOL], exclude=["ite"]),
+                      target=unreachable, target_type=INT, need=points,
+                      max_size_by_type={BOOL: 3})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-size", type=int, default=5)
+    args = parser.parse_args()
+    tune_allocator()
+    print("command:", " ".join([os.path.relpath(sys.executable), *sys.argv]))
+    print("load average before: %.2f %.2f %.2f" % os.getloadavg())
+    enum, executor = workload(), InProcess()
+    tried = distinct = 0
+    start = time.perf_counter()
+    for size in range(2, args.max_size + 1):
+        t0 = time.perf_counter()
+        out = enum.grow(size, executor, check=lambda c: None)
+        dt = time.perf_counter() - t0
+        tried, distinct = tried + out.candidates, distinct + out.distinct
+        print(f"size {size}: {out.candidates:>12,} tried {out.distinct:>10,} distinct "
+              f"{dt:8.2f} s  {out.candidates / max(dt, 1e-9):>12,.0f} tried/s")
+    total = time.perf_counter() - start
+    print(f"total: {tried:,} tried, {distinct:,} distinct in {total:.2f} s = "
+          f"{tried / total:,.0f} tried/s, {distinct / total:,.0f} distinct/s (one core)")
+    print("load average after: %.2f %.2f %.2f" % os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()
