@@ -7,6 +7,7 @@ row that reaches the target wins. Budgets are checked between shards.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
@@ -173,23 +174,24 @@ class Enumerator:
         out = LevelOutcome()
         pending: dict[Type, list[Shard]] = {}
         used = self.nbytes()
-        for shard in executor.map(inputs, items):
-            out.candidates += shard.candidates
-            if not len(shard.fps):
-                continue
-            used += sum(s.nbytes for s in shard.segments)
-            kind = self.productions[int(shard.ops[0])].result_type
-            pending.setdefault(kind, []).append(shard)
-            if kind == self.target_type:
-                best = int(shard.agree.argmax())
-                if out.best is None or shard.agree[best] > out.best[0]:
-                    out.best = (int(shard.agree[best]), (shard, best))
-            if shard.hit >= 0:
-                out.hit = self._program(shard, shard.hit)
-                break
-            out.stop = StopReason.MEMORY if used > self.memory_bytes else check(out.candidates)
-            if out.stop is not None:
-                break
+        with contextlib.closing(executor.map(inputs, items)) as shards:
+            for shard in shards:
+                out.candidates += shard.candidates
+                if len(shard.fps):
+                    used += sum(s.nbytes for s in shard.segments)
+                    kind = self.productions[int(shard.ops[0])].result_type
+                    pending.setdefault(kind, []).append(shard)
+                    if kind == self.target_type:
+                        best = int(shard.agree.argmax())
+                        if out.best is None or shard.agree[best] > out.best[0]:
+                            out.best = (int(shard.agree[best]), (shard, best))
+                    if shard.hit >= 0:
+                        out.hit = self._program(shard, shard.hit)
+                        break
+                out.stop = (StopReason.MEMORY if used > self.memory_bytes
+                            else check(out.candidates))
+                if out.stop is not None:
+                    break
         if out.best is not None:
             agree, (shard, row) = out.best
             out.best = (agree, self._program(shard, row))

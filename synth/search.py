@@ -129,7 +129,11 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
     for level in range(1, options.max_size + 1):   # smaller program has been ruled out
         if level > 1:
             budget.report(level=level)
-            out = enum.grow(level, executor, check=budget.check)
+            try:
+                out = enum.grow(level, executor, check=budget.check)
+            except MemoryError:        # the workers' memory, or Ray's object store, ran out
+                state.notes.append(f"memory ran out while enumerating size {level}")
+                return StopReason.MEMORY
             budget.candidates += out.candidates
             hit, best = out.hit, out.best
             if out.stop is not None:
