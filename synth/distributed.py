@@ -50,27 +50,36 @@ def make_executor(workers: int, *, address: str | None = None,
     return RayExecutor(workers, address=address, keep_alive=keep_alive)
 
 
+def start_ray(workers: int, *, address: str | None = None) -> bool:
+    """Join the cluster at `address`, or start an embedded local Ray with `workers` CPUs, unless
+    Ray is already up in this process. True when this call started an embedded Ray.
+
+    Call it from the main thread of a long-lived process (the job service does, at start-up):
+    a Ray initialised from a short-lived thread crashes the process once that thread is gone.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+        return False
+    ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+             ignore_reinit_error=True, object_store_memory=_local_object_store(),
+             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    return True
+
+
 class RayExecutor:
     """Runs the work items of a level as Ray tasks (one CPU each), yielding shards in order."""
 
     def __init__(self, workers: int, *, address: str | None = None, keep_alive: bool = False,
                  task_candidates: int = 1 << 18, in_flight: int | None = None) -> None:
-        import ray
-
         self.workers = workers
         self.task_candidates = task_candidates
         self.in_flight = in_flight or 3 * workers
         self.keep_alive = keep_alive
-        self.owns_ray = False
-        if not ray.is_initialized():
-            if address:
-                ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
-            else:
-                ray.init(address="local", num_cpus=workers, include_dashboard=False,
-                         log_to_driver=False, ignore_reinit_error=True,
-                         object_store_memory=_local_object_store(),
-                         runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
-                self.owns_ray = True
+        self.owns_ray = start_ray(workers, address=address)
         self._shipped: dict[tuple[str, int], tuple[Any, Any]] = {}   # key -> (segments, ref)
         self.tasks = 0                  # submitted, over the executor's life
         self.cancelled = 0              # still in flight when their consumer stopped

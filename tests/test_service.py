@@ -55,7 +55,7 @@ class Server:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "synth.service", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), *self.args],
+                 "--data-dir", str(self.data_dir), "--workers", "1", *self.args],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -459,3 +459,34 @@ def test_results_page_renders_in_headless_chromium(server: Server, tmp_path: Pat
                    capture_output=True, timeout=120)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_jobs_on_the_services_ray_one_after_another(tmp_path: Path) -> None:
+    # The service starts its embedded Ray on the main thread at start-up; jobs running in their
+    # own threads then share it (a Ray started from a job's thread crashed the next job).
+    srv = Server(tmp_path / "ray", "--workers", "2").start()
+    try:
+        ids = []
+        for _ in range(2):
+            r = submit(srv.url, ABS, {**FAST, "workers": "2"})
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+            done = wait_for("job end", lambda: ended(srv.url, ids[-1]), timeout=180)
+            assert done["status"] == "succeeded", done
+        for job_id in ids:
+            report = httpx.get(f"{srv.url}/jobs/{job_id}/result").json()
+            assert report["status"] == "solved" and report["search"]["workers"] == 2
+            x, y = domain_xy(0, 31)
+            from dsl import evaluate, get_dsl
+            from oracle.spec import load_spec
+            spec = load_spec(ABS / "spec.json")
+            program = get_dsl("int").parse(report["program"], spec.variables())
+            assert evaluate(program, {"x": x, "y": y}).values.tolist() == np.abs(x - y).tolist()
+    finally:
+        srv.stop()
+
+
+def test_workers_above_one_are_refused_by_an_in_process_server(server: Server) -> None:
+    r = submit(server.url, ABS, {**FAST, "workers": "2"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "workers"]

@@ -221,6 +221,9 @@ def create_app(settings: Settings) -> FastAPI:
         if workers is not None and workers > settings.max_workers:
             raise field_error(422, "workers", f"workers: at most {settings.max_workers}, got "
                               f"{workers}", "value_error")
+        if workers is not None and workers > 1 and not settings.uses_ray:
+            raise field_error(422, "workers", f"workers: this server runs searches in-process "
+                              f"(started with --workers 1), got {workers}", "value_error")
         checked = check_uploads(settings, spec, model)
         options = {"timeout": timeout if timeout is not None else settings.default_timeout,
                    "max_size": max_size, "min_agreement": min_agreement,

@@ -61,8 +61,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="Ray cluster for jobs with workers > 1 (default: an embedded local Ray)")
     p.add_argument("--max-jobs", type=int, default=1, metavar="N", help="jobs running at once")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="default workers per job (1 = in-process, more = Ray)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="default workers per job (default: all cores; 1 = in-process, no Ray)")
     p.add_argument("--max-model-bytes", type=int, default=64 * 2**20, metavar="B",
                    help="largest model upload (default 64 MiB)")
     p.add_argument("--log-level", default="info")
@@ -95,6 +95,10 @@ def run_serve(args: argparse.Namespace) -> int:
                         max_model_bytes=args.max_model_bytes)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.uses_ray:
+        from synth.distributed import start_ray
+
+        start_ray(settings.workers, address=settings.ray_address)   # on the main thread
     uvicorn.run(create_app(settings), host=args.host, port=args.port,
                 log_level=args.log_level.lower(), timeout_graceful_shutdown=5)
     return 0

@@ -23,3 +23,8 @@ class Settings:
     max_timeout: float = 24 * 3600.0
     progress_interval: float = 0.5          # seconds between progress writes
     event_interval: float = 0.25            # seconds between store polls of an event stream
+
+    @property
+    def uses_ray(self) -> bool:
+        """Whether jobs may run on Ray: then Ray is started (or joined) when the server starts."""
+        return self.workers > 1 or self.ray_address is not None
