@@ -171,7 +171,8 @@ class Runner:
         def write(p: Any) -> None:
             t = time.monotonic()
             level = getattr(p, "level", None)
-            if t - last[0] < self.settings.progress_interval and level == last[1]:
+            final = getattr(p, "phase", None) == "done"     # the search's last word: always kept
+            if t - last[0] < self.settings.progress_interval and level == last[1] and not final:
                 return
             last[0], last[1] = t, level
             try:
