@@ -173,8 +173,10 @@ class _Collector:
     args: list = field(default_factory=list)
     agree: list = field(default_factory=list)
 
-    def offer(self, vals: np.ndarray, index: np.ndarray, ok: np.ndarray | None,
-              production: int) -> None:
+    def offer(self, vals: np.ndarray, starts: tuple[int, ...], dims: tuple[int, ...],
+              ok: np.ndarray | None, production: int) -> None:
+        """Keep the new distinct rows of a block; row r combines argument rows
+        `starts[a] + np.unravel_index(r, dims)[a]`."""
         fps = fingerprints(vals, self.key)
         new = is_new(self.seen, fps) if ok is None else ok & is_new(self.seen, fps)
         sel = np.flatnonzero(new)
@@ -192,7 +194,8 @@ class _Collector:
         self.fps.append(fps[sel])
         self.ops.append(np.full(len(sel), production, np.int16))
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
-        glob[:, :index.shape[1]] = index[sel]
+        for a, pos in enumerate(np.unravel_index(sel, dims)):
+            glob[:, a] = pos + starts[a]
         self.args.append(glob)
         if self.target is None:
             self.agree.append(np.full(len(sel), -1, np.int64))
@@ -231,14 +234,17 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     continue  # every pair here has j < i
                 parts = [(first, i0, i1)] + ([(second, j0, j1)] if second is not None else []) \
                     + [(t, 0, len(t.values)) for t in third]
-                vals, index, ok = _block(row, parts)
+                vals, ok = _block(row, parts)
+                starts = tuple(seg.offset + a for seg, a, _ in parts)
+                dims = tuple(b - a for _, a, b in parts)
                 if triangular:
-                    upper = index[:, 1] >= index[:, 0]
+                    upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
+                             >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
                     ok = upper if ok is None else ok & upper
                     state.count += int(upper.sum())
                 else:
-                    state.count += len(index)
-                state.offer(vals, index, ok, item.production)
+                    state.count += len(vals)
+                state.offer(vals, starts, dims, ok, item.production)
                 if state.hit >= 0:
                     return
 
@@ -259,7 +265,7 @@ def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, i
 
 def _block(row, parts: Sequence[tuple[Segment, int, int]]):
     """Values of all candidates combining rows [a, b) of each part (broadcast against each
-    other), their global argument ids, and which did not overflow (None: all of them)."""
+    other, first part slowest), and which did not overflow (None: all of them)."""
     k = len(parts)
     points = parts[0][0].values.shape[1]
     shaped, dims = [], tuple(b - a for _, a, b in parts)
@@ -274,12 +280,10 @@ def _block(row, parts: Sequence[tuple[Segment, int, int]]):
         else:
             vals, bad = row.numpy(*shaped)
     vals = np.broadcast_to(vals, dims + (points,)).reshape(-1, points)
-    grids = np.meshgrid(*[np.arange(a, b) + seg.offset for seg, a, b in parts], indexing="ij")
-    index = np.stack([g.ravel() for g in grids], axis=1)
     ok = None
     if bad is not None:
         ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return vals, index, ok
+    return vals, ok
 
 
 def _cannot_overflow(row, parts) -> bool:
