@@ -26,7 +26,7 @@ from dsl.types import INT
 from synth.bank import MAX_ARITY, Production, Segment, fingerprints, is_new
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
-BLOCK_ELEMENTS = 1 << 21
+BLOCK_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
