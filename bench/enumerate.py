@@ -1,9 +1,10 @@
-"""Enumeration throughput on one core, in-process: candidates tried and distinct rows per second.
+"""Enumeration throughput on one core, in-process: candidates tried and distinct rows per second;
+then seconds to solution on each example network. Not a test.
 
 Fixed workload: the int DSL without `ite` over x, y sampled in [0, 255] (256 points), literals
-{0, 1, 2, 3, 4, 8, 16, 255}, sizes 2..MAX for a target no program reaches. Not a test.
+{0, 1, 2, 3, 4, 8, 16, 255}, sizes 2..MAX for a target no program reaches.
 
-    .venv/bin/python bench/enumerate.py [--max-size 5]
+    .venv/bin/python bench/enumerate.py [--max-size 6] [--no-examples]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def workload(points: int = 256, seed: int = 0) -> Enumerator:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-size", type=int, default=5)
+    parser.add_argument("--max-size", type=int, default=6)
+    parser.add_argument("--no-examples", action="store_true")
     args = parser.parse_args()
     tune_allocator()
     print("command:", " ".join([os.path.relpath(sys.executable), *sys.argv]))
@@ -55,7 +57,29 @@ def main() -> None:
     total = time.perf_counter() - start
     print(f"total: {tried:,} tried, {distinct:,} distinct in {total:.2f} s = "
           f"{tried / total:,.0f} tried/s, {distinct / total:,.0f} distinct/s (one core)")
+    if not args.no_examples:
+        examples()
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
+
+
+def examples() -> None:
+    """Seconds to solution per example network: search only, one worker, in-process."""
+    from pathlib import Path
+
+    from synth.api import synthesize
+    from synth.search import SearchOptions
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    for spec in sorted(root.glob("*/spec.json")):
+        agreement = 0.95 if spec.parent.name == "noisy_add" else 1.0
+        t0 = time.perf_counter()
+        report = synthesize(spec, options=SearchOptions(workers=1, min_agreement=agreement),
+                            verify=False)
+        total = time.perf_counter() - t0
+        s = report.search
+        print(f"{spec.parent.name:12} {report.status:8} {report.program!s:24} search "
+              f"{s['seconds']:6.2f} s ({s['candidates']:>9,} tried), with loading and the "
+              f"final fidelity check {total:6.2f} s")
 
 
 if __name__ == "__main__":
