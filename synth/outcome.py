@@ -62,3 +62,4 @@ class SearchResult:
     sample_size: int
     levels: int
     notes: tuple[str, ...] = field(default=())
+    backend: dict = field(default_factory=dict)   # where it ran (see search._describe)

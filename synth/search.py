@@ -97,7 +97,7 @@ def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
         from synth.distributed import make_executor
 
         executor = make_executor(options.workers, address=options.ray_address)
-    state = _State(problem, options, full, full_target)
+    state = _State(problem, options, full, full_target, executor)
     try:
         for round_ in range(1, MAX_ROUNDS + 1):
             budget.report(round=round_, sample=len(next(iter(sample.values()))))
@@ -170,8 +170,8 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
 class _State:
     """What the search knows across rounds: full-domain agreement of what it has seen."""
 
-    def __init__(self, problem, options, full, full_target) -> None:
-        self.problem, self.options = problem, options
+    def __init__(self, problem, options, full, full_target, executor) -> None:
+        self.problem, self.options, self.executor = problem, options, executor
         self.full, self.full_target = full, full_target
         self.pareto: dict[int, ParetoPoint] = {}
         self.accepted: Node | None = None
@@ -223,7 +223,19 @@ class _State:
         return SearchResult(program, agreement, self.accepted is not None, reason, front,
                             budget.elapsed(), budget.candidates, budget.state.distinct, rounds,
                             len(next(iter(sample.values()))), budget.state.level,
-                            notes=tuple(self.notes) + ((note,) if note else ()))
+                            notes=tuple(self.notes) + ((note,) if note else ()),
+                            backend=_describe(self.executor))
+
+
+def _describe(executor) -> dict:
+    """Where the search ran: in-process, or the Ray cluster (GCS address) and its task count."""
+    if getattr(executor, "workers", 1) == 1 and not hasattr(executor, "tasks"):
+        return {"kind": "in-process", "workers": 1}
+    import ray
+
+    address = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
+    return {"kind": "ray", "workers": executor.workers, "address": address,
+            "tasks": getattr(executor, "tasks", None)}
 
 
 def _with_counterexamples(sample, full, wrong: np.ndarray, options) -> dict:

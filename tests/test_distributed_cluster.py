@@ -114,3 +114,20 @@ def test_executor_joins_cluster_by_address(cluster):
     assert report["gcs"].endswith(f":{cluster.rsplit(':', 1)[1]}")   # joined our head's GCS
     assert report["nodes"] == [report["task_node"]]                  # its only node ran tasks
     assert _healthy(cluster), "closing the executor stopped a cluster it had only joined"
+
+
+def test_cli_run_with_ray_address_uses_the_cluster_and_leaves_it_running(cluster, tmp_path):
+    root = TESTS.parent
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "synth.cli", "run",
+                           str(root / "examples" / "bitwise_8" / "spec.json"), "--workers", "2",
+                           "--no-progress", "--no-verify", "--json", str(out)],
+                          env={**ENV, "RAY_ADDRESS": cluster}, capture_output=True, text=True,
+                          timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["status"] == "solved"
+    backend = report["search"]["backend"]
+    assert backend["kind"] == "ray" and backend["tasks"] > 0
+    assert backend["address"].endswith(f":{cluster.rsplit(':', 1)[1]}")   # our head's GCS
+    assert _healthy(cluster), "netsynth run stopped a cluster it had only joined"
