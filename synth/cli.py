@@ -163,21 +163,24 @@ class _ProgressBar:
     """A tqdm bar counting candidates, with the size level and best agreement beside it."""
 
     def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=None, unit=" cand", unit_scale=True, file=sys.stderr,
-                         dynamic_ncols=True, leave=False, desc="searching")
+        self._bar = None          # made at the first report, once the spec and model loaded
         self._lock = threading.Lock()
 
     def update(self, p) -> None:
         with self._lock:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=None, unit=" cand", unit_scale=True, file=sys.stderr,
+                                 dynamic_ncols=True, leave=False, desc="searching")
             self._bar.set_description(f"{p.phase} size {p.level}")
             self._bar.set_postfix_str(f"best {100 * p.best_agreement:.1f}%, "
                                       f"{p.distinct:,} distinct, round {p.round}", refresh=False)
             self._bar.update(max(0, p.candidates - self._bar.n))
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _positive(kind):
