@@ -1,68 +1,128 @@
-"""Distributed scaling: seconds and candidates/s to a size-9 target, in-process and on Ray with 1
-and 2 workers, parallel efficiency, and the driver's per-level merge time. Not a test.
+"""Distributed scaling: candidates/s of one full enumeration level in-process and on Ray with 1
+and 2 workers, the ratio 2 workers / 1 worker, and what the driver does per level. Not a test.
 
-    .venv/bin/python bench/scale.py
+    RAY_USAGE_STATS_ENABLED=0 .venv/bin/python bench/scale.py [--repeat N]
+
+Workload: the operators of tests/test_distributed.py (add, sub, mul, &, ^, <<, no `ite`), leaves
+x, y, 1, 2, 3, 4, 8, 16, x and y drawn in [0, 255] at 64 points (`sample()` of the tests), an
+unreachable target (every level runs to its end), work items of 2^16 candidates. Levels 3, 5, 7
+are grown untimed (they also warm the Ray workers up); level 9 (9.1M candidates, 3.15M new
+distinct rows, 1.6 GB of bank) is the measurement. Each configuration runs in its own Python
+process; the Ray ones start their own `ray.init(address="local", num_cpus=W)` (W = 1 or 2) and use
+`RayExecutor(W)` with its defaults. A level that stops early (memory cap, ...) is reported as
+invalid, never as a figure.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from synth.distributed import RayExecutor          # noqa: E402
-from synth.engine import Enumerator, InProcess     # noqa: E402
-from test_distributed import hard_target, enumerator, sample   # noqa: E402
-
-ITEMS = 1 << 14
+ITEMS = 1 << 16
+LITERALS = (1, 2, 3, 4, 8, 16)
+WARM, MEASURED = (3, 5, 7), 9
 
 
-def timed_search(executor):
-    merge = [0.0]
+def enumerator():
+    import numpy as np
+
+    from dsl.ast import Var, const
+    from dsl.language import get_dsl
+    from dsl.types import BOOL, INT
+    from synth.engine import Enumerator, productions_of
+    from test_distributed import OPS, sample
+
+    env = sample()
+    unreachable = np.random.default_rng(2).integers(1 << 40, 1 << 41, len(env["x"]))
+    dsl = get_dsl("int")
+    productions = [p for p in productions_of(dsl, [INT, BOOL], exclude=["ite"]) if p.op in OPS]
+    return Enumerator(dsl=dsl, dsl_key="int", env=env,
+                      leaves={INT: [Var("x"), Var("y"), *(const(c) for c in LITERALS)]},
+                      productions=productions, target=unreachable, target_type=INT,
+                      need=len(unreachable), max_size_by_type={BOOL: 3}, item_candidates=ITEMS)
+
+
+def run_case(workers: int) -> dict:
+    """One configuration, in this process: 0 = in-process, W >= 1 = Ray with W CPUs."""
+    from synth.engine import Enumerator, InProcess
+    from synth.memory import tune_allocator
+
+    tune_allocator()                               # as synth.search.run does
+    if workers:
+        from synth.distributed import RayExecutor, start_ray
+
+        start_ray(workers)
+        executor = RayExecutor(workers)
+    else:
+        executor = InProcess()
+    merge, rows = [0.0], [0]
     original = Enumerator._merge
 
-    def timed_merge(self, *a, **k):
+    def timed_merge(self, size, pending):
+        rows[0] += sum(len(s.fps) for shards in pending.values() for s in shards)
         t0 = time.perf_counter()
         try:
-            return original(self, *a, **k)
+            return original(self, size, pending)
         finally:
             merge[0] += time.perf_counter() - t0
 
     Enumerator._merge = timed_merge
-    try:
-        env = sample()
-        enum = enumerator(env, hard_target(env), item_candidates=ITEMS)
-        tried, start = 0, time.perf_counter()
-        for size in range(2, 12):
-            out = enum.grow(size, executor, check=lambda c: None)
-            tried += out.candidates
-            if out.hit is not None:
-                break
-        return time.perf_counter() - start, tried, merge[0], size
-    finally:
-        Enumerator._merge = original
+    enum = enumerator()
+    for size in WARM:
+        out = enum.grow(size, executor, check=lambda c: None)
+        assert out.stop is None, out.stop
+    merge[0], rows[0] = 0.0, 0
+    stats0 = dict(getattr(executor, "stats", {}))
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    out = enum.grow(MEASURED, executor, check=lambda c: None)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    stats = {k: v - stats0.get(k, 0) for k, v in getattr(executor, "stats", {}).items()}
+    executor.close()
+    return {"seconds": seconds, "candidates": out.candidates, "distinct": out.distinct,
+            "stop": None if out.stop is None else out.stop.name, "merge": merge[0], "shard_rows": rows[0],
+            "driver_cpu": cpu, "stats": stats}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case is not None:
+        print(json.dumps(run_case(args.case)))
+        return
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     print("command:", " ".join([os.path.relpath(sys.executable), *sys.argv]))
     print("load average before: %.2f %.2f %.2f" % os.getloadavg())
-    rows = [("in-process", InProcess())]
-    ray1 = RayExecutor(2, task_candidates=ITEMS, in_flight=1)
-    ray1.workers = 1
-    rows += [("ray, 1 worker", ray1), ("ray, 2 workers", RayExecutor(2, task_candidates=ITEMS))]
-    timed_search(rows[1][1])                       # warm the Ray workers up once
-    base = None
-    for name, executor in rows:
-        seconds, tried, merge, levels = timed_search(executor)
-        if name == "ray, 1 worker":
-            base = seconds
-        eff = f"  efficiency {base / seconds / 2:.0%}" if name == "ray, 2 workers" else ""
-        print(f"{name:15} {seconds:7.2f} s to size {levels}  {tried / seconds:>12,.0f} tried/s  "
-              f"merge {merge * 1000:6.1f} ms total{eff}")
-    rows[2][1].close()
+    names = {0: "in-process", 1: "ray, 1 worker", 2: "ray, 2 workers"}
+    rates: dict[int, list[float]] = {}
+    for rep in range(args.repeat):
+        for case, name in names.items():
+            done = subprocess.run([sys.executable, __file__, "--case", str(case)], check=True,
+                                  capture_output=True, text=True)
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            if r["stop"] is not None:
+                print(f"{name:15} INVALID: level {MEASURED} stopped early ({r['stop']})")
+                continue
+            rate = r["candidates"] / r["seconds"]
+            rates.setdefault(case, []).append(rate)
+            extra = "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v:,}"
+                              for k, v in r["stats"].items())
+            print(f"{name:15} level {MEASURED}: {r['candidates']:,} tried, {r['distinct']:,} new,"
+                  f" {r['shard_rows'] - r['distinct']:,} found twice, {r['seconds']:6.2f} s, {rate:>11,.0f} tried/s, merge {r['merge']:.2f} s, "
+                  f"driver cpu {r['driver_cpu']:.2f} s  {extra}", flush=True)
+    if rates.get(1) and rates.get(2):
+        best = {c: max(v) for c, v in rates.items()}
+        print(f"ratio 2 workers / 1 worker (best of {args.repeat}): {best[2] / best[1]:.2f}x")
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 

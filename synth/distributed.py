@@ -1,12 +1,16 @@
 """Work items of a level run on Ray: an embedded local instance, or a cluster joined by address.
 
-What ships per level: each bank level is `ray.put` once, the first time it is an input, and reused
-by reference for every later level (bank levels never change once added), plus the sorted `seen`
-fingerprints and the target, which change every level. Workers read all of it zero-copy from their
-node's object store. Work items are batched into tasks of about `task_candidates` candidates; at
-most `in_flight` tasks run or wait at a time, and their shards come back strictly in item order,
-so the answer is the one `InProcess` finds. When the caller stops iterating (a hit, a budget,
-cancel), every task still in flight is cancelled with `ray.cancel(force=True)`.
+What ships per level: each bank level once, the first time it is an input, reused by reference
+for every later level (bank levels never change once added), plus the sorted `seen` fingerprints
+and the target, which change every level. A task's new rows stay in the object store: the driver
+reads them zero-copy and, when they become an input, ships them as a reference to that task's
+result (only segments the merge rebuilt are put). Work items are batched into tasks of about
+`task_candidates` candidates; at most `in_flight` tasks run or wait at a time, and their shards
+come back strictly in item order, so the answer is the one `InProcess` finds. A task skips values
+that earlier tasks of its level found, as far as its worker process knows them (its own earlier
+tasks, and the earlier results that are done when it starts or ends): the merge, in task order,
+would drop them anyway. When the caller stops iterating (a hit, a budget, cancel), every task
+still in flight is cancelled with `ray.cancel(force=True)`.
 
 Joined clusters must have netsynth (and any user DSL files, at the same paths) installed on every
 node: nothing is shipped with a `working_dir`.
@@ -23,11 +27,14 @@ from collections import deque
 from itertools import islice
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+
+from synth.bank import Segment
 from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
-from synth.enumerate import Shard, WorkItem
+from synth.enumerate import Shard, WorkItem, compact
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
-#: banks, shipped once, are capped at 4 GiB by default; task results are copied out at once).
+#: banks, capped at 4 GiB by default, live there: task results are not copied out).
 MAX_OBJECT_STORE = 5 << 30
 
 
@@ -84,6 +91,11 @@ class RayExecutor:
         self.tasks = 0                  # submitted, over the executor's life
         self.cancelled = 0              # still in flight when their consumer stopped
         self.put_seconds = 0.0          # driver time spent shipping bank levels
+        self._produced: dict[int, tuple[Any, Any, int]] = {}  # id(rows) -> (rows, result, index)
+        self._level = 0
+        #: Over the executor's life: driver seconds waiting for results and shipping levels, and
+        #: bank rows put again (segments the merge rebuilt).
+        self.stats = {"wait": 0.0, "put": 0.0, "put_rows": 0}
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
         """Shards of `items`, in order. Closing the generator cancels the tasks in flight."""
@@ -95,21 +107,29 @@ class RayExecutor:
         level = self._ship(inputs)
         total = sum(item.candidates for item in items)
         goal = max(1, min(self.task_candidates, total // (4 * self.workers)))
-        todo = batches(inputs, items, candidates=goal)
+        todo = enumerate(batches(inputs, items, candidates=goal))
         refs: deque = deque()
+        submitted: list = []            # every task of this level, in order
         try:
             while True:
-                for batch in islice(todo, self.in_flight - len(refs)):
-                    refs.append(task.remote(level, batch))
+                for index, batch in islice(todo, self.in_flight - len(refs)):
+                    kind = inputs.productions[batch[0].production].result_type
+                    ref = task.remote(level, batch, index, [
+                        (j, r) for j, (r, k) in enumerate(submitted) if k == kind])
+                    submitted.append((ref, kind))
+                    refs.append(ref)
                     self.tasks += 1
                 if not refs:
                     return
+                t0 = time.perf_counter()
                 with _memory_errors():
                     shard = ray.get(refs[0])
-                refs.popleft()
-                # Copied out of the object store, or it would hold the banks twice (a bank level
-                # is put again when it becomes an input).
-                shard.segments = [seg.copy() for seg in shard.segments]
+                self.stats["wait"] += time.perf_counter() - t0
+                ref = refs.popleft()
+                # The rows stay in the object store (read-only, zero-copy): the ones that join the
+                # banks are shipped to later levels by this reference, never copied or put again.
+                for j, values in enumerate(shard.segments):
+                    self._produced[id(values)] = (values, ref, j)
                 yield shard
         finally:
             for ref in refs:
@@ -120,12 +140,17 @@ class RayExecutor:
         import ray
 
         self._shipped.clear()
+        self._produced.clear()
         if self.owns_ray and not self.keep_alive and ray.is_initialized():
             ray.shutdown()
         self.owns_ray = False
 
     def _ship(self, inputs: LevelInputs) -> "_Shipped":
-        """Put the bank levels not shipped yet (a level's segments never change once added)."""
+        """Ship the bank levels not shipped yet (a level's segments never change once added).
+
+        A segment whose rows are still the ones a task returned travels as (that task's result,
+        index); only segments the merge rebuilt (to drop rows two tasks both found) are put.
+        """
         import ray
 
         t0 = time.perf_counter()
@@ -133,14 +158,43 @@ class RayExecutor:
         for key, segments in inputs.levels.items():
             old = self._shipped.get(key)
             if old is None or old[0] is not segments:
+                parts = []
+                for seg in segments:
+                    made = self._produced.get(id(seg.values))
+                    if made is not None and made[0] is seg.values:
+                        parts.append(_Part(None, made[1], made[2], seg.lo, seg.hi, seg.offset))
+                    else:
+                        parts.append(_Part(seg, None, 0, None, None, 0))
+                        self.stats["put_rows"] += len(seg.values)
                 with _memory_errors():
-                    old = (segments, ray.put(segments))
+                    old = (segments, ray.put(parts))
             refs[key] = old
         self._shipped = refs                       # levels of an earlier sample are released
+        self._produced = {}                        # what was merged is shipped now
+        self._level += 1
         shipped = _Shipped(dataclasses.replace(inputs, levels={}),
-                           {key: ref for key, (_, ref) in refs.items()})
+                           {key: ref for key, (_, ref) in refs.items()},
+                           f"{id(self)}-{self._level}")
         self.put_seconds += time.perf_counter() - t0
+        self.stats["put"] += time.perf_counter() - t0
         return shipped
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    """One segment of a shipped bank level: the segment itself, or where a task returned it."""
+
+    segment: Segment | None
+    result: Any                 # ObjectRef of a task's Shard (when `segment` is None)
+    index: int                  # which of that shard's segments
+    lo: Any
+    hi: Any
+    offset: int
+
+    def resolve(self, shards: dict) -> Segment:
+        if self.segment is not None:
+            return self.segment
+        return Segment(shards[self.result].segments[self.index], self.lo, self.hi, self.offset)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,20 +203,78 @@ class _Shipped:
 
     inputs: LevelInputs
     levels: dict
+    token: str                  # this level of this executor
 
 
-def _run_batch(shipped: _Shipped, items: list[WorkItem]) -> Shard:
+#: Per worker process: fingerprints that tasks of one level with index < `top` + 1 returned (or
+#: dropped as found by such a task). A task may skip them: shards are merged in task order, so
+#: the merge would drop those rows anyway; sharing them only removes duplicates earlier.
+_FRESH: dict[str, Any] = {"level": None, "top": -1, "fresh": {}, "absorbed": set()}
+
+
+def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: list) -> Shard:
     """A Ray task: consecutive work items of one result type against the level's banks (read
-    zero-copy), deduplicated together into one shard."""
+    zero-copy), deduplicated together into one shard and against the values that earlier tasks
+    of the level (`earlier`: their results, in task order) found, as far as they are known
+    when this task starts or ends; the merge drops what is left."""
     import ray
 
     from synth.memory import tune_allocator
 
     tune_allocator()
     keys = list(shipped.levels)
-    levels = dict(zip(keys, ray.get([shipped.levels[k] for k in keys])))
+    parts = dict(zip(keys, ray.get([shipped.levels[k] for k in keys])))
+    results = list({p.result for ps in parts.values() for p in ps if p.segment is None})
+    shards = dict(zip(results, ray.get(results)))
+    levels = {k: tuple(p.resolve(shards) for p in ps) for k, ps in parts.items()}
     inputs = dataclasses.replace(shipped.inputs, levels=levels)
-    return run_items(inputs, items)
+    state = _FRESH
+    if state["level"] != shipped.token:
+        state.update(level=shipped.token, top=-1, fresh={}, absorbed=set())
+    if index < state["top"]:                   # out of order: this process knows later values
+        shard = run_items(inputs, items)
+        known = [s.fps for s in _ready(earlier, set())]
+        drop = np.isin(shard.fps, np.concatenate(known)) if known else None
+        return shard if shard.hit >= 0 or drop is None else _without(shard, drop)
+    state["top"] = index
+    state["absorbed"].add(index)               # its own values go into `fresh` as it runs
+    fresh = state["fresh"]
+    for s in _ready(earlier, state["absorbed"]):
+        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name, set()) \
+            .update(s.fps.tolist())
+    shard = run_items(inputs, items, fresh=fresh)
+    late = [s.fps for s in _ready(earlier, state["absorbed"])]
+    if not late:
+        return shard
+    late_fps = np.concatenate(late)
+    mine = fresh.setdefault(inputs.productions[items[0].production].result_type.name, set())
+    mine.update(late_fps.tolist())
+    if shard.hit >= 0 or not len(shard.fps):
+        return shard
+    return _without(shard, np.isin(shard.fps, late_fps))
+
+
+def _ready(earlier: list, absorbed: set) -> list[Shard]:
+    """The shards of `earlier` tasks ((index, result) pairs) that are done and whose index is not
+    in `absorbed` (which is updated)."""
+    import ray
+
+    todo = {ref: j for j, ref in earlier if j not in absorbed}
+    if not todo:
+        return []
+    done, _ = ray.wait(list(todo), num_returns=len(todo), timeout=0, fetch_local=False)
+    absorbed.update(todo[ref] for ref in done)
+    out = ray.get(done)
+    return [s for s in out if len(s.fps)]
+
+
+def _without(shard: Shard, drop) -> Shard:
+    """`shard` without rows `drop` (values an earlier task returned), hit -1 (none had one)."""
+    if not drop.any():
+        return shard
+    keep = ~drop
+    return Shard(shard.candidates, compact(shard.segments, keep), shard.fps[keep],
+                 shard.ops[keep], shard.args[keep], shard.agree[keep], -1)
 
 
 @functools.cache
