@@ -59,7 +59,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("netsynth-data"), metavar="DIR",
                    help="where the database and the uploaded models live (default ./netsynth-data)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="Ray cluster for jobs with workers > 1 (default: an embedded local Ray)")
+                   help="Ray cluster to join (default: $RAY_ADDRESS, else an embedded local Ray)")
     p.add_argument("--max-jobs", type=int, default=1, metavar="N", help="jobs running at once")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="default workers per job (default: all cores; 1 = in-process, no Ray)")
@@ -90,7 +90,8 @@ def run_serve(args: argparse.Namespace) -> int:
             return 2
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     settings = Settings(data_dir=args.data_dir, db_url=args.db, max_jobs=args.max_jobs,
-                        workers=args.workers, ray_address=args.ray_address,
+                        workers=args.workers,
+                        ray_address=args.ray_address or os.environ.get("RAY_ADDRESS") or None,
                         token=os.environ.get("NETSYNTH_TOKEN") or None,
                         max_model_bytes=args.max_model_bytes)
     logging.basicConfig(level=args.log_level.upper(),
