@@ -32,7 +32,7 @@ LITERALS = (1, 2, 3, 4, 8, 16)
 WARM, MEASURED = (3, 5, 7), 9
 
 
-def enumerator():
+def enumerator(points: int = 64):
     import numpy as np
 
     from dsl.ast import Var, const
@@ -41,7 +41,7 @@ def enumerator():
     from synth.engine import Enumerator, productions_of
     from test_distributed import OPS, sample
 
-    env = sample()
+    env = sample(points)
     unreachable = np.random.default_rng(2).integers(1 << 40, 1 << 41, len(env["x"]))
     dsl = get_dsl("int")
     productions = [p for p in productions_of(dsl, [INT, BOOL], exclude=["ite"]) if p.op in OPS]
@@ -51,7 +51,7 @@ def enumerator():
                       need=len(unreachable), max_size_by_type={BOOL: 3}, item_candidates=ITEMS)
 
 
-def run_case(workers: int) -> dict:
+def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
     """One configuration, in this process: 0 = in-process, W >= 1 = Ray with W CPUs."""
     from synth.engine import Enumerator, InProcess
     from synth.memory import tune_allocator
@@ -76,14 +76,14 @@ def run_case(workers: int) -> dict:
             merge[0] += time.perf_counter() - t0
 
     Enumerator._merge = timed_merge
-    enum = enumerator()
-    for size in WARM:
+    enum = enumerator(points)
+    for size in range(3, measured, 2):
         out = enum.grow(size, executor, check=lambda c: None)
         assert out.stop is None, out.stop
     merge[0], rows[0] = 0.0, 0
     stats0 = dict(getattr(executor, "stats", {}))
     cpu0, t0 = time.process_time(), time.perf_counter()
-    out = enum.grow(MEASURED, executor, check=lambda c: None)
+    out = enum.grow(measured, executor, check=lambda c: None)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     stats = {k: v - stats0.get(k, 0) for k, v in getattr(executor, "stats", {}).items()}
     executor.close()
@@ -95,10 +95,13 @@ def run_case(workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--points", type=int, default=64,
+                        help="sample points (fewer: fewer new rows per candidate, more compute)")
+    parser.add_argument("--level", type=int, default=MEASURED, help="the measured (odd) size")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case is not None:
-        print(json.dumps(run_case(args.case)))
+        print(json.dumps(run_case(args.case, args.points, args.level)))
         return
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     print("command:", " ".join([os.path.relpath(sys.executable), *sys.argv]))
@@ -107,17 +110,18 @@ def main() -> None:
     rates: dict[int, list[float]] = {}
     for rep in range(args.repeat):
         for case, name in names.items():
-            done = subprocess.run([sys.executable, __file__, "--case", str(case)], check=True,
+            done = subprocess.run([sys.executable, __file__, "--case", str(case), "--points",
+                                   str(args.points), "--level", str(args.level)], check=True,
                                   capture_output=True, text=True)
             r = json.loads(done.stdout.strip().splitlines()[-1])
             if r["stop"] is not None:
-                print(f"{name:15} INVALID: level {MEASURED} stopped early ({r['stop']})")
+                print(f"{name:15} INVALID: level {args.level} stopped early ({r['stop']})")
                 continue
             rate = r["candidates"] / r["seconds"]
             rates.setdefault(case, []).append(rate)
             extra = "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v:,}"
                               for k, v in r["stats"].items())
-            print(f"{name:15} level {MEASURED}: {r['candidates']:,} tried, {r['distinct']:,} new,"
+            print(f"{name:15} level {args.level}: {r['candidates']:,} tried, {r['distinct']:,} new,"
                   f" {r['shard_rows'] - r['distinct']:,} found twice, {r['seconds']:6.2f} s, {rate:>11,.0f} tried/s, merge {r['merge']:.2f} s, "
                   f"driver cpu {r['driver_cpu']:.2f} s  {extra}", flush=True)
     if rates.get(1) and rates.get(2):

@@ -42,14 +42,17 @@ class Segment:
     lo: np.ndarray              # (n,) per-row minimum (ints), for overflow pre-checks
     hi: np.ndarray              # (n,) per-row maximum
     offset: int                 # global id of the first row
+    alive: np.ndarray | None = None   # (n,) False for a row that repeats an earlier one
 
 
-def segment(values: np.ndarray, offset: int) -> Segment:
+def segment(values: np.ndarray, offset: int, alive: np.ndarray | None = None) -> Segment:
     if values.dtype == np.bool_ or len(values) == 0:
         lo = hi = np.zeros(len(values), np.int64)
     else:
         lo, hi = values.min(axis=1), values.max(axis=1)
-    return Segment(values, lo, hi, offset)
+    if alive is not None and alive.all():
+        alive = None
+    return Segment(values, lo, hi, offset, alive)
 
 
 @dataclass
@@ -81,16 +84,20 @@ class Bank:
     rows: int = 0
 
     def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
-                  fps: np.ndarray) -> None:
+                  fps: np.ndarray, alive: np.ndarray | None = None) -> None:
+        """Append a level. Rows where `alive` is False repeat an earlier row of the level: they
+        keep their place (nothing is copied) but are never used as arguments."""
         self.offsets[size] = self.rows
         segments, offset = [], self.rows
         for v in values:
-            segments.append(segment(v, offset))
+            mask = None if alive is None else alive[offset - self.rows:offset - self.rows + len(v)]
+            segments.append(segment(v, offset, mask))
             offset += len(v)
         self.levels[size] = Level(tuple(segments), op, args)
         self.rows = offset
         # New fingerprints are not in `seen` already: the union is a sort of the two.
-        self.seen = np.sort(np.concatenate([self.seen, fps]))
+        live = fps if alive is None else fps[alive]
+        self.seen = np.sort(np.concatenate([self.seen, live]))
 
     def size_count(self, size: int) -> int:
         level = self.levels.get(size)

@@ -148,8 +148,8 @@ class RayExecutor:
     def _ship(self, inputs: LevelInputs) -> "_Shipped":
         """Ship the bank levels not shipped yet (a level's segments never change once added).
 
-        A segment whose rows are still the ones a task returned travels as (that task's result,
-        index); only segments the merge rebuilt (to drop rows two tasks both found) are put.
+        A segment whose rows are the ones a task returned travels as (that task's result, index,
+        which rows are alive); other segments (the leaves) are put.
         """
         import ray
 
@@ -162,7 +162,8 @@ class RayExecutor:
                 for seg in segments:
                     made = self._produced.get(id(seg.values))
                     if made is not None and made[0] is seg.values:
-                        parts.append(_Part(None, made[1], made[2], seg.lo, seg.hi, seg.offset))
+                        parts.append(_Part(None, made[1], made[2], seg.lo, seg.hi, seg.offset,
+                                           seg.alive))
                     else:
                         parts.append(_Part(seg, None, 0, None, None, 0))
                         self.stats["put_rows"] += len(seg.values)
@@ -190,11 +191,13 @@ class _Part:
     lo: Any
     hi: Any
     offset: int
+    alive: Any = None           # rows that repeat an earlier one of the level are dead
 
     def resolve(self, shards: dict) -> Segment:
         if self.segment is not None:
             return self.segment
-        return Segment(shards[self.result].segments[self.index], self.lo, self.hi, self.offset)
+        return Segment(shards[self.result].segments[self.index], self.lo, self.hi, self.offset,
+                       self.alive)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dsl.language import DSL
 from dsl.types import Type
 from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, Production, Segment, \
     fingerprint_key, fingerprints, rebuild
-from synth.enumerate import Shard, WorkItem, compact, expand, first_occurrences, plan
+from synth.enumerate import Shard, WorkItem, expand, first_occurrences, plan
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
 #: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
@@ -213,11 +213,9 @@ class Enumerator:
             ops = np.concatenate([s.ops for s in shards])
             args = np.concatenate([s.args for s in shards])
             segments = [seg for s in shards for seg in s.segments]
-            keep = first_occurrences(fps)          # the same value from two shards
-            if keep is not None:
-                segments, fps, ops, args = compact(segments, keep), fps[keep], ops[keep], args[keep]
-            self.banks[t].add_level(size, segments, ops, args, fps)
-            distinct += len(fps)
+            keep = first_occurrences(fps)          # the same value from two shards: the later
+            self.banks[t].add_level(size, segments, ops, args, fps, alive=keep)   # one is dead
+            distinct += len(fps) if keep is None else int(keep.sum())
         return distinct
 
     def _inputs(self) -> LevelInputs:

@@ -237,11 +237,14 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                 vals, ok = _block(row, parts)
                 starts = tuple(seg.offset + a for seg, a, _ in parts)
                 dims = tuple(b - a for _, a, b in parts)
+                use = _usable(parts)               # None: every combination counts
                 if triangular:
                     upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
                              >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
-                    ok = upper if ok is None else ok & upper
-                    state.count += int(upper.sum())
+                    use = upper if use is None else use & upper
+                if use is not None:
+                    ok = use if ok is None else ok & use
+                    state.count += int(use.sum())
                 else:
                     state.count += len(vals)
                 state.offer(vals, starts, dims, ok, item.production)
@@ -249,10 +252,25 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     return
 
 
+def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
+    """Which combinations of the parts' rows use live rows only (None: all of them)."""
+    if all(seg.alive is None for seg, _, _ in parts):
+        return None
+    mask = np.ones((), bool)
+    for seg, a, b in parts:
+        alive = np.ones(b - a, bool) if seg.alive is None else seg.alive[a:b]
+        mask = np.multiply.outer(mask, alive)
+    return mask.ravel()
+
+
 def _join(segments: Sequence[Segment]) -> Segment:
     values = np.concatenate([s.values for s in segments])
+    alive = None
+    if any(s.alive is not None for s in segments):
+        alive = np.concatenate([np.ones(len(s.values), bool) if s.alive is None else s.alive
+                                for s in segments])
     return Segment(values, np.concatenate([s.lo for s in segments]),
-                   np.concatenate([s.hi for s in segments]), segments[0].offset)
+                   np.concatenate([s.hi for s in segments]), segments[0].offset, alive)
 
 
 def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, int]]:
