@@ -220,37 +220,38 @@ def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str 
     return 0 if report.get("program") and report.get("status") == "solved" else 1
 
 
-def run_status(args: argparse.Namespace) -> int:
+def _ask(args: argparse.Namespace, *calls: str) -> list[Any] | int:
+    """The answers of the client methods `calls` for job `args.id`, or the exit code of a
+    failure (already reported)."""
     from synth.service.client import ApiError
 
     try:
         with _client(args) as client:
-            job = client.status(args.id)
+            return [getattr(client, call)(args.id) for call in calls]
     except ApiError as e:
         return _fail(e)
-    print(json.dumps(job, indent=2))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    answers = _ask(args, "status")
+    if isinstance(answers, int):
+        return answers
+    print(json.dumps(answers[0], indent=2))
     return 0
 
 
 def run_result(args: argparse.Namespace) -> int:
-    from synth.service.client import ApiError
-
-    try:
-        with _client(args) as client:
-            job = client.status(args.id)
-            report = client.result(args.id)
-    except ApiError as e:
-        return _fail(e)
+    answers = _ask(args, "status", "result")
+    if isinstance(answers, int):
+        return answers
+    job, report = answers
     return _print_report(report, args.json, status=job.get("status"))
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    from synth.service.client import ApiError
-
-    try:
-        with _client(args) as client:
-            job = client.cancel(args.id)
-    except ApiError as e:
-        return _fail(e)
+    answers = _ask(args, "cancel")
+    if isinstance(answers, int):
+        return answers
+    job = answers[0]
     print(f"job {job['id']}: {job['status']}")
     return 0
