@@ -8,7 +8,7 @@ from typing import Mapping
 
 import numpy as np
 
-from dsl.ast import App, Const, Node, Var
+from dsl.ast import Const, Node, Var
 from dsl.errors import DSLError
 from dsl.language import DSL, get_dsl
 

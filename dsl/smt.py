@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from dsl.ast import App, Const, Node, Var
+from dsl.ast import Const, Node, Var
 from dsl.errors import Z3EncodingError
 from dsl.language import DSL, get_dsl
 from dsl.ops import signed_bits
