@@ -75,6 +75,43 @@ def _rshift(a, n):
     return np.where(n < 0, 0, np.right_shift(a, np.clip(n, 0, 63))), None
 
 
+# ---- unchecked fast paths (the enumerator's; see Operator.fast and fast_when) -----------------
+
+#: Below this magnitude every int is a float64 and floor(fl(a / b)) == a // b: the quotient is at
+#: least 1/|b| away from the next integer, more than the rounding error |a / b| * 2^-53.
+FLOAT_EXACT = 1 << 52
+
+
+def _float_exact(a, b) -> bool:
+    return max(map(abs, (*a, *b))) < FLOAT_EXACT
+
+
+def _floor_quotient(a, b):
+    """floor(a / b) in float64, 0 where b == 0 (a / inf is 0)."""
+    divisor = b.astype(np.float64)
+    divisor[b == 0] = np.inf
+    q = a.astype(np.float64) / divisor
+    return np.floor(q, out=q)
+
+
+def _fast_floordiv(a, b):
+    return _floor_quotient(a, b).astype(np.int64)
+
+
+def _fast_mod(a, b):
+    q = _floor_quotient(a, b)
+    q *= b                                      # b == 0: q is 0, so the result is a
+    return np.subtract(a, q, out=q).astype(np.int64)
+
+
+def _counts_in_range(a, n) -> bool:
+    return 0 <= n[0] and n[1] <= 63
+
+
+def _fast_rshift(a, n):
+    return np.right_shift(a, np.minimum(n, 63))
+
+
 def _neg(a):
     return -a, a == INT64_MIN
 
@@ -131,8 +168,13 @@ def _unless_nonnegative_literal(args):
     return not (isinstance(args[1], Const) and args[1].value >= 0)
 
 
+#: Left-shift counts above this are bounded as if they were this: the bound stays far beyond any
+#: machine word and any width Z3 is given (dsl.smt.MAX_WIDTH), without building a 2^60-bit int.
+SHIFT_CAP = 1 << 13
+
+
 def _shift_bounds(a, n):
-    top = max(n[1], 0)
+    top = min(max(n[1], 0), SHIFT_CAP)
     lo, hi = min(0, a[0], a[0] << top), max(0, a[1], a[1] << top)
     return lo, hi
 
@@ -147,10 +189,12 @@ OPERATORS = [
              z3=lambda a, b: a * b, bounds=lambda a, b: corners(lambda x, y: x * y, a, b)),
     Operator("floordiv", I2, INT, _floordiv, **infix("//", TERM),
              total="({0} // {1} if {1} else 0)", needs_total=_unless_nonzero_literal,
+             fast=_fast_floordiv, fast_when=_float_exact,
              z3=_z3_floordiv, bounds=lambda a, b: (-magnitude(a), magnitude(a)),
              doc="floor division; x // 0 == 0"),
     Operator("mod", I2, INT, _mod, **infix("%", TERM),
              total="({0} % {1} if {1} else {0})", needs_total=_unless_nonzero_literal,
+             fast=_fast_mod, fast_when=_float_exact,
              z3=_z3_mod, bounds=lambda a, b: (-max(magnitude(a), magnitude(b)),
                                               max(magnitude(a), magnitude(b))),
              doc="modulo with the sign of the divisor; x % 0 == x"),
@@ -177,10 +221,12 @@ OPERATORS = [
              z3=lambda a: ~a, bounds=lambda a: (~a[1], ~a[0])),
     Operator("lshift", I2, INT, _lshift, **infix("<<", SHIFT),
              total="({0} << {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
+             fast=np.left_shift, fast_when=_counts_in_range,
              z3=lambda a, n: z3mod().If(n < 0, 0, a << n), bounds=_shift_bounds,
              doc="left shift; a negative count gives 0"),
     Operator("rshift", I2, INT, _rshift, **infix(">>", SHIFT),
              total="({0} >> {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
+             fast=_fast_rshift, fast_when=lambda a, n: n[0] >= 0,
              z3=lambda a, n: z3mod().If(n < 0, 0, a >> n),
              bounds=lambda a, n: (min(a[0], 0), max(a[1], 0)),
              doc="arithmetic right shift; a negative count gives 0"),

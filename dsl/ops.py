@@ -40,7 +40,8 @@ class Operator:
     term over bit-vectors (ints) and Booleans. `bounds(*intervals)` gives an interval holding every
     result when the arguments lie in the given intervals (int results only), which sizes the
     bit-vectors soundly. `fast(*arrays)`, when given, computes the same values without the overflow
-    check; the enumerator uses it when `bounds` shows that no overflow is possible.
+    check; the enumerator uses it when `bounds` shows that no overflow is possible and
+    `fast_when(*intervals)` (if given) holds for the arguments' intervals.
     """
 
     name: str
@@ -56,6 +57,7 @@ class Operator:
     needs_total: Optional[Callable[[tuple], bool]] = None
     propagate: Optional[Callable[[tuple, tuple], np.ndarray]] = None
     fast: Optional[Callable[..., np.ndarray]] = None
+    fast_when: Optional[Callable[..., bool]] = None
     commutative: bool = False
     doc: str = ""
 

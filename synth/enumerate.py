@@ -26,7 +26,9 @@ from dsl.types import INT
 from synth.bank import MAX_ARITY, Production, Segment, fingerprints, is_new
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
-BLOCK_ELEMENTS = 1 << 20
+BLOCK_ELEMENTS = 1 << 18
+#: Rows whose values provably fit are stored as int32: half the memory to write and to read.
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 @dataclass(frozen=True)
@@ -102,19 +104,21 @@ class _Output:
     """
 
     points: int
-    dtype: np.dtype
     rows: int
     segments: list[np.ndarray] = field(default_factory=list)
     fill: int = 0
 
-    def add(self, vals: np.ndarray, sel: np.ndarray) -> list[np.ndarray]:
-        """Copy rows `sel` of `vals`; return the views they were written to."""
+    def add(self, vals: np.ndarray, sel: np.ndarray, dtype: np.dtype) -> list[np.ndarray]:
+        """Copy rows `sel` of `vals` as `dtype`; return the views they were written to."""
         pos, views = 0, []
+        if self.segments and self.segments[-1].dtype != dtype:
+            self.segments[-1] = self.segments[-1][:self.fill]      # closed: the next is wider
+            self.fill = len(self.segments[-1])
         while pos < len(sel):
             if not self.segments or self.fill == len(self.segments[-1]):
                 grow = 2 * len(self.segments[-1]) if self.segments else 1024
                 self.segments.append(np.empty((min(self.rows, max(grow, len(sel) - pos)),
-                                               self.points), self.dtype))
+                                               self.points), dtype))
                 self.fill = 0
             buf = self.segments[-1]
             n = min(len(sel) - pos, len(buf) - self.fill)
@@ -146,8 +150,8 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
     """
     dsl = get_dsl(dsl_key)
     points = batch[0][2][0][0].values.shape[1]
-    state = _Collector(_Output(points, batch[0][1].result_type.np_dtype, segment_rows), seen, key,
-                       target, need, fresh=set() if fresh is None else fresh)
+    state = _Collector(_Output(points, segment_rows), seen, key, target, need,
+                       fresh=set() if fresh is None else fresh)
     for item, production, args in batch:
         _expand_item(item, production, args, dsl.operators[production.op], state, points)
         if state.hit >= 0:
@@ -174,8 +178,8 @@ class _Collector:
     agree: list = field(default_factory=list)
 
     def offer(self, vals: np.ndarray, starts: tuple[int, ...], dims: tuple[int, ...],
-              ok: np.ndarray | None, production: int) -> None:
-        """Keep the new distinct rows of a block; row r combines argument rows
+              ok: np.ndarray | None, production: int, store: np.dtype) -> None:
+        """Keep the new distinct rows of a block, stored as `store`; row r combines argument rows
         `starts[a] + np.unravel_index(r, dims)[a]`."""
         fps = fingerprints(vals, self.key)
         new = is_new(self.seen, fps) if ok is None else ok & is_new(self.seen, fps)
@@ -184,13 +188,14 @@ class _Collector:
             return
         _, firsts = np.unique(fps[sel], return_index=True)
         sel = sel[np.sort(firsts)]
-        if self.fresh:                 # drop values an earlier block of this batch found
-            sel = sel[np.fromiter((f not in self.fresh for f in fps[sel].tolist()), bool,
-                                  len(sel))]
+        found = fps[sel].tolist()
+        earlier = self.fresh.intersection(found)   # values an earlier block of the level found
+        if earlier:
+            sel = sel[~np.isin(fps[sel], np.fromiter(earlier, np.uint64, len(earlier)))]
             if not len(sel):
                 return
-        self.fresh.update(fps[sel].tolist())
-        views = self.out.add(vals, sel)
+        self.fresh.update(found)
+        views = self.out.add(vals, sel, store)
         self.fps.append(fps[sel])
         self.ops.append(np.full(len(sel), production, np.int16))
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
@@ -234,7 +239,7 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     continue  # every pair here has j < i
                 parts = [(first, i0, i1)] + ([(second, j0, j1)] if second is not None else []) \
                     + [(t, 0, len(t.values)) for t in third]
-                vals, ok = _block(row, parts)
+                vals, ok, store = _block(row, parts, production.result_type.np_dtype)
                 starts = tuple(seg.offset + a for seg, a, _ in parts)
                 dims = tuple(b - a for _, a, b in parts)
                 use = _usable(parts)               # None: every combination counts
@@ -247,7 +252,7 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     state.count += int(use.sum())
                 else:
                     state.count += len(vals)
-                state.offer(vals, starts, dims, ok, item.production)
+                state.offer(vals, starts, dims, ok, item.production, store)
                 if state.hit >= 0:
                     return
 
@@ -281,17 +286,25 @@ def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, i
     return [(j, min(n, j + width)) for j in range(0, n, width)]
 
 
-def _block(row, parts: Sequence[tuple[Segment, int, int]]):
+def _block(row, parts: Sequence[tuple[Segment, int, int]], dtype: np.dtype):
     """Values of all candidates combining rows [a, b) of each part (broadcast against each
-    other, first part slowest), and which did not overflow (None: all of them)."""
+    other, first part slowest), which did not overflow (None: all of them), and the dtype their
+    rows are stored in (int32 when the operator's bounds show that every value fits)."""
     k = len(parts)
     points = parts[0][0].values.shape[1]
     shaped, dims = [], tuple(b - a for _, a, b in parts)
     for pos, (seg, a, b) in enumerate(parts):
         shape = [1] * k + [points]
         shape[pos] = b - a
-        shaped.append(seg.values[a:b].reshape(shape))
-    fast = row.fast is not None and _cannot_overflow(row, parts)
+        values = seg.values[a:b]
+        if values.dtype == np.int32:        # stored narrow; operators compute in int64
+            values = values.astype(np.int64)
+        shaped.append(values.reshape(shape))
+    bounds = _result_bounds(row, parts)
+    fast = row.fast is not None and bounds is not None and INT64_MIN < bounds[0] \
+        and bounds[1] < INT64_MAX and (row.fast_when is None or row.fast_when(*bounds[2]))
+    store = np.dtype(np.int32) if bounds is not None and INT32_MIN <= bounds[0] \
+        and bounds[1] <= INT32_MAX else dtype
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if fast:
             vals, bad = row.fast(*shaped), None
@@ -301,15 +314,17 @@ def _block(row, parts: Sequence[tuple[Segment, int, int]]):
     ok = None
     if bad is not None:
         ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return vals, ok
+    return vals, ok, store
 
 
-def _cannot_overflow(row, parts) -> bool:
+def _result_bounds(row, parts) -> tuple[int, int, list] | None:
+    """An interval holding every value of the block, and the arguments' intervals (None: the
+    row has no interval rule, or its result is not an int)."""
     if row.bounds is None or row.result_type != INT:
-        return False
+        return None
     intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
     lo, hi = row.bounds(*intervals)
-    return INT64_MIN < lo and hi < INT64_MAX
+    return lo, hi, intervals
 
 
 def first_occurrences(fps: np.ndarray) -> np.ndarray | None:

@@ -275,3 +275,44 @@ def test_overflow_is_flagged_per_point():
     result = run("x * y", x=[2, 2**40, -(2**40), 3], y=[5, 2**40, 2**22, -(2**62)])
     assert result.bad.tolist() == [False, True, False, True]
     assert result.values[[0, 2]].tolist() == [10, -(2**62)]
+
+
+# ---- the enumerator's unchecked fast paths ------------------------------------------------------
+
+FAST = sorted(name for name, row in DSL.operators.items() if row.fast is not None)
+EDGES = [0, 1, -1, 63, 64, 2**31, 2**52 - 1, 2**52, 2**53, 2**62, INT64_MAX]
+
+
+@st.composite
+def interval_values(draw, points: int, *, count: bool = False):
+    """An interval and `points` values inside it (edges included often); shift counts small."""
+    ends = st.integers(-3, 70) if count else st.one_of(
+        st.integers(-300, 300), st.sampled_from(EDGES + [-e for e in EDGES]),
+        st.integers(INT64_MIN, INT64_MAX))
+    lo, hi = sorted((draw(ends), draw(ends)))
+    inside = st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, min(max(0, lo), hi)]))
+    return (lo, hi), draw(st.lists(inside, min_size=points, max_size=points))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(name=st.sampled_from(FAST), points=st.integers(1, 12), data=st.data())
+def test_fast_paths_equal_python_ints_wherever_the_enumerator_uses_them(name, points, data):
+    """`fast` is used only when `bounds` rules out overflow and `fast_when` holds; there it must
+    give Python's answer on every point."""
+    row = DSL.operators[name]
+    drawn = [data.draw(interval_values(points, count=name in SHIFTS and i == 1))
+             for i in range(len(row.arg_types))]
+    intervals = [interval for interval, _ in drawn]
+    lo, hi = row.bounds(*intervals)
+    usable = INT64_MIN < lo and hi < INT64_MAX and (row.fast_when is None
+                                                    or row.fast_when(*intervals))
+    event(f"{name}: {'fast path applies' if usable else 'checked path'}")
+    if not usable:
+        return
+    names = ["x", "y"][:len(row.arg_types)]
+    python = compile_python(DSL.app(name, *(Var(n) for n in names)), names, dsl=DSL)
+    arrays = [np.array(values, np.int64) for _, values in drawn]
+    fast = row.fast(*arrays)
+    assert fast.dtype == np.int64
+    for i in range(points):
+        assert int(fast[i]) == python(*(int(a[i]) for a in arrays)), (name, i)
