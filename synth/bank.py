@@ -29,9 +29,8 @@ def fingerprint_key(points: int, *, seed: int = 0x5EED) -> np.ndarray:
 def fingerprints(values: np.ndarray, key: np.ndarray) -> np.ndarray:
     """One uint64 per row (last axis), equal for equal rows; distinct rows collide with
     probability about 2^-64 (two rows differing in one point never collide: the key is odd)."""
-    if values.dtype == np.int64:
-        return values.view(np.uint64) @ key
-    return values.astype(np.uint64) @ key
+    rows = values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64)
+    return np.einsum("ij,j->i", rows, key)      # twice as fast as `@` on uint64, same values
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,14 @@ class Segment:
     alive: np.ndarray | None = None   # (n,) False for a row that repeats an earlier one
 
 
-def segment(values: np.ndarray, offset: int, alive: np.ndarray | None = None) -> Segment:
-    if values.dtype == np.bool_ or len(values) == 0:
-        lo = hi = np.zeros(len(values), np.int64)
-    else:
-        lo, hi = values.min(axis=1), values.max(axis=1)
+def segment(values: np.ndarray, offset: int, alive: np.ndarray | None = None,
+            lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> Segment:
+    """A segment of `values`; its rows' ranges are computed unless given."""
+    if lo is None or hi is None:
+        if values.dtype == np.bool_ or len(values) == 0:
+            lo = hi = np.zeros(len(values), np.int64)
+        else:
+            lo, hi = values.min(axis=1), values.max(axis=1)
     if alive is not None and alive.all():
         alive = None
     return Segment(values, lo, hi, offset, alive)
@@ -84,14 +86,18 @@ class Bank:
     rows: int = 0
 
     def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
-                  fps: np.ndarray, alive: np.ndarray | None = None) -> None:
+                  fps: np.ndarray, alive: np.ndarray | None = None,
+                  ranges: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Append a level. Rows where `alive` is False repeat an earlier row of the level: they
-        keep their place (nothing is copied) but are never used as arguments."""
+        keep their place (nothing is copied) but are never used as arguments. `ranges`, when
+        given, holds every row's least and greatest value (else they are computed)."""
         self.offsets[size] = self.rows
         segments, offset = [], self.rows
         for v in values:
-            mask = None if alive is None else alive[offset - self.rows:offset - self.rows + len(v)]
-            segments.append(segment(v, offset, mask))
+            rows = slice(offset - self.rows, offset - self.rows + len(v))
+            mask = None if alive is None else alive[rows]
+            lo, hi = (None, None) if ranges is None else (ranges[0][rows], ranges[1][rows])
+            segments.append(segment(v, offset, mask, lo, hi))
             offset += len(v)
         self.levels[size] = Level(tuple(segments), op, args)
         self.rows = offset

@@ -31,7 +31,7 @@ import numpy as np
 
 from synth.bank import Segment
 from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
-from synth.enumerate import Shard, WorkItem, compact
+from synth.enumerate import Shard, WorkItem
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
 #: banks, capped at 4 GiB by default, live there: task results are not copied out).
@@ -273,11 +273,7 @@ def _ready(earlier: list, absorbed: set) -> list[Shard]:
 
 def _without(shard: Shard, drop) -> Shard:
     """`shard` without rows `drop` (values an earlier task returned), hit -1 (none had one)."""
-    if not drop.any():
-        return shard
-    keep = ~drop
-    return Shard(shard.candidates, compact(shard.segments, keep), shard.fps[keep],
-                 shard.ops[keep], shard.args[keep], shard.agree[keep], -1)
+    return shard.subset(~drop) if drop.any() else shard
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from dsl.language import DSL
 from dsl.types import Type
 from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, Production, Segment, \
     fingerprint_key, fingerprints, rebuild
-from synth.enumerate import Shard, WorkItem, expand, first_occurrences, plan
+from synth.enumerate import Shard, WorkItem, expand, first_occurrences, group_rank, plan
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
 #: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
@@ -171,7 +171,7 @@ class Enumerator:
         inputs = self._inputs()
         items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
                      skip=skip)
-        out = LevelOutcome()
+        out, best_rank = LevelOutcome(), None
         pending: dict[Type, list[Shard]] = {}
         used = self.nbytes()
         with contextlib.closing(executor.map(inputs, items)) as shards:
@@ -181,10 +181,11 @@ class Enumerator:
                     used += sum(s.nbytes for s in shard.segments)
                     kind = self.productions[int(shard.ops[0])].result_type
                     pending.setdefault(kind, []).append(shard)
-                    if kind == self.target_type:
+                    if kind == self.target_type:     # ties: the first in the level's order
                         best = int(shard.agree.argmax())
-                        if out.best is None or shard.agree[best] > out.best[0]:
-                            out.best = (int(shard.agree[best]), (shard, best))
+                        rank = (-int(shard.agree[best]), shard.rank(best))
+                        if out.best is None or rank < best_rank:
+                            out.best, best_rank = (int(shard.agree[best]), (shard, best)), rank
                     if shard.hit >= 0:
                         out.hit = self._program(shard, shard.hit)
                         break
@@ -209,13 +210,17 @@ class Enumerator:
     def _merge(self, size: int, pending: Mapping[Type, list[Shard]]) -> int:
         distinct = 0
         for t, shards in pending.items():
-            fps = np.concatenate([s.fps for s in shards])
-            ops = np.concatenate([s.ops for s in shards])
-            args = np.concatenate([s.args for s in shards])
-            segments = [seg for s in shards for seg in s.segments]
-            keep = first_occurrences(fps)          # the same value from two shards: the later
-            self.banks[t].add_level(size, segments, ops, args, fps, alive=keep)   # one is dead
-            distinct += len(fps) if keep is None else int(keep.sum())
+            # The level's rows: grouped by storage dtype (narrowest first), each group in
+            # discovery order, whatever the shards were.
+            dtypes = sorted({d for s in shards for d, _ in s.groups}, key=group_rank)
+            groups = [(s, *s.group(d)) for d in dtypes for s in shards]
+            segments = [seg for _, segs, _ in groups for seg in segs]
+            cols = {c: np.concatenate([getattr(s, c)[rows] for s, _, rows in groups])
+                    for c in ("fps", "ops", "args", "lo", "hi")}
+            keep = first_occurrences(cols["fps"])   # the same value from two shards: the later
+            self.banks[t].add_level(size, segments, cols["ops"], cols["args"], cols["fps"],
+                                    alive=keep, ranges=(cols["lo"], cols["hi"]))   # one is dead
+            distinct += len(cols["fps"]) if keep is None else int(keep.sum())
         return distinct
 
     def _inputs(self) -> LevelInputs:

@@ -9,8 +9,11 @@ of arrays, so the same code runs in-process and in Ray workers; results are merg
 order, which makes the answer independent of how many workers there are.
 
 Bank rows live in segments (arrays of at most `SEGMENT_ROWS` rows) that are written once, when a
-new row is found, and never copied again unless a duplicate must be squeezed out: on machines
-where fresh memory is slow to fault in, touching each row once is what keeps the search fast.
+new row is found, and never copied again: on machines where fresh memory is slow to fault in,
+touching each row once, in as few bytes as possible, is what keeps the search fast. So an int row
+is stored in the narrowest of int8, int16, int32 and int64 that holds its values (operators read
+them widened to int64), and a level keeps its rows grouped by storage width, narrowest first, each
+group in discovery order: an order that does not depend on how the level was split into shards.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from synth.bank import MAX_ARITY, Production, Segment, fingerprints, is_new
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
-#: Rows whose values provably fit are stored as int32: half the memory to write and to read.
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+#: Storage of int rows, narrowest first, and the largest value each holds.
+WIDTHS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+_WIDTH_MAX = np.array([np.iinfo(t).max for t in WIDTHS[:-1]])
 
 
 @dataclass(frozen=True)
@@ -43,15 +47,59 @@ class WorkItem:
 
 @dataclass
 class Shard:
-    """New distinct rows found by a batch of work items, in discovery order."""
+    """New distinct rows found by a batch of work items: grouped by storage dtype (`groups`, in
+    the canonical order of `group_rank`), each group in discovery order."""
 
     candidates: int
-    segments: list[np.ndarray]
+    segments: list[np.ndarray]  # the rows, group after group (one dtype per segment)
     fps: np.ndarray
     ops: np.ndarray             # (n,) int16 production index of each row
     args: np.ndarray            # (n, MAX_ARITY) global argument row ids
     agree: np.ndarray           # (n,) points where the row equals the target (-1: not compared)
-    hit: int                    # index of the first row reaching the acceptance threshold, or -1
+    lo: np.ndarray              # (n,) each row's least value (ints; 0 for Booleans)
+    hi: np.ndarray              # (n,) each row's greatest value
+    groups: tuple[tuple[np.dtype, int], ...]    # (dtype, rows) of each group
+    hit: int                    # index of the first row found reaching the threshold, or -1
+
+    def group(self, dtype: np.dtype) -> tuple[list[np.ndarray], slice]:
+        """The segments and the row range of the group stored as `dtype` (maybe empty)."""
+        start = 0
+        for d, n in self.groups:
+            if d == dtype:
+                return [s for s in self.segments if s.dtype == dtype], slice(start, start + n)
+            start += n
+        return [], slice(start, start)
+
+    def rank(self, row: int) -> int:
+        """The `group_rank` of a row's group."""
+        for d, n in self.groups:
+            if row < n:
+                return group_rank(d)
+            row -= n
+        raise IndexError(row)
+
+    def subset(self, keep: np.ndarray) -> "Shard":
+        """The rows where `keep` is True (hit -1: used only to drop rows found elsewhere)."""
+        groups, start = [], 0
+        for d, n in self.groups:
+            kept = int(keep[start:start + n].sum())
+            if kept:
+                groups.append((d, kept))
+            start += n
+        return Shard(self.candidates, compact(self.segments, keep), self.fps[keep],
+                     self.ops[keep], self.args[keep], self.agree[keep], self.lo[keep],
+                     self.hi[keep], tuple(groups), -1)
+
+
+def group_rank(dtype: np.dtype) -> int:
+    """Where rows stored as `dtype` come in a level: Booleans, then ints narrowest first."""
+    return WIDTHS.index(dtype) + 1 if dtype in WIDTHS else 0
+
+
+def empty_shard(candidates: int) -> Shard:
+    return Shard(candidates, [], np.empty(0, np.uint64), np.empty(0, np.int16),
+                 np.empty((0, MAX_ARITY), np.int64), np.empty(0, np.int64),
+                 np.empty(0, np.int64), np.empty(0, np.int64), (), -1)
 
 
 def plan(size: int, productions: Sequence[Production], levels: dict, *, item_candidates: int,
@@ -98,41 +146,35 @@ def _splits(total: int, k: int):
 
 @dataclass
 class _Output:
-    """Survivors written straight into segments: one copy per new row.
-
-    Segments start small and double up to `rows`, so a batch with few survivors stays cheap.
-    """
+    """Survivors written straight into segments, one open segment per storage dtype: one copy
+    per new row. Segments start small and double up to `rows`, so few survivors stay cheap."""
 
     points: int
     rows: int
-    segments: list[np.ndarray] = field(default_factory=list)
-    fill: int = 0
+    segments: dict = field(default_factory=dict)     # dtype -> list of arrays
+    fill: dict = field(default_factory=dict)         # dtype -> rows used in the last one
 
-    def add(self, vals: np.ndarray, sel: np.ndarray, dtype: np.dtype) -> list[np.ndarray]:
-        """Copy rows `sel` of `vals` as `dtype`; return the views they were written to."""
-        pos, views = 0, []
-        if self.segments and self.segments[-1].dtype != dtype:
-            self.segments[-1] = self.segments[-1][:self.fill]      # closed: the next is wider
-            self.fill = len(self.segments[-1])
-        while pos < len(sel):
-            if not self.segments or self.fill == len(self.segments[-1]):
-                grow = 2 * len(self.segments[-1]) if self.segments else 1024
-                self.segments.append(np.empty((min(self.rows, max(grow, len(sel) - pos)),
-                                               self.points), dtype))
-                self.fill = 0
-            buf = self.segments[-1]
-            n = min(len(sel) - pos, len(buf) - self.fill)
-            view = buf[self.fill:self.fill + n]
-            np.take(vals, sel[pos:pos + n], axis=0, out=view)
-            views.append(view)
-            self.fill += n
+    def add(self, rows: np.ndarray, order: np.ndarray, dtype: np.dtype) -> None:
+        """Append rows `order` of `rows`, converted to `dtype`."""
+        segments = self.segments.setdefault(dtype, [])
+        pos = 0
+        while pos < len(order):
+            fill = self.fill.get(dtype, 0)
+            if not segments or fill == len(segments[-1]):
+                grow = 2 * len(segments[-1]) if segments else 1024
+                segments.append(np.empty((min(self.rows, max(grow, len(order) - pos)),
+                                          self.points), dtype))
+                fill = 0
+            n = min(len(order) - pos, len(segments[-1]) - fill)
+            np.take(rows, order[pos:pos + n], axis=0, out=segments[-1][fill:fill + n])
+            self.fill[dtype] = fill + n
             pos += n
-        return views
 
-    def finish(self) -> list[np.ndarray]:
-        if self.segments:
-            self.segments[-1] = self.segments[-1][:self.fill]
-        return [s for s in self.segments if len(s)]
+    def finish(self, dtype: np.dtype) -> list[np.ndarray]:
+        segments = self.segments.get(dtype, [])
+        if segments:
+            segments[-1] = segments[-1][:self.fill[dtype]]
+        return [s for s in segments if len(s)]
 
 
 def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
@@ -154,14 +196,18 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
                        fresh=set() if fresh is None else fresh)
     for item, production, args in batch:
         _expand_item(item, production, args, dsl.operators[production.op], state, points)
-        if state.hit >= 0:
+        if state.hit is not None:
             break
     return state.shard()
 
 
+_COLUMNS = ("fps", "ops", "args", "agree", "lo", "hi")
+
+
 @dataclass
 class _Collector:
-    """What a batch has found so far: rows, their fingerprints, provenance and agreement."""
+    """What a batch has found so far, per storage dtype: rows, fingerprints, provenance,
+    agreement and value ranges."""
 
     out: _Output
     seen: np.ndarray
@@ -169,56 +215,74 @@ class _Collector:
     target: np.ndarray | None
     need: int
     count: int = 0
-    rows: int = 0
-    hit: int = -1
+    hit: tuple[np.dtype, int] | None = None     # (group, index in it) of the first hit
     fresh: set = field(default_factory=set)
-    fps: list = field(default_factory=list)
-    ops: list = field(default_factory=list)
-    args: list = field(default_factory=list)
-    agree: list = field(default_factory=list)
+    found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
+    sizes: dict = field(default_factory=dict)   # dtype -> rows
 
     def offer(self, vals: np.ndarray, starts: tuple[int, ...], dims: tuple[int, ...],
-              ok: np.ndarray | None, production: int, store: np.dtype) -> None:
-        """Keep the new distinct rows of a block, stored as `store`; row r combines argument rows
+              ok: np.ndarray | None, production: int) -> None:
+        """Keep the new distinct rows of a block; row r combines argument rows
         `starts[a] + np.unravel_index(r, dims)[a]`."""
         fps = fingerprints(vals, self.key)
-        new = is_new(self.seen, fps) if ok is None else ok & is_new(self.seen, fps)
-        sel = np.flatnonzero(new)
-        if not len(sel):
+        sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
+        unique, firsts = np.unique(fps[sel], return_index=True)
+        new = is_new(self.seen, unique)            # sorted queries: cache-friendly look-ups
+        if not new.any():
             return
-        _, firsts = np.unique(fps[sel], return_index=True)
-        sel = sel[np.sort(firsts)]
-        found = fps[sel].tolist()
-        earlier = self.fresh.intersection(found)   # values an earlier block of the level found
+        unique, firsts = unique[new], firsts[new]
+        values = unique.tolist()
+        earlier = self.fresh.intersection(values)   # values an earlier block of the level found
         if earlier:
-            sel = sel[~np.isin(fps[sel], np.fromiter(earlier, np.uint64, len(earlier)))]
-            if not len(sel):
+            keep = np.ones(len(unique), bool)
+            keep[np.searchsorted(unique, np.fromiter(earlier, np.uint64, len(earlier)))] = False
+            firsts, values = firsts[keep], unique[keep].tolist()
+            if not len(firsts):
                 return
-        self.fresh.update(found)
-        views = self.out.add(vals, sel, store)
-        self.fps.append(fps[sel])
-        self.ops.append(np.full(len(sel), production, np.int16))
+        self.fresh.update(values)
+        sel = sel[np.sort(firsts)]
+        rows = vals[sel]
+        columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16)}
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
         for a, pos in enumerate(np.unravel_index(sel, dims)):
             glob[:, a] = pos + starts[a]
-        self.args.append(glob)
-        if self.target is None:
-            self.agree.append(np.full(len(sel), -1, np.int64))
+        columns["args"] = glob
+        columns["agree"] = (np.full(len(sel), -1, np.int64) if self.target is None
+                            else (rows == self.target).sum(axis=1))
+        if rows.dtype == np.bool_:
+            columns["lo"] = columns["hi"] = np.zeros(len(sel), np.int64)
+            width = np.zeros(len(sel), np.intp)
+            dtypes = (rows.dtype,)
         else:
-            agree = np.concatenate([(v == self.target).sum(axis=1) for v in views])
-            self.agree.append(agree)
-            hits = np.flatnonzero(agree >= self.need)
-            if len(hits):
-                self.hit = self.rows + int(hits[0])
-        self.rows += len(sel)
+            columns["lo"], columns["hi"] = rows.min(axis=1), rows.max(axis=1)
+            width = np.searchsorted(_WIDTH_MAX, np.maximum(columns["hi"], ~columns["lo"]))
+            dtypes = WIDTHS
+        hits = (np.flatnonzero(columns["agree"] >= self.need) if self.target is not None
+                else ())
+        for w in np.unique(width).tolist():
+            dtype = dtypes[w]
+            order = np.flatnonzero(width == w)
+            self.out.add(rows, order, dtype)
+            if len(hits) and width[hits[0]] == w:
+                self.hit = (dtype, self.sizes.get(dtype, 0) + int(np.searchsorted(order, hits[0])))
+            store = self.found.setdefault(dtype, {c: [] for c in _COLUMNS})
+            for c in _COLUMNS:
+                store[c].append(columns[c][order])
+            self.sizes[dtype] = self.sizes.get(dtype, 0) + len(order)
 
     def shard(self) -> Shard:
-        if not self.fps:
-            return Shard(self.count, [], np.empty(0, np.uint64), np.empty(0, np.int16),
-                         np.empty((0, MAX_ARITY), np.int64), np.empty(0, np.int64), -1)
-        return Shard(self.count, self.out.finish(), np.concatenate(self.fps),
-                     np.concatenate(self.ops), np.concatenate(self.args),
-                     np.concatenate(self.agree), self.hit)
+        if not self.found:
+            return empty_shard(self.count)
+        dtypes = sorted(self.found, key=group_rank)
+        cols = {c: np.concatenate([a for d in dtypes for a in self.found[d][c]]) for c in _COLUMNS}
+        hit, start = -1, 0
+        for d in dtypes:
+            if self.hit is not None and self.hit[0] == d:
+                hit = start + self.hit[1]
+            start += self.sizes[d]
+        return Shard(self.count, [s for d in dtypes for s in self.out.finish(d)], cols["fps"],
+                     cols["ops"], cols["args"], cols["agree"], cols["lo"], cols["hi"],
+                     tuple((d, self.sizes[d]) for d in dtypes), hit)
 
 
 def _expand_item(item: WorkItem, production: Production, args, row, state: _Collector,
@@ -239,7 +303,7 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     continue  # every pair here has j < i
                 parts = [(first, i0, i1)] + ([(second, j0, j1)] if second is not None else []) \
                     + [(t, 0, len(t.values)) for t in third]
-                vals, ok, store = _block(row, parts, production.result_type.np_dtype)
+                vals, ok = _block(row, parts)
                 starts = tuple(seg.offset + a for seg, a, _ in parts)
                 dims = tuple(b - a for _, a, b in parts)
                 use = _usable(parts)               # None: every combination counts
@@ -252,8 +316,8 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                     state.count += int(use.sum())
                 else:
                     state.count += len(vals)
-                state.offer(vals, starts, dims, ok, item.production, store)
-                if state.hit >= 0:
+                state.offer(vals, starts, dims, ok, item.production)
+                if state.hit is not None:
                     return
 
 
@@ -286,10 +350,9 @@ def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, i
     return [(j, min(n, j + width)) for j in range(0, n, width)]
 
 
-def _block(row, parts: Sequence[tuple[Segment, int, int]], dtype: np.dtype):
+def _block(row, parts: Sequence[tuple[Segment, int, int]]):
     """Values of all candidates combining rows [a, b) of each part (broadcast against each
-    other, first part slowest), which did not overflow (None: all of them), and the dtype their
-    rows are stored in (int32 when the operator's bounds show that every value fits)."""
+    other, first part slowest), and which did not overflow (None: all of them)."""
     k = len(parts)
     points = parts[0][0].values.shape[1]
     shaped, dims = [], tuple(b - a for _, a, b in parts)
@@ -297,14 +360,12 @@ def _block(row, parts: Sequence[tuple[Segment, int, int]], dtype: np.dtype):
         shape = [1] * k + [points]
         shape[pos] = b - a
         values = seg.values[a:b]
-        if values.dtype == np.int32:        # stored narrow; operators compute in int64
+        if values.dtype != np.int64 and values.dtype != np.bool_:   # stored narrow
             values = values.astype(np.int64)
         shaped.append(values.reshape(shape))
-    bounds = _result_bounds(row, parts)
+    bounds = _result_bounds(row, parts) if row.fast is not None else None
     fast = row.fast is not None and bounds is not None and INT64_MIN < bounds[0] \
         and bounds[1] < INT64_MAX and (row.fast_when is None or row.fast_when(*bounds[2]))
-    store = np.dtype(np.int32) if bounds is not None and INT32_MIN <= bounds[0] \
-        and bounds[1] <= INT32_MAX else dtype
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if fast:
             vals, bad = row.fast(*shaped), None
@@ -314,7 +375,7 @@ def _block(row, parts: Sequence[tuple[Segment, int, int]], dtype: np.dtype):
     ok = None
     if bad is not None:
         ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return vals, ok, store
+    return vals, ok
 
 
 def _result_bounds(row, parts) -> tuple[int, int, list] | None:
