@@ -64,10 +64,17 @@ def _mod(a, b):
 
 
 def _lshift(a, n):
+    # Flags are worked out on the arguments (often much smaller than the broadcast result), and
+    # the rare cases (negative or huge counts) cost full-size passes only when they occur.
     k = np.clip(n, 0, 63)
     r = np.left_shift(a, k)
-    lost = (np.right_shift(r, k) != a) | ((n > 63) & (a != 0))
-    return np.where(n < 0, 0, r), lost & (n >= 0)
+    lost = np.right_shift(r, k) != a
+    if (n > 63).any():
+        lost |= (n > 63) & (a != 0)
+    negative = n < 0                    # counted as 0 above, so never flagged
+    if negative.any():
+        r = np.where(negative, 0, r)
+    return r, lost
 
 
 def _rshift(a, n):
