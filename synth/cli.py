@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", default=None, metavar="ADDR",
                      help="join this Ray cluster (default: $RAY_ADDRESS, else an embedded Ray)")
     run.add_argument("--max-candidates", type=_positive(int), default=None, metavar="N")
+    run.add_argument("--portfolio", action="store_true",
+                     help="race several search strategies as Ray tasks, one per worker; the "
+                          "first acceptable answer wins (needs --workers >= 2)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-verify", action="store_true", help="skip Z3/Hypothesis/speed checks")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -112,11 +115,19 @@ def _run(args) -> int:
         workers=args.workers or default_workers(),
         ray_address=args.ray_address or os.environ.get("RAY_ADDRESS") or None,
         max_candidates=args.max_candidates, seed=args.seed)
+    portfolio = None
+    if args.portfolio:
+        from synth.portfolio import DEFAULT as portfolio
+
+        if options.workers < 2:
+            raise _input_error(f"--portfolio: runs its strategies as concurrent Ray tasks and "
+                               f"needs --workers >= 2, got {options.workers}")
     cancel = threading.Event()
     bar = None if args.no_progress or not sys.stderr else _ProgressBar()
     try:
         report = synthesize(spec, args.model, options=options, cancel=cancel,
-                            progress=bar.update if bar else None, verify=not args.no_verify)
+                            progress=bar.update if bar else None, verify=not args.no_verify,
+                            portfolio=portfolio)
     except KeyboardInterrupt:
         cancel.set()
         raise

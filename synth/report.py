@@ -62,6 +62,8 @@ class Report:
         lines.append(f"search    {s['seconds']:.2f} s, {s['candidates']:,} candidates, "
                      f"{s['distinct']:,} distinct, {s['rounds']} round(s), sample of "
                      f"{s['sample_size']}, {s['workers']} worker(s)")
+        if s.get("portfolio"):
+            lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
         if len(self.pareto) > 1:
             lines.append("pareto    " + "; ".join(f"size {p['size']}: {100 * p['agreement']:.1f}%"
                                                 for p in self.pareto))
@@ -124,6 +126,14 @@ def build(problem: Problem, result: SearchResult, *, workers: int,
         verification=verification,
         notes=result.notes,
     )
+
+
+def _outcome(o: dict[str, Any]) -> str:
+    """One strategy of a portfolio: "plain cancelled", "conditional won (solved, 100.0%)"."""
+    text = f"{o['name']} {o['outcome']}"
+    if o["stop_reason"] is not None:
+        text += f" ({o['stop_reason']}, {100 * o['agreement']:.1f}%)"
+    return text + (f": {o['error']}" if o["error"] else "")
 
 
 def _fidelity(problem: Problem, program, full, exhaustive: bool) -> dict[str, Any]:
