@@ -75,6 +75,45 @@ def is_new(seen: np.ndarray, fps: np.ndarray) -> np.ndarray:
     return seen[idx] != fps
 
 
+class FingerprintSet:
+    """Fingerprints found so far in a level, for vectorized membership tests.
+
+    A few sorted runs, each at least `RATIO` times longer than the next (a log-structured
+    merge): adding a block's values merges runs of similar length (numpy's stable sort merges
+    two sorted runs in linear time), so each value is copied about log_RATIO(n) times, and a
+    look-up is one binary search of sorted queries per run.
+    """
+
+    RATIO = 16
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.runs)
+
+    def add(self, fps: np.ndarray) -> None:
+        """Add fingerprints (sorted and not yet present: the caller's block survivors)."""
+        if not len(fps):
+            return
+        self.runs.append(fps)
+        while len(self.runs) > 1 and len(self.runs[-1]) * self.RATIO > len(self.runs[-2]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
+
+    def update(self, fps: np.ndarray) -> None:
+        """Add any fingerprints (unsorted, maybe repeated or present)."""
+        fps = np.unique(fps)
+        self.add(fps[~self.contains(fps)])
+
+    def contains(self, fps: np.ndarray) -> np.ndarray:
+        """Mask of the (preferably sorted) `fps` found here."""
+        found = np.zeros(len(fps), bool)
+        for run in self.runs:
+            found |= ~is_new(run, fps)
+        return found
+
+
 @dataclass
 class Bank:
     """All rows of one type. Row ids are global across levels, in order of discovery."""
@@ -103,7 +142,7 @@ class Bank:
         self.rows = offset
         # New fingerprints are not in `seen` already: the union is a sort of the two.
         live = fps if alive is None else fps[alive]
-        self.seen = np.sort(np.concatenate([self.seen, live]))
+        self.seen = np.sort(np.concatenate([self.seen, live]), kind="stable")  # sorted + new
 
     def size_count(self, size: int) -> int:
         level = self.levels.get(size)

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from synth.bank import Segment
+from synth.bank import FingerprintSet, Segment
 from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
 from synth.enumerate import Shard, WorkItem
 
@@ -243,15 +243,16 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     state["absorbed"].add(index)               # its own values go into `fresh` as it runs
     fresh = state["fresh"]
     for s in _ready(earlier, state["absorbed"]):
-        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name, set()) \
-            .update(s.fps.tolist())
+        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name,
+                         FingerprintSet()).update(s.fps)
     shard = run_items(inputs, items, fresh=fresh)
     late = [s.fps for s in _ready(earlier, state["absorbed"])]
     if not late:
         return shard
     late_fps = np.concatenate(late)
-    mine = fresh.setdefault(inputs.productions[items[0].production].result_type.name, set())
-    mine.update(late_fps.tolist())
+    mine = fresh.setdefault(inputs.productions[items[0].production].result_type.name,
+                            FingerprintSet())
+    mine.update(late_fps)
     if shard.hit >= 0 or not len(shard.fps):
         return shard
     return _without(shard, np.isin(shard.fps, late_fps))

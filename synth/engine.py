@@ -17,7 +17,7 @@ from dsl.ast import Node
 from dsl.evaluate import evaluate
 from dsl.language import DSL
 from dsl.types import Type
-from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, Production, Segment, \
+from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Production, Segment, \
     fingerprint_key, fingerprints, rebuild
 from synth.enumerate import Shard, WorkItem, expand, first_occurrences, group_rank, plan
 
@@ -44,7 +44,7 @@ class LevelInputs:
 
 
 def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
-              fresh: dict[str, set] | None = None) -> Shard:
+              fresh: dict[str, FingerprintSet] | None = None) -> Shard:
     """The whole work of consecutive items of one result type, deduplicated together.
 
     `fresh` (result type name -> fingerprints found earlier in this level in this process)
@@ -60,7 +60,8 @@ def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
     return expand(batch, dsl_key=inputs.dsl_key, seen=inputs.seen[result_type.name],
                   key=inputs.key, target=target, need=inputs.need,
                   segment_rows=inputs.segment_rows,
-                  fresh=None if fresh is None else fresh.setdefault(result_type.name, set()))
+                  fresh=None if fresh is None else fresh.setdefault(result_type.name,
+                                                                     FingerprintSet()))
 
 
 def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:
@@ -98,7 +99,7 @@ class InProcess:
         self.batch_candidates = batch_candidates
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
-        fresh: dict[str, set] = {}
+        fresh: dict[str, FingerprintSet] = {}
         for batch in batches(inputs, items, candidates=self.batch_candidates):
             yield run_items(inputs, batch, fresh=fresh)
 

@@ -26,7 +26,7 @@ import numpy as np
 from dsl.language import get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN
 from dsl.types import INT
-from synth.bank import MAX_ARITY, Production, Segment, fingerprints, is_new
+from synth.bank import MAX_ARITY, FingerprintSet, Production, Segment, fingerprints, is_new
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
@@ -179,7 +179,7 @@ class _Output:
 
 def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
            dsl_key: str, seen: np.ndarray, key: np.ndarray, target: np.ndarray | None,
-           need: int, segment_rows: int, fresh: set | None = None) -> Shard:
+           need: int, segment_rows: int, fresh: FingerprintSet | None = None) -> Shard:
     """Evaluate every candidate of a batch of work items (all of one result type) and keep the
     new distinct ones, stopping at the first that reaches the target.
 
@@ -193,7 +193,7 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
     dsl = get_dsl(dsl_key)
     points = batch[0][2][0][0].values.shape[1]
     state = _Collector(_Output(points, segment_rows), seen, key, target, need,
-                       fresh=set() if fresh is None else fresh)
+                       fresh=FingerprintSet() if fresh is None else fresh)
     for item, production, args in batch:
         _expand_item(item, production, args, dsl.operators[production.op], state, points)
         if state.hit is not None:
@@ -216,7 +216,7 @@ class _Collector:
     need: int
     count: int = 0
     hit: tuple[np.dtype, int] | None = None     # (group, index in it) of the first hit
-    fresh: set = field(default_factory=set)
+    fresh: FingerprintSet = field(default_factory=FingerprintSet)
     found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
     sizes: dict = field(default_factory=dict)   # dtype -> rows
 
@@ -230,16 +230,11 @@ class _Collector:
         new = is_new(self.seen, unique)            # sorted queries: cache-friendly look-ups
         if not new.any():
             return
+        new &= ~self.fresh.contains(unique)         # values an earlier block of the level found
+        if not new.any():
+            return
         unique, firsts = unique[new], firsts[new]
-        values = unique.tolist()
-        earlier = self.fresh.intersection(values)   # values an earlier block of the level found
-        if earlier:
-            keep = np.ones(len(unique), bool)
-            keep[np.searchsorted(unique, np.fromiter(earlier, np.uint64, len(earlier)))] = False
-            firsts, values = firsts[keep], unique[keep].tolist()
-            if not len(firsts):
-                return
-        self.fresh.update(values)
+        self.fresh.add(unique)
         sel = sel[np.sort(firsts)]
         rows = vals[sel]
         columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16)}
@@ -248,27 +243,32 @@ class _Collector:
             glob[:, a] = pos + starts[a]
         columns["args"] = glob
         columns["agree"] = (np.full(len(sel), -1, np.int64) if self.target is None
-                            else (rows == self.target).sum(axis=1))
+                            else np.count_nonzero(rows == self.target, axis=1))
         if rows.dtype == np.bool_:
             columns["lo"] = columns["hi"] = np.zeros(len(sel), np.int64)
-            width = np.zeros(len(sel), np.intp)
-            dtypes = (rows.dtype,)
+            width, dtypes = np.zeros(len(sel), np.intp), (rows.dtype,)
         else:
             columns["lo"], columns["hi"] = rows.min(axis=1), rows.max(axis=1)
             width = np.searchsorted(_WIDTH_MAX, np.maximum(columns["hi"], ~columns["lo"]))
             dtypes = WIDTHS
-        hits = (np.flatnonzero(columns["agree"] >= self.need) if self.target is not None
-                else ())
-        for w in np.unique(width).tolist():
-            dtype = dtypes[w]
-            order = np.flatnonzero(width == w)
-            self.out.add(rows, order, dtype)
-            if len(hits) and width[hits[0]] == w:
-                self.hit = (dtype, self.sizes.get(dtype, 0) + int(np.searchsorted(order, hits[0])))
+        order = np.argsort(width, kind="stable")        # by width, each in discovery order
+        columns = {c: v[order] for c, v in columns.items()}
+        hits = np.flatnonzero(columns["agree"] >= self.need) if self.target is not None else ()
+        first_hit = int(order[hits].min()) if len(hits) else -1     # first in discovery order
+        start = 0
+        for w, n in enumerate(np.bincount(width, minlength=len(dtypes)).tolist()):
+            if not n:
+                continue
+            dtype, rows_w = dtypes[w], order[start:start + n]
+            self.out.add(rows, rows_w, dtype)
+            if first_hit >= 0 and width[first_hit] == w:
+                self.hit = (dtype, self.sizes.get(dtype, 0)
+                            + int(np.flatnonzero(rows_w == first_hit)[0]))
             store = self.found.setdefault(dtype, {c: [] for c in _COLUMNS})
             for c in _COLUMNS:
-                store[c].append(columns[c][order])
-            self.sizes[dtype] = self.sizes.get(dtype, 0) + len(order)
+                store[c].append(columns[c][start:start + n])
+            self.sizes[dtype] = self.sizes.get(dtype, 0) + n
+            start += n
 
     def shard(self) -> Shard:
         if not self.found:
@@ -389,7 +389,11 @@ def _result_bounds(row, parts) -> tuple[int, int, list] | None:
 
 
 def first_occurrences(fps: np.ndarray) -> np.ndarray | None:
-    """Mask keeping the first row of each fingerprint, or None when all are distinct."""
+    """Mask keeping the first row of each fingerprint, or None when all are distinct (the usual
+    case, told by one sort: in-process batches and most Ray tasks never repeat a value)."""
+    ordered = np.sort(fps)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return None
     _, first = np.unique(fps, return_index=True)
     if len(first) == len(fps):
         return None
