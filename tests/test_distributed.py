@@ -3,7 +3,7 @@
 One local Ray instance (2 CPUs) serves the whole module. The target `(x*y + x) ^ (y - 1)` needs a
 program of size 9 with these operators and literals; its values are computed with numpy, and the
 in-process enumeration is the reference for Ray's. Cancellation is observed through Ray's own
-resource accounting (the state API needs the dashboard, which this install does not have).
+resource accounting (the embedded Ray here runs without the dashboard that the state API needs).
 """
 
 from __future__ import annotations
