@@ -228,9 +228,8 @@ class _Collector:
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
         unique, firsts = np.unique(fps[sel], return_index=True)
         new = is_new(self.seen, unique)            # sorted queries: cache-friendly look-ups
-        if not new.any():
-            return
-        new &= ~self.fresh.contains(unique)         # values an earlier block of the level found
+        unique, firsts = unique[new], firsts[new]
+        new = ~self.fresh.contains(unique)          # values an earlier block of the level found
         if not new.any():
             return
         unique, firsts = unique[new], firsts[new]
