@@ -67,11 +67,11 @@ def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
     merge, rows = [0.0], [0]
     original = Enumerator._merge
 
-    def timed_merge(self, size, pending):
+    def timed_merge(self, size, pending, alive, found):
         rows[0] += sum(len(s.fps) for shards in pending.values() for s in shards)
         t0 = time.perf_counter()
         try:
-            return original(self, size, pending)
+            return original(self, size, pending, alive, found)
         finally:
             merge[0] += time.perf_counter() - t0
 

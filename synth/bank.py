@@ -97,11 +97,9 @@ class FingerprintSet:
         top = fps >> np.uint64(64 - self.FILTER_BITS)
         return top >> np.uint64(3), np.left_shift(1, (top & np.uint64(7)).astype(np.uint8))
 
-    def __len__(self) -> int:
-        return sum(len(r) for r in self.runs)
 
     def add(self, fps: np.ndarray) -> None:
-        """Add fingerprints (sorted and not yet present: the caller's block survivors)."""
+        """Add sorted distinct fingerprints."""
         if not len(fps):
             return
         byte, bit = self._slots(fps)
@@ -112,9 +110,9 @@ class FingerprintSet:
             self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
 
     def update(self, fps: np.ndarray) -> None:
-        """Add any fingerprints (unsorted, maybe repeated or present)."""
-        fps = np.unique(fps)
-        self.add(fps[~self.contains(fps)])
+        """Add distinct fingerprints in any order, some maybe present already (they are then
+        held twice: look-ups are unaffected, and checking first would cost more)."""
+        self.add(np.sort(fps))
 
     def contains(self, fps: np.ndarray) -> np.ndarray:
         """Mask of the (preferably sorted) `fps` found here."""
@@ -141,10 +139,12 @@ class Bank:
 
     def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
                   fps: np.ndarray, alive: np.ndarray | None = None,
-                  ranges: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                  ranges: tuple[np.ndarray, np.ndarray] | None = None,
+                  live_runs: list[np.ndarray] | None = None) -> None:
         """Append a level. Rows where `alive` is False repeat an earlier row of the level: they
         keep their place (nothing is copied) but are never used as arguments. `ranges`, when
-        given, holds every row's least and greatest value (else they are computed)."""
+        given, holds every row's least and greatest value (else they are computed);
+        `live_runs`, the live rows' fingerprints as sorted runs (else they are sorted here)."""
         self.offsets[size] = self.rows
         segments, offset = [], self.rows
         for v in values:
@@ -155,9 +155,10 @@ class Bank:
             offset += len(v)
         self.levels[size] = Level(tuple(segments), op, args)
         self.rows = offset
-        # New fingerprints are not in `seen` already: the union is a sort of the two.
-        live = fps if alive is None else fps[alive]
-        self.seen = np.sort(np.concatenate([self.seen, live]), kind="stable")  # sorted + new
+        # New fingerprints are not in `seen` already: the union is a sort of the two (a merge
+        # of sorted runs, which numpy's stable sort does in linear time per run).
+        runs = live_runs if live_runs is not None else [fps if alive is None else fps[alive]]
+        self.seen = np.sort(np.concatenate([self.seen, *runs]), kind="stable")
 
     def size_count(self, size: int) -> int:
         level = self.levels.get(size)

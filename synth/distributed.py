@@ -8,8 +8,9 @@ result (only segments the merge rebuilt are put). Work items are batched into ta
 `task_candidates` candidates; at most `in_flight` tasks run or wait at a time, and their shards
 come back strictly in item order, so the answer is the one `InProcess` finds. A task skips values
 that earlier tasks of its level found, as far as its worker process knows them (its own earlier
-tasks, and the earlier results that are done when it starts or ends): the merge, in task order,
-would drop them anyway. When the caller stops iterating (a hit, a budget, cancel), every task
+tasks, and earlier results done when it starts; those that finish while it runs are remembered
+for the process's next tasks): the driver, which reads shards in task order, would mark such a
+later copy dead anyway, as each shard arrives. When the caller stops iterating (a hit, a budget, cancel), every task
 still in flight is cancelled with `ray.cancel(force=True)`.
 
 Joined clusters must have netsynth (and any user DSL files, at the same paths) installed on every
@@ -27,7 +28,6 @@ from collections import deque
 from itertools import islice
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 
 from synth.bank import FingerprintSet, Segment
 from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
@@ -79,6 +79,8 @@ def start_ray(workers: int, *, address: str | None = None) -> bool:
 
 class RayExecutor:
     """Runs the work items of a level as Ray tasks (one CPU each), yielding shards in order."""
+
+    repeats = True              # tasks know only some of what other tasks found
 
     def __init__(self, workers: int, *, address: str | None = None, keep_alive: bool = False,
                  task_candidates: int = 1 << 18, in_flight: int | None = None) -> None:
@@ -218,8 +220,8 @@ _FRESH: dict[str, Any] = {"level": None, "top": -1, "fresh": {}, "absorbed": set
 def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: list) -> Shard:
     """A Ray task: consecutive work items of one result type against the level's banks (read
     zero-copy), deduplicated together into one shard and against the values that earlier tasks
-    of the level (`earlier`: their results, in task order) found, as far as they are known
-    when this task starts or ends; the merge drops what is left."""
+    of the level (`earlier`: their results, in task order) found, as far as this process knows
+    them when the task starts; the driver marks what is left as repeats."""
     import ray
 
     from synth.memory import tune_allocator
@@ -235,10 +237,7 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     if state["level"] != shipped.token:
         state.update(level=shipped.token, top=-1, fresh={}, absorbed=set())
     if index < state["top"]:                   # out of order: this process knows later values
-        shard = run_items(inputs, items)
-        known = [s.fps for s in _ready(earlier, set())]
-        drop = np.isin(shard.fps, np.concatenate(known)) if known else None
-        return shard if shard.hit >= 0 or drop is None else _without(shard, drop)
+        return run_items(inputs, items)
     state["top"] = index
     state["absorbed"].add(index)               # its own values go into `fresh` as it runs
     fresh = state["fresh"]
@@ -246,16 +245,10 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
         fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name,
                          FingerprintSet()).update(s.fps)
     shard = run_items(inputs, items, fresh=fresh)
-    late = [s.fps for s in _ready(earlier, state["absorbed"])]
-    if not late:
-        return shard
-    late_fps = np.concatenate(late)
-    mine = fresh.setdefault(inputs.productions[items[0].production].result_type.name,
-                            FingerprintSet())
-    mine.update(late_fps)
-    if shard.hit >= 0 or not len(shard.fps):
-        return shard
-    return _without(shard, np.isin(shard.fps, late_fps))
+    for s in _ready(earlier, state["absorbed"]):   # for this process's next tasks
+        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name,
+                         FingerprintSet()).update(s.fps)
+    return shard
 
 
 def _ready(earlier: list, absorbed: set) -> list[Shard]:
@@ -270,11 +263,6 @@ def _ready(earlier: list, absorbed: set) -> list[Shard]:
     absorbed.update(todo[ref] for ref in done)
     out = ray.get(done)
     return [s for s in out if len(s.fps)]
-
-
-def _without(shard: Shard, drop) -> Shard:
-    """`shard` without rows `drop` (values an earlier task returned), hit -1 (none had one)."""
-    return shard.subset(~drop) if drop.any() else shard
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from dsl.language import DSL
 from dsl.types import Type
 from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Production, Segment, \
     fingerprint_key, fingerprints, rebuild
-from synth.enumerate import Shard, WorkItem, expand, first_occurrences, group_rank, plan
+from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
 #: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
@@ -84,6 +84,9 @@ def batches(inputs: LevelInputs, items: Sequence[WorkItem], *, candidates: int):
 
 
 class Executor(Protocol):
+    #: Whether two shards of a level may hold the same value (the later copy is then dead).
+    repeats: bool
+
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
         """Shards covering `items` in their order; the caller may stop iterating early."""
 
@@ -94,6 +97,7 @@ class InProcess:
     """Runs work items in this process, in batches that share one deduplication."""
 
     workers = 1
+    repeats = False             # batches share one deduplication
 
     def __init__(self, *, batch_candidates: int = 1 << 21) -> None:
         self.batch_candidates = batch_candidates
@@ -174,6 +178,11 @@ class Enumerator:
                      skip=skip)
         out, best_rank = LevelOutcome(), None
         pending: dict[Type, list[Shard]] = {}
+        # Values two shards both found, marked as the shards arrive (while workers still run):
+        # the later copy is dead. Equal values share a storage group, and the level orders a
+        # group's rows by shard, so "later" here is later in the level's order too.
+        found: dict[Type, FingerprintSet] = {}
+        alive: dict[Type, list[np.ndarray | None]] = {}
         used = self.nbytes()
         with contextlib.closing(executor.map(inputs, items)) as shards:
             for shard in shards:
@@ -182,6 +191,9 @@ class Enumerator:
                     used += sum(s.nbytes for s in shard.segments)
                     kind = self.productions[int(shard.ops[0])].result_type
                     pending.setdefault(kind, []).append(shard)
+                    alive.setdefault(kind, []).append(
+                        _first_copies(found.setdefault(kind, FingerprintSet()), shard)
+                        if getattr(executor, "repeats", True) else None)
                     if kind == self.target_type:     # ties: the first in the level's order
                         best = int(shard.agree.argmax())
                         rank = (-int(shard.agree[best]), shard.rank(best))
@@ -198,7 +210,7 @@ class Enumerator:
             agree, (shard, row) = out.best
             out.best = (agree, self._program(shard, row))
         if out.hit is None and out.stop is None:
-            out.distinct = self._merge(size, pending)
+            out.distinct = self._merge(size, pending, alive, found)
         return out
 
     def _program(self, shard: Shard, row: int) -> Node:
@@ -208,19 +220,25 @@ class Enumerator:
                 for k, t in enumerate(prod.arg_types)]
         return self.dsl.app(prod.op, *args)
 
-    def _merge(self, size: int, pending: Mapping[Type, list[Shard]]) -> int:
+    def _merge(self, size: int, pending: Mapping[Type, list[Shard]],
+               alive: Mapping[Type, list[np.ndarray | None]],
+               found: Mapping[Type, FingerprintSet]) -> int:
         distinct = 0
         for t, shards in pending.items():
             # The level's rows: grouped by storage dtype (narrowest first), each group in
             # discovery order, whatever the shards were.
             dtypes = sorted({d for s in shards for d, _ in s.groups}, key=group_rank)
-            groups = [(s, *s.group(d)) for d in dtypes for s in shards]
-            segments = [seg for _, segs, _ in groups for seg in segs]
-            cols = {c: np.concatenate([getattr(s, c)[rows] for s, _, rows in groups])
+            groups = [(s, m, *s.group(d)) for d in dtypes for s, m in zip(shards, alive[t])]
+            segments = [seg for _, _, segs, _ in groups for seg in segs]
+            cols = {c: np.concatenate([getattr(s, c)[rows] for s, _, _, rows in groups])
                     for c in ("fps", "ops", "args", "lo", "hi")}
-            keep = first_occurrences(cols["fps"])   # the same value from two shards: the later
+            keep = None
+            if any(m is not None for m in alive[t]):
+                keep = np.concatenate([np.ones(rows.stop - rows.start, bool) if m is None
+                                       else m[rows] for _, m, _, rows in groups])
             self.banks[t].add_level(size, segments, cols["ops"], cols["args"], cols["fps"],
-                                    alive=keep, ranges=(cols["lo"], cols["hi"]))   # one is dead
+                                    alive=keep, ranges=(cols["lo"], cols["hi"]),
+                                    live_runs=found[t].runs if t in found else None)
             distinct += len(cols["fps"]) if keep is None else int(keep.sum())
         return distinct
 
@@ -237,6 +255,20 @@ class Enumerator:
 
     def nbytes(self) -> int:
         return sum(b.nbytes() for b in self.banks.values())
+
+
+def _first_copies(found: FingerprintSet, shard: Shard) -> np.ndarray | None:
+    """Which rows of `shard` hold values no earlier shard of the level held (None: all), and
+    add its values to `found`."""
+    order = np.argsort(shard.fps)
+    ordered = shard.fps[order]
+    repeat = found.contains(ordered)
+    found.add(ordered[~repeat])
+    if not repeat.any():
+        return None
+    keep = np.ones(len(order), bool)
+    keep[order[repeat]] = False
+    return keep
 
 
 def productions_of(dsl: DSL, types: Sequence[Type], *, exclude: Sequence[str] = ()) -> list[Production]:

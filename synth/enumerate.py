@@ -78,18 +78,6 @@ class Shard:
             row -= n
         raise IndexError(row)
 
-    def subset(self, keep: np.ndarray) -> "Shard":
-        """The rows where `keep` is True (hit -1: used only to drop rows found elsewhere)."""
-        groups, start = [], 0
-        for d, n in self.groups:
-            kept = int(keep[start:start + n].sum())
-            if kept:
-                groups.append((d, kept))
-            start += n
-        return Shard(self.candidates, compact(self.segments, keep), self.fps[keep],
-                     self.ops[keep], self.args[keep], self.agree[keep], self.lo[keep],
-                     self.hi[keep], tuple(groups), -1)
-
 
 def group_rank(dtype: np.dtype) -> int:
     """Where rows stored as `dtype` come in a level: Booleans, then ints narrowest first."""
@@ -385,30 +373,3 @@ def _result_bounds(row, parts) -> tuple[int, int, list] | None:
     intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
     lo, hi = row.bounds(*intervals)
     return lo, hi, intervals
-
-
-def first_occurrences(fps: np.ndarray) -> np.ndarray | None:
-    """Mask keeping the first row of each fingerprint, or None when all are distinct (the usual
-    case, told by one sort: in-process batches and most Ray tasks never repeat a value)."""
-    ordered = np.sort(fps)
-    if not (ordered[1:] == ordered[:-1]).any():
-        return None
-    _, first = np.unique(fps, return_index=True)
-    if len(first) == len(fps):
-        return None
-    keep = np.zeros(len(fps), bool)
-    keep[first] = True
-    return keep
-
-
-def compact(segments: Sequence[np.ndarray], keep: np.ndarray) -> list[np.ndarray]:
-    """Drop rows not in `keep` (a mask over all rows of all segments, in order)."""
-    out, pos = [], 0
-    for seg in segments:
-        mask = keep[pos:pos + len(seg)]
-        pos += len(seg)
-        if mask.all():
-            out.append(seg)
-        elif mask.any():
-            out.append(seg[mask])
-    return out
