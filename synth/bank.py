@@ -109,6 +109,13 @@ class FingerprintSet:
             last = self.runs.pop()
             self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
 
+    @classmethod
+    def of(cls, fps: np.ndarray) -> "FingerprintSet":
+        """A set holding the sorted distinct `fps`."""
+        made = cls()
+        made.add(fps)
+        return made
+
     def update(self, fps: np.ndarray) -> None:
         """Add distinct fingerprints in any order, some maybe present already (they are then
         held twice: look-ups are unaffected, and checking first would cost more)."""
@@ -136,6 +143,13 @@ class Bank:
     offsets: dict[int, int] = field(default_factory=dict)
     seen: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))  # sorted
     rows: int = 0
+    _seen_set: FingerprintSet | None = None
+
+    def seen_set(self) -> FingerprintSet:
+        """`seen` for fast look-ups (built once per level)."""
+        if self._seen_set is None:
+            self._seen_set = FingerprintSet.of(self.seen)
+        return self._seen_set
 
     def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
                   fps: np.ndarray, alive: np.ndarray | None = None,
@@ -159,6 +173,7 @@ class Bank:
         # of sorted runs, which numpy's stable sort does in linear time per run).
         runs = live_runs if live_runs is not None else [fps if alive is None else fps[alive]]
         self.seen = np.sort(np.concatenate([self.seen, *runs]), kind="stable")
+        self._seen_set = None
 
     def size_count(self, size: int) -> int:
         level = self.levels.get(size)

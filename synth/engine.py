@@ -35,7 +35,7 @@ class LevelInputs:
     dsl_key: str
     productions: tuple[Production, ...]
     levels: Mapping[tuple[str, int], tuple[Segment, ...]]
-    seen: Mapping[str, np.ndarray]
+    seen: Mapping[str, FingerprintSet]
     key: np.ndarray
     target: np.ndarray
     target_type: Type
@@ -246,7 +246,7 @@ class Enumerator:
         levels = {(t.name, s): lv.segments for t, bank in self.banks.items()
                   for s, lv in bank.levels.items()}
         return LevelInputs(self.dsl_key, self.productions, levels,
-                           {t.name: b.seen for t, b in self.banks.items()}, self.key,
+                           {t.name: b.seen_set() for t, b in self.banks.items()}, self.key,
                            self.target, self.target_type, self.need)
 
     @property

@@ -26,7 +26,7 @@ import numpy as np
 from dsl.language import get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN
 from dsl.types import INT
-from synth.bank import MAX_ARITY, FingerprintSet, Production, Segment, fingerprints, is_new
+from synth.bank import MAX_ARITY, FingerprintSet, Production, Segment, fingerprints
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
@@ -166,13 +166,13 @@ class _Output:
 
 
 def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
-           dsl_key: str, seen: np.ndarray, key: np.ndarray, target: np.ndarray | None,
+           dsl_key: str, seen: FingerprintSet, key: np.ndarray, target: np.ndarray | None,
            need: int, segment_rows: int, fresh: FingerprintSet | None = None) -> Shard:
     """Evaluate every candidate of a batch of work items (all of one result type) and keep the
     new distinct ones, stopping at the first that reaches the target.
 
     Each entry holds a work item, its production and, per argument, the segments of that
-    argument's level. `seen` holds the sorted fingerprints already in the result type's bank;
+    argument's level. `seen` holds the fingerprints already in the result type's bank;
     `target` the network's output on the sample (None when the result type is not the
     target's), and `need` the number of agreeing points that makes a candidate acceptable.
     `fresh`, when given, holds the fingerprints found earlier in this level by batches run in the
@@ -198,7 +198,7 @@ class _Collector:
     agreement and value ranges."""
 
     out: _Output
-    seen: np.ndarray
+    seen: FingerprintSet
     key: np.ndarray
     target: np.ndarray | None
     need: int
@@ -215,7 +215,7 @@ class _Collector:
         fps = fingerprints(vals, self.key)
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
         unique, firsts = np.unique(fps[sel], return_index=True)
-        new = is_new(self.seen, unique)            # sorted queries: cache-friendly look-ups
+        new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
         unique, firsts = unique[new], firsts[new]
         new = ~self.fresh.contains(unique)          # values an earlier block of the level found
         if not new.any():
