@@ -97,7 +97,6 @@ class FingerprintSet:
         top = fps >> np.uint64(64 - self.FILTER_BITS)
         return top >> np.uint64(3), np.left_shift(1, (top & np.uint64(7)).astype(np.uint8))
 
-
     def add(self, fps: np.ndarray) -> None:
         """Add sorted distinct fingerprints."""
         if not len(fps):

@@ -5,7 +5,8 @@ for every later level (bank levels never change once added), plus the sorted `se
 and the target, which change every level. A task's new rows stay in the object store: the driver
 reads them zero-copy and, when they become an input, ships them as a reference to that task's
 result (only segments the merge rebuilt are put). Work items are batched into tasks of about
-`task_candidates` candidates; at most `in_flight` tasks run or wait at a time, and their shards
+`task_candidates` candidates; at most `in_flight` tasks are queued or running at a time (finished
+ones waiting for their turn do not count, so one slow task does not idle the workers), and shards
 come back strictly in item order, so the answer is the one `InProcess` finds. A task skips values
 that earlier tasks of its level found, as far as its worker process knows them (its own earlier
 tasks, and earlier results done when it starts; those that finish while it runs are remembered
@@ -112,18 +113,33 @@ class RayExecutor:
         todo = enumerate(batches(inputs, items, candidates=goal))
         refs: deque = deque()
         submitted: list = []            # every task of this level, in order
+
+        def submit() -> list:
+            """Keep `in_flight` tasks queued or running (finished ones waiting to be consumed
+            in order do not count: a slow task at the head must not leave workers idle);
+            return the unfinished ones."""
+            done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
+                                fetch_local=False)[0]) if refs else set()
+            unfinished = [r for r in refs if r not in done]
+            for index, batch in islice(todo, max(0, self.in_flight - len(unfinished))):
+                kind = inputs.productions[batch[0].production].result_type
+                ref = task.remote(level, batch, index, [
+                    (j, r) for j, (r, k) in enumerate(submitted) if k == kind])
+                submitted.append((ref, kind))
+                refs.append(ref)
+                unfinished.append(ref)
+                self.tasks += 1
+            return unfinished
+
         try:
             while True:
-                for index, batch in islice(todo, self.in_flight - len(refs)):
-                    kind = inputs.productions[batch[0].production].result_type
-                    ref = task.remote(level, batch, index, [
-                        (j, r) for j, (r, k) in enumerate(submitted) if k == kind])
-                    submitted.append((ref, kind))
-                    refs.append(ref)
-                    self.tasks += 1
+                unfinished = submit()
                 if not refs:
                     return
                 t0 = time.perf_counter()
+                while refs[0] in unfinished:          # wake up whenever a worker frees up
+                    ray.wait(unfinished, num_returns=1, fetch_local=False)
+                    unfinished = submit()
                 with _memory_errors():
                     shard = ray.get(refs[0])
                 self.stats["wait"] += time.perf_counter() - t0

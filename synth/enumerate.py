@@ -278,34 +278,64 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
     k = len(args)
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
     third = [_join(args[2])] if k == 3 else []
-    seconds = list(args[1]) if k > 1 else [None]
-    per_row = max(1, sum(len(s.values) for s in seconds if s is not None)) \
-        * (len(third[0].values) if third else 1)
-    step = max(1, BLOCK_ELEMENTS // (points * per_row))
+    second = _Rows(args[1]) if k > 1 else None
+    per_row = (second.rows if second is not None else 1) * (len(third[0].values) if third else 1)
+    step = max(1, BLOCK_ELEMENTS // (points * max(per_row, 1)))
     for i0 in range(item.start, item.stop, step):
         i1 = min(item.stop, i0 + step)
-        for second in seconds:
-            for j0, j1 in _blocks(second, points, i1 - i0):
-                if triangular and second.offset + j1 <= first.offset + i0:
-                    continue  # every pair here has j < i
-                parts = [(first, i0, i1)] + ([(second, j0, j1)] if second is not None else []) \
-                    + [(t, 0, len(t.values)) for t in third]
-                vals, ok = _block(row, parts)
-                starts = tuple(seg.offset + a for seg, a, _ in parts)
-                dims = tuple(b - a for _, a, b in parts)
-                use = _usable(parts)               # None: every combination counts
-                if triangular:
-                    upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
-                             >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
-                    use = upper if use is None else use & upper
-                if use is not None:
-                    ok = use if ok is None else ok & use
-                    state.count += int(use.sum())
-                else:
-                    state.count += len(vals)
-                state.offer(vals, starts, dims, ok, item.production)
-                if state.hit is not None:
-                    return
+        for j0, j1 in _blocks(second, points, i1 - i0):
+            if triangular and second.offset + j1 <= first.offset + i0:
+                continue  # every pair here has j < i
+            parts = [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
+                + [(t, 0, len(t.values)) for t in third]
+            vals, ok = _block(row, parts)
+            starts = tuple(seg.offset + a for seg, a, _ in parts)
+            dims = tuple(b - a for _, a, b in parts)
+            use = _usable(parts)               # None: every combination counts
+            if triangular:
+                upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
+                         >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
+                use = upper if use is None else use & upper
+            if use is not None:
+                ok = use if ok is None else ok & use
+                state.count += int(use.sum())
+            else:
+                state.count += len(vals)
+            state.offer(vals, starts, dims, ok, item.production)
+            if state.hit is not None:
+                return
+
+
+class _Rows:
+    """A bank level's segments read as one run of rows: a block of rows may span segments (a
+    level holds many small ones when it was found in many shards), so blocks keep their size,
+    and the order of a level's candidates does not depend on where segments begin."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.segments = list(segments)
+        self.starts = np.cumsum([0] + [len(s.values) for s in self.segments])
+        self.rows = int(self.starts[-1])
+        self.offset = self.segments[0].offset
+
+    def block(self, a: int, b: int) -> tuple[Segment, int, int]:
+        """Rows [a, b) as (segment, start, stop): a slice of one segment when they lie in one,
+        else a segment joined from the pieces (widened to int64, as operators read them)."""
+        k0 = int(np.searchsorted(self.starts, a, side="right")) - 1
+        k1 = int(np.searchsorted(self.starts, b, side="left"))
+        if k1 - k0 == 1:
+            return self.segments[k0], a - int(self.starts[k0]), b - int(self.starts[k0])
+        pieces = [(seg, max(a, int(s)) - int(s), min(b, int(s) + len(seg.values)) - int(s))
+                  for seg, s in zip(self.segments[k0:k1], self.starts[k0:k1])]
+        dtype = np.bool_ if pieces[0][0].values.dtype == np.bool_ else np.int64
+        alive = None
+        if any(seg.alive is not None for seg, _, _ in pieces):
+            alive = np.concatenate([np.ones(y - x, bool) if seg.alive is None else seg.alive[x:y]
+                                    for seg, x, y in pieces])
+        joined = Segment(np.concatenate([seg.values[x:y] for seg, x, y in pieces], dtype=dtype),
+                         np.concatenate([seg.lo[x:y] for seg, x, y in pieces]),
+                         np.concatenate([seg.hi[x:y] for seg, x, y in pieces]),
+                         self.offset + a, alive)
+        return joined, 0, b - a
 
 
 def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
@@ -329,10 +359,10 @@ def _join(segments: Sequence[Segment]) -> Segment:
                    np.concatenate([s.hi for s in segments]), segments[0].offset, alive)
 
 
-def _blocks(second: Segment | None, points: int, rows: int) -> list[tuple[int, int]]:
+def _blocks(second: "_Rows | None", points: int, rows: int) -> list[tuple[int, int]]:
     if second is None:
         return [(0, 0)]
-    n = len(second.values)
+    n = second.rows
     width = max(1, BLOCK_ELEMENTS // (points * max(rows, 1)))
     return [(j, min(n, j + width)) for j in range(0, n, width)]
 
