@@ -55,3 +55,33 @@ def test_fingerprints_do_not_depend_on_the_storage_width(rows):
         if fits.any():
             narrow = wide[fits].astype(dtype)
             assert fingerprints(narrow, key).tolist() == expected[fits].tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(1, 7), min_size=1, max_size=6), data=st.data())
+def test_a_block_of_rows_reads_across_segments_as_one_array(sizes, data):
+    """`_Rows.block(a, b)` gives rows [a, b) of the level, whatever segments hold them: values
+    (widened), ranges, liveness and global ids as if the level were one array."""
+    from synth.bank import segment
+    from synth.enumerate import _Rows
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    segments, offset = [], 100
+    for n in sizes:
+        dtype = data.draw(st.sampled_from(WIDTHS))
+        values = rng.integers(-100, 100, (n, 3)).astype(dtype)
+        alive = rng.random(n) < 0.8 if data.draw(st.booleans()) else None
+        segments.append(segment(values, offset, alive))
+        offset += n
+    whole = np.concatenate([s.values.astype(np.int64) for s in segments])
+    alive = np.concatenate([np.ones(len(s.values), bool) if s.alive is None else s.alive
+                            for s in segments])
+    a = data.draw(st.integers(0, len(whole) - 1))
+    b = data.draw(st.integers(a + 1, len(whole)))
+    seg, x, y = _Rows(segments).block(a, b)
+    assert seg.values[x:y].astype(np.int64).tolist() == whole[a:b].tolist()
+    assert seg.lo[x:y].tolist() == whole[a:b].min(axis=1).tolist()
+    assert seg.hi[x:y].tolist() == whole[a:b].max(axis=1).tolist()
+    got_alive = np.ones(y - x, bool) if seg.alive is None else seg.alive[x:y]
+    assert got_alive.tolist() == alive[a:b].tolist()
+    assert seg.offset + x == 100 + a
