@@ -107,7 +107,7 @@ class RayExecutor:
         if not items:
             return
         task = _remote_batch()
-        level = self._ship(inputs)
+        level = self._ship(inputs)      # a reference: `seen` is megabytes, put once a level
         total = sum(item.candidates for item in items)
         goal = max(1, min(self.task_candidates, total // (4 * self.workers)))
         todo = enumerate(batches(inputs, items, candidates=goal))
@@ -163,11 +163,12 @@ class RayExecutor:
             ray.shutdown()
         self.owns_ray = False
 
-    def _ship(self, inputs: LevelInputs) -> "_Shipped":
+    def _ship(self, inputs: LevelInputs) -> Any:
         """Ship the bank levels not shipped yet (a level's segments never change once added).
 
         A segment whose rows are the ones a task returned travels as (that task's result, index,
-        which rows are alive); other segments (the leaves) are put.
+        which rows are alive); other segments (the leaves) are put. Returns a reference to the
+        level's `_Shipped` inputs, put once and passed to every task of the level.
         """
         import ray
 
@@ -191,9 +192,10 @@ class RayExecutor:
         self._shipped = refs                       # levels of an earlier sample are released
         self._produced = {}                        # what was merged is shipped now
         self._level += 1
-        shipped = _Shipped(dataclasses.replace(inputs, levels={}),
-                           {key: ref for key, (_, ref) in refs.items()},
-                           f"{id(self)}-{self._level}")
+        with _memory_errors():
+            shipped = ray.put(_Shipped(dataclasses.replace(inputs, levels={}),
+                                       {key: ref for key, (_, ref) in refs.items()},
+                                       f"{id(self)}-{self._level}"))
         self.put_seconds += time.perf_counter() - t0
         self.stats["put"] += time.perf_counter() - t0
         return shipped
