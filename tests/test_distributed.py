@@ -133,14 +133,14 @@ def test_cancel_stops_tasks_in_flight(ray_instance):
     try:
         assert started.wait(120), "the level never produced a shard"
         total = ray_instance.cluster_resources()["CPU"]
-        assert _poll(lambda: ray_instance.available_resources().get("CPU", 0) < total), \
+        assert poll(lambda: ray_instance.available_resources().get("CPU", 0) < total), \
             "no task was seen running"
         cancel.set()
         worker.join(120)
         assert not worker.is_alive()
         assert result["out"].stop is StopReason.CANCELLED
         assert executor.cancelled > 0         # tasks were in flight and were cancelled
-        assert _poll(lambda: ray_instance.available_resources().get("CPU", 0) == total), \
+        assert poll(lambda: ray_instance.available_resources().get("CPU", 0) == total), \
             "cancelled tasks still hold CPUs"
     finally:
         cancel.set()
@@ -148,7 +148,7 @@ def test_cancel_stops_tasks_in_flight(ray_instance):
         executor.close()
 
 
-def _poll(condition, *, attempts: int = 1200) -> bool:
+def poll(condition, *, attempts: int = 1200) -> bool:
     """Ask `condition` until it holds, a bounded number of times (Ray's resource view lags)."""
     for _ in range(attempts):
         if condition():

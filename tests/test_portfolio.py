@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from oracle import load_spec, sampling
 from synth import portfolio as pf
 from synth.outcome import StopReason
 from synth.search import SearchOptions
+from test_distributed import poll
 
 ROOT = Path(__file__).resolve().parents[1]
 DSL = get_dsl("int")
@@ -154,7 +154,7 @@ def test_cancel_stops_every_task(ray_instance, problem):
         cancel=cancel)))
     race.start()
     try:
-        assert _poll(lambda: ray_instance.available_resources().get("CPU", 0) == 0), \
+        assert poll(lambda: ray_instance.available_resources().get("CPU", 0) == 0), \
             "the two strategies were never seen running"
         cancel.set()
         race.join(60)
@@ -233,13 +233,4 @@ def test_cli_portfolio_with_one_worker_is_bad_input():
 
 def _cpus_free(ray, attempts: int = 600) -> bool:
     total = ray.cluster_resources()["CPU"]
-    return _poll(lambda: ray.available_resources().get("CPU", 0) == total, attempts=attempts)
-
-
-def _poll(condition, *, attempts: int = 1200) -> bool:
-    """Ask `condition` until it holds, a bounded number of times (Ray's resource view lags)."""
-    for _ in range(attempts):
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    return poll(lambda: ray.available_resources().get("CPU", 0) == total, attempts=attempts)
