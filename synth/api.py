@@ -36,6 +36,9 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
     import oracle as oracle_pkg
     from oracle.spec import Spec, load_spec
 
+    if portfolio and executor is not None:
+        raise ValueError("synthesize: pass either `executor` or `portfolio`, not both (a "
+                         "portfolio runs each strategy in-process in its own Ray task)")
     if not isinstance(spec, Spec):
         spec = load_spec(spec if not isinstance(spec, str) else Path(spec))
     net = oracle_pkg.load(spec, model)

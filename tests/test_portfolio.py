@@ -23,6 +23,8 @@ from dsl import evaluate, get_dsl
 from dsl.errors import SpecError
 from oracle import load_spec, sampling
 from synth import portfolio as pf
+from synth.api import synthesize
+from synth.engine import InProcess
 from synth.outcome import StopReason
 from synth.search import SearchOptions
 from test_distributed import poll
@@ -94,6 +96,8 @@ def test_a_strategy_changes_only_the_fields_it_names():
                     options=SearchOptions(workers=2)), "got ['plain'] more than once"),
     (lambda: pf.run(load_spec(SPEC), b"", strategies=[pf.Strategy.of("d", dsl="/no/such.lark")],
                     options=SearchOptions(workers=2)), "does not exist"),
+    (lambda: synthesize(SPEC, table_model(), executor=InProcess(), portfolio=pf.DEFAULT),
+     "either `executor` or `portfolio`"),
 ])
 def test_bad_portfolios_are_refused_before_ray_starts(make, fragment):
     with pytest.raises(ValueError) as caught:           # SpecError and DSLError both are
