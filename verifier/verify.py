@@ -85,7 +85,8 @@ def check(program: Node | str, oracle: Any, *, reference: Node | str | None = No
     gen = None
     if reference is not None:
         gen = generalisation.search(program, reference, variables=variables,
-                                    ranges=spec.ranges(), examples=hypothesis_examples, dsl=dsl)
+                                    ranges=spec.ranges(), examples=hypothesis_examples, dsl=dsl,
+                                    seed=seed)
     return Verification(
         fidelity=fidelity.measure(program, oracle, max_disagreements=max_disagreements,
                                   sample_size=sample_size, seed=seed, dsl=dsl),
