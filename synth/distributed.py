@@ -92,7 +92,7 @@ class RayExecutor:
         self.owns_ray = start_ray(workers, address=address)
         self._shipped: dict[tuple[str, int], tuple[Any, Any]] = {}   # key -> (segments, ref)
         self.tasks = 0                  # submitted, over the executor's life
-        self.cancelled = 0              # still in flight when their consumer stopped
+        self.cancelled = 0              # queued or running when their consumer stopped
         self.put_seconds = 0.0          # driver time spent shipping bank levels
         self._produced: dict[int, tuple[Any, Any, int]] = {}  # id(rows) -> (rows, result, index)
         self._level = 0
@@ -150,9 +150,12 @@ class RayExecutor:
                     self._produced[id(values)] = (values, ref, j)
                 yield shard
         finally:
+            done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
+                                fetch_local=False)[0]) if refs else set()
             for ref in refs:
-                ray.cancel(ref, force=True)
-            self.cancelled += len(refs)
+                if ref not in done:
+                    ray.cancel(ref, force=True)
+                    self.cancelled += 1
 
     def close(self) -> None:
         import ray

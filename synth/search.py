@@ -228,14 +228,16 @@ class _State:
 
 
 def _describe(executor) -> dict:
-    """Where the search ran: in-process, or the Ray cluster (GCS address) and its task count."""
+    """Where the search ran: in-process, or the Ray cluster (GCS address), how many tasks it
+    submitted, and how many of those were cancelled unfinished (when the answer came first)."""
     if getattr(executor, "workers", 1) == 1 and not hasattr(executor, "tasks"):
         return {"kind": "in-process", "workers": 1}
     import ray
 
     address = ray.get_runtime_context().gcs_address if ray.is_initialized() else None
     return {"kind": "ray", "workers": executor.workers, "address": address,
-            "tasks": getattr(executor, "tasks", None)}
+            "tasks": getattr(executor, "tasks", None),
+            "cancelled": getattr(executor, "cancelled", None)}
 
 
 def _with_counterexamples(sample, full, wrong: np.ndarray, options) -> dict:

@@ -224,5 +224,6 @@ def test_cli_run_with_ray_address_runs_its_tasks_on_the_cluster_and_leaves_it_ru
     finished = [node for _, state, _, node in tasks if state == "FINISHED"]
     cancelled = [task for task in tasks if task[1:3] == ["FAILED", "TASK_CANCELLED"]]
     assert finished and len(finished) + len(cancelled) == len(tasks), tasks
+    assert len(cancelled) <= backend["cancelled"]   # counted unfinished; some may finish first
     assert set(finished) == {head}
     assert _healthy(cluster.address), "netsynth run stopped a cluster it had only joined"
