@@ -303,6 +303,29 @@ def test_token_is_required_when_set(tmp_path: Path) -> None:
         s.stop()
 
 
+def test_a_browser_signs_in_once_then_reads_pages_but_cannot_write(tmp_path: Path) -> None:
+    s = Server(tmp_path / "browser", env={"NETSYNTH_TOKEN": "s3cret"}).start()
+    try:
+        page = httpx.get(s.url + "/ui/jobs", follow_redirects=False)      # not signed in
+        assert page.status_code == 303 and page.headers["location"] == "/ui/login"
+        assert "Sign in" in httpx.get(s.url + "/ui/login").text
+        wrong = httpx.post(s.url + "/ui/login", data={"token": "nope"}, follow_redirects=False)
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        with httpx.Client(base_url=s.url, timeout=60) as browser:
+            signed = browser.post("/ui/login", data={"token": "s3cret"}, follow_redirects=False)
+            assert signed.status_code == 303 and signed.headers["location"] == "/ui/jobs"
+            cookie = signed.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=strict" in cookie
+            assert "<html" in browser.get("/ui/jobs").text               # pages read
+            assert browser.get("/jobs").status_code == 200                 # and so do GETs
+            files = {"spec": ("spec.json", (ABS / "spec.json").read_bytes()),
+                     "model": ("model.onnx", (ABS / "model.onnx").read_bytes())}
+            assert browser.post("/jobs", files=files, data=FAST).status_code == 401  # writes
+        assert httpx.get(s.url + "/jobs").status_code == 401               # no cookie, no header
+    finally:
+        s.stop()
+
+
 # ---- durability ---------------------------------------------------------------------------------
 
 def test_killed_server_job_is_rerun_after_restart(tmp_path: Path) -> None:

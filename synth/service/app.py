@@ -4,7 +4,9 @@ Uploads are checked before a job is accepted: the spec must load (JSON or TOML) 
 DSL (user DSLs are Python and never loaded over the API), the model must be ONNX no larger than
 `settings.max_model_bytes` and must fit the spec (`oracle.load` runs a probe batch). Mistakes answer
 4xx with FastAPI's field-level shape, `{"detail": [{"loc": ["body", "spec"], "msg": ..., "type":
-...}]}`. With `settings.token` set, every endpoint but /healthz wants `Authorization: Bearer <token>`.
+...}]}`. With `settings.token` set, every endpoint but /healthz wants `Authorization: Bearer <token>`;
+a browser signs in once at /ui/login, after which an HttpOnly, SameSite=Strict cookie stands in
+for the header on reads (GET), never on writes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Annotated, Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse,
+)
 from pydantic import BaseModel
 
 from dsl.errors import DSLError, NetsynthError
@@ -178,15 +182,22 @@ def create_app(settings: Settings) -> FastAPI:
     def store() -> Store:
         return state["store"]
 
+    def token_is(value: str | None) -> bool:
+        return value is not None and hmac.compare_digest(value.strip().encode(),
+                                                         settings.token.encode())
+
     def require_token(request: Request) -> None:
         if settings.token is None:
             return
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                                 settings.token.encode()):
-            raise HTTPException(401, detail="missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token_is(value):
+            return
+        if request.method in ("GET", "HEAD") and token_is(request.cookies.get(ui.COOKIE)):
+            return                      # a signed-in browser reads; writes need the header
+        if request.url.path.startswith("/ui/"):    # a page: send the browser to sign in
+            raise HTTPException(303, headers={"Location": "/ui/login"})
+        raise HTTPException(401, detail="missing or wrong bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
 
     app = FastAPI(title="netsynth job API", version="1", lifespan=lifespan,
                   description="Submit a spec and an ONNX network; get back a small verified "
@@ -359,6 +370,21 @@ def create_app(settings: Settings) -> FastAPI:
         if program:
             picture = state["pictures"].get(job, store())
         return ui.job_page(job, job_out(job), picture=picture)
+
+    @app.get("/ui/login", response_class=HTMLResponse, include_in_schema=False)
+    def ui_login_form() -> HTMLResponse:
+        return HTMLResponse(ui.login_page(wanted=settings.token is not None))
+
+    @app.post("/ui/login", include_in_schema=False)
+    def ui_login(token: Annotated[str, Form()]) -> Any:
+        """Trade the token for a cookie the pages (and their live updates) send by themselves."""
+        if settings.token is None:
+            return RedirectResponse("/ui/jobs", status_code=303)
+        if not token_is(token):
+            return HTMLResponse(ui.login_page(wanted=True, wrong=True), status_code=401)
+        done = RedirectResponse("/ui/jobs", status_code=303)
+        done.set_cookie(ui.COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+        return done
 
     @app.get("/ui/jobs", response_class=HTMLResponse, dependencies=auth, include_in_schema=False)
     def ui_jobs(limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -104,6 +104,23 @@ def render_picture(job: JobRecord, store: Store) -> str:
             f"(dark) to {c.hi} (yellow).</p><div class=\"maps\">{figures}</div>{note}")
 
 
+#: The cookie a browser holds after signing in at /ui/login (the token itself, HttpOnly).
+COOKIE = "netsynth_token"
+
+
+def login_page(*, wanted: bool, wrong: bool = False) -> str:
+    if not wanted:
+        return page("netsynth", "<h1>netsynth</h1><p>This service has no token: "
+                                "<a href=\"/ui/jobs\">see the jobs</a>.</p>")
+    note = "<p class=\"bad\">That is not the service's token.</p>" if wrong else ""
+    return page("netsynth: sign in", f"<h1>Sign in</h1>{note}<form method=\"post\" "
+                "action=\"/ui/login\"><label>Token <input type=\"password\" name=\"token\" "
+                "autocomplete=\"current-password\" required></label> <button>Sign in</button>"
+                "</form><p>The token is the server's NETSYNTH_TOKEN. The browser keeps it in a "
+                "cookie for reading pages; submitting and cancelling jobs still need the "
+                "<code>Authorization</code> header.</p>")
+
+
 def page(title: str, body: str) -> str:
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
