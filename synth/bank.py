@@ -76,7 +76,8 @@ def is_new(seen: np.ndarray, fps: np.ndarray) -> np.ndarray:
 
 
 class FingerprintSet:
-    """Fingerprints found so far in a level, for vectorized membership tests.
+    """A set of fingerprints with vectorized membership tests: a bank's (`Bank.seen_set`), or
+    the values found so far in a level (by a batch, a worker process, or the driver).
 
     A few sorted runs, each at least `RATIO` times longer than the next (a log-structured
     merge): adding a block's values merges runs of similar length (numpy's stable sort merges

@@ -93,7 +93,6 @@ class RayExecutor:
         self._shipped: dict[tuple[str, int], tuple[Any, Any]] = {}   # key -> (segments, ref)
         self.tasks = 0                  # submitted, over the executor's life
         self.cancelled = 0              # queued or running when their consumer stopped
-        self.put_seconds = 0.0          # driver time spent shipping bank levels
         self._produced: dict[int, tuple[Any, Any, int]] = {}  # id(rows) -> (rows, result, index)
         self._level = 0
         #: Over the executor's life: driver seconds waiting for results and shipping levels, and
@@ -199,7 +198,6 @@ class RayExecutor:
             shipped = ray.put(_Shipped(dataclasses.replace(inputs, levels={}),
                                        {key: ref for key, (_, ref) in refs.items()},
                                        f"{id(self)}-{self._level}"))
-        self.put_seconds += time.perf_counter() - t0
         self.stats["put"] += time.perf_counter() - t0
         return shipped
 

@@ -277,9 +277,9 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
     first = args[0][item.segment]
     k = len(args)
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
-    third = [_join(args[2])] if k == 3 else []
     second = _Rows(args[1]) if k > 1 else None
-    per_row = (second.rows if second is not None else 1) * (len(third[0].values) if third else 1)
+    third = [_Rows(args[2]).whole()] if k == 3 else []
+    per_row = (second.rows if second is not None else 1) * (third[0][2] if third else 1)
     step = max(1, BLOCK_ELEMENTS // (points * max(per_row, 1)))
     for i0 in range(item.start, item.stop, step):
         i1 = min(item.stop, i0 + step)
@@ -287,7 +287,7 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
             if triangular and second.offset + j1 <= first.offset + i0:
                 continue  # every pair here has j < i
             parts = [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
-                + [(t, 0, len(t.values)) for t in third]
+                + third
             vals, ok = _block(row, parts)
             starts = tuple(seg.offset + a for seg, a, _ in parts)
             dims = tuple(b - a for _, a, b in parts)
@@ -316,6 +316,9 @@ class _Rows:
         self.starts = np.cumsum([0] + [len(s.values) for s in self.segments])
         self.rows = int(self.starts[-1])
         self.offset = self.segments[0].offset
+
+    def whole(self) -> tuple[Segment, int, int]:
+        return self.block(0, self.rows)
 
     def block(self, a: int, b: int) -> tuple[Segment, int, int]:
         """Rows [a, b) as (segment, start, stop): a slice of one segment when they lie in one,
@@ -349,16 +352,6 @@ def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
     return mask.ravel()
 
 
-def _join(segments: Sequence[Segment]) -> Segment:
-    values = np.concatenate([s.values for s in segments])
-    alive = None
-    if any(s.alive is not None for s in segments):
-        alive = np.concatenate([np.ones(len(s.values), bool) if s.alive is None else s.alive
-                                for s in segments])
-    return Segment(values, np.concatenate([s.lo for s in segments]),
-                   np.concatenate([s.hi for s in segments]), segments[0].offset, alive)
-
-
 def _blocks(second: "_Rows | None", points: int, rows: int) -> list[tuple[int, int]]:
     if second is None:
         return [(0, 0)]
@@ -381,8 +374,8 @@ def _block(row, parts: Sequence[tuple[Segment, int, int]]):
             values = values.astype(np.int64)
         shaped.append(values.reshape(shape))
     bounds = _result_bounds(row, parts) if row.fast is not None else None
-    fast = row.fast is not None and bounds is not None and INT64_MIN < bounds[0] \
-        and bounds[1] < INT64_MAX and (row.fast_when is None or row.fast_when(*bounds[2]))
+    fast = bounds is not None and INT64_MIN < bounds[0] and bounds[1] < INT64_MAX \
+        and (row.fast_when is None or row.fast_when(*bounds[2]))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if fast:
             vals, bad = row.fast(*shaped), None
