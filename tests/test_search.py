@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,24 +55,22 @@ def grid(lo=0, hi=15):
 TINY_OPS = ("add", "sub", "mul", "bitxor", "neg")
 
 
-def brute_force(env, leaves, max_size):
+def brute_force(env, leaves, max_size, *, dsl=DSL, ops=TINY_OPS):
     """Minimal size of every distinct value vector, by plain recursive enumeration."""
     by_size = {1: list(leaves)}
     for s in range(2, max_size + 1):
         progs = []
-        for op in TINY_OPS:
-            row = DSL.operators[op]
-            if row.arity == 1:
-                progs += [DSL.app(op, a) for a in by_size[s - 1]]
-            else:
-                for k in range(1, s - 1):
-                    for a, b in itertools.product(by_size[k], by_size[s - 1 - k]):
-                        progs.append(DSL.app(op, a, b))
+        for op in ops:
+            arity = dsl.operators[op].arity
+            for sizes in itertools.product(range(1, s), repeat=arity):
+                if sum(sizes) == s - 1:
+                    progs += [dsl.app(op, *args)
+                              for args in itertools.product(*(by_size[k] for k in sizes))]
         by_size[s] = progs
     minimal = {}
     for s in range(1, max_size + 1):
         for p in by_size[s]:
-            ev = evaluate(p, env, dsl=DSL)
+            ev = evaluate(p, env, dsl=dsl)
             if ev.ok:
                 minimal.setdefault(tuple(ev.values.tolist()), s)
     return minimal
@@ -95,6 +94,31 @@ def test_enumerator_finds_every_behaviour_at_its_minimal_size():
             for row in seg.values:
                 found.setdefault(tuple(row.tolist()), s)
     assert found == brute_force(env, leaves, max_size)
+
+
+def test_enumerator_with_a_three_argument_operator_misses_nothing():
+    """The same against brute force with the user DSL's clamp(v, lo, hi): blocks of the third
+    argument read its whole level, across segments."""
+    dsl = get_dsl(str(Path(__file__).with_name("dsl_user") / "clamp.lark"))
+    ops = ("add", "neg", "clamp")
+    # Values near 127 make rows of two storage widths, so levels hold several segments.
+    env = {"x": np.array([0, 1, 2, 3, 5, 70, -4, 100]), "y": np.array([1, -1, 4, 2, 3, 0, 60, 9])}
+    leaves = [Var("x"), Var("y"), const(1)]
+    prods = [p for p in productions_of(dsl, [INT]) if p.op in ops]
+    enum = Enumerator(dsl=dsl, dsl_key=str(Path(__file__).with_name("dsl_user") / "clamp.lark"),
+                      env=env, leaves={INT: leaves}, productions=prods,
+                      target=np.full(8, 10**9), target_type=INT, need=8, max_size_by_type={},
+                      item_candidates=16)
+    for s in range(2, 8):
+        assert enum.grow(s, InProcess(batch_candidates=64), check=lambda c: None).hit is None
+    levels = enum.banks[INT].levels
+    assert len(levels[3].segments) > 1 and len(levels[4].segments) > 1   # third arguments
+    found = {}
+    for s, level in levels.items():
+        for seg in level.segments:
+            for row in seg.values:
+                found.setdefault(tuple(row.tolist()), s)
+    assert found == brute_force(env, leaves, 7, dsl=dsl, ops=ops)
 
 
 def test_search_returns_the_smallest_program():

@@ -213,11 +213,9 @@ def test_cancel_running_and_queued_jobs(server: Server) -> None:
         r = httpx.post(f"{server.url}/jobs/{third}/cancel")
         assert r.status_code == 202 and r.json()["status"] == "cancelled"  # at once
 
-        t0 = time.monotonic()
         assert httpx.post(f"{server.url}/jobs/{first}/cancel").status_code == 202
         done = wait_for("the running job to be cancelled", lambda: ended(server.url, first), timeout=15)
         assert done["status"] == "cancelled" and done["stop_reason"] == "cancelled"
-        assert time.monotonic() - t0 < 15
         assert httpx.post(f"{server.url}/jobs/{first}/cancel").status_code == 409
         assert httpx.get(f"{server.url}/jobs/{first}/result").json()["stop_reason"] == "cancelled"
     finally:
