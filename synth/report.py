@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from dsl.evaluate import evaluate
 from dsl.export import to_python
 from synth.outcome import SearchResult, StopReason
 from synth.problem import Problem
@@ -137,18 +134,11 @@ def _outcome(o: dict[str, Any]) -> str:
 
 
 def _fidelity(problem: Problem, program, full, exhaustive: bool) -> dict[str, Any]:
-    network = problem.oracle.query(full)
-    ev = evaluate(program, full, dsl=problem.dsl)
-    wrong = np.flatnonzero((ev.values != network) | ev.bad)
-    total = len(network)
-    listed = []
-    for i in wrong[:MAX_DISAGREEMENTS]:
-        listed.append({"inputs": {k: _plain(v[i]) for k, v in full.items()},
-                       "network": _plain(network[i]),
-                       "program": None if ev.bad[i] else _plain(ev.values[i])})
-    return {"agree": int(total - len(wrong)), "total": int(total), "exhaustive": exhaustive,
-            "agreement": float((total - len(wrong)) / total), "disagreements": listed}
+    from verifier.fidelity import compare
 
-
-def _plain(v):
-    return v.item() if hasattr(v, "item") else v
+    f = compare(program, full, problem.oracle.query(full), exhaustive=exhaustive,
+                max_disagreements=MAX_DISAGREEMENTS, dsl=problem.dsl)
+    return {"agree": f.agree, "total": f.total, "exhaustive": exhaustive,
+            "agreement": f.agreement, "disagreements": [
+                {"inputs": dict(d.inputs), "network": d.network, "program": d.program}
+                for d in f.disagreements]}
