@@ -11,6 +11,8 @@ bit-vectors whose width `dsl.smt.bit_width` derives from the `bounds` column, so
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dsl.ops import (
@@ -82,10 +84,11 @@ def _rshift(a, n):
     return np.where(n < 0, 0, np.right_shift(a, np.clip(n, 0, 63))), None
 
 
-# ---- unchecked fast paths (the enumerator's; see Operator.fast and fast_when) -----------------
+# ---- scalar forms (the enumerator's compiled kernels; see Operator.scalar) ----------------
 
 #: Below this magnitude every int is a float64 and floor(fl(a / b)) == a // b: the quotient is at
-#: least 1/|b| away from the next integer, more than the rounding error |a / b| * 2^-53.
+#: least 1/|b| away from the next integer, more than the rounding error |a / b| * 2^-53. A float
+#: division vectorizes; an int64 division does not, and costs ten times more.
 FLOAT_EXACT = 1 << 52
 
 
@@ -93,30 +96,25 @@ def _float_exact(a, b) -> bool:
     return max(map(abs, (*a, *b))) < FLOAT_EXACT
 
 
-def _floor_quotient(a, b):
-    """floor(a / b) in float64, 0 where b == 0 (a / inf is 0)."""
-    divisor = b.astype(np.float64)
-    divisor[b == 0] = np.inf
-    q = a.astype(np.float64) / divisor
-    return np.floor(q, out=q)
+def _scalar_floordiv(a, b):
+    return 0 if b == 0 else math.floor(a / b)
 
 
-def _fast_floordiv(a, b):
-    return _floor_quotient(a, b).astype(np.int64)
+def _scalar_mod(a, b):
+    return a if b == 0 else a - b * math.floor(a / b)
 
 
-def _fast_mod(a, b):
-    q = _floor_quotient(a, b)
-    q *= b                                      # b == 0: q is 0, so the result is a
-    return np.subtract(a, q, out=q).astype(np.int64)
+def _scalar_lshift(a, n):
+    return 0 if n < 0 or n > 63 else a << n
 
 
-def _counts_in_range(a, n) -> bool:
-    return 0 <= n[0] and n[1] <= 63
+def _lshift_overflow(a, n):
+    return (a != 0 and n > 63) or (0 <= n <= 63 and (a << n) >> n != a)
 
 
-def _fast_rshift(a, n):
-    return np.right_shift(a, np.minimum(n, 63))
+def _scalar_rshift(a, n):
+    # Shifting an int64 right by 63 already gives Python's answer (0 or -1) for any larger count.
+    return 0 if n < 0 else a >> min(n, 63)
 
 
 def _neg(a):
@@ -188,75 +186,84 @@ def _shift_bounds(a, n):
 
 OPERATORS = [
     # arithmetic ----------------------------------------------------------------------------------
-    Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True, fast=np.add,
+    Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True,
+             scalar=lambda a, b: a + b,
              z3=lambda a, b: a + b, bounds=lambda a, b: (a[0] + b[0], a[1] + b[1])),
-    Operator("sub", I2, INT, _sub, **infix("-", ARITH), fast=np.subtract,
+    Operator("sub", I2, INT, _sub, **infix("-", ARITH), scalar=lambda a, b: a - b,
              z3=lambda a, b: a - b, bounds=lambda a, b: (a[0] - b[1], a[1] - b[0])),
-    Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True, fast=np.multiply,
+    Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True,
+             scalar=lambda a, b: a * b,
              z3=lambda a, b: a * b, bounds=lambda a, b: corners(lambda x, y: x * y, a, b)),
     Operator("floordiv", I2, INT, _floordiv, **infix("//", TERM),
              total="({0} // {1} if {1} else 0)", needs_total=_unless_nonzero_literal,
-             fast=_fast_floordiv, fast_when=_float_exact,
+             scalar=_scalar_floordiv, scalar_when=_float_exact,
              z3=_z3_floordiv, bounds=lambda a, b: (-magnitude(a), magnitude(a)),
              doc="floor division; x // 0 == 0"),
     Operator("mod", I2, INT, _mod, **infix("%", TERM),
              total="({0} % {1} if {1} else {0})", needs_total=_unless_nonzero_literal,
-             fast=_fast_mod, fast_when=_float_exact,
+             scalar=_scalar_mod, scalar_when=_float_exact,
              z3=_z3_mod, bounds=lambda a, b: (-max(magnitude(a), magnitude(b)),
                                               max(magnitude(a), magnitude(b))),
              doc="modulo with the sign of the divisor; x % 0 == x"),
-    Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY), fast=np.negative,
+    Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY), scalar=lambda a: -a,
              z3=lambda a: -a, bounds=lambda a: (-a[1], -a[0])),
-    Operator("abs", (INT,), INT, _abs, **call("abs", 1), fast=np.abs,
+    Operator("abs", (INT,), INT, _abs, **call("abs", 1), scalar=lambda a: abs(a),
              z3=lambda a: z3mod().If(a < 0, -a, a),
              bounds=lambda a: (0 if a[0] <= 0 <= a[1] else min(abs(a[0]), abs(a[1])),
                                magnitude(a))),
     Operator("min", I2, INT, lifted(np.minimum), **call("min", 2), commutative=True,
+             scalar=lambda a, b: min(a, b),
              z3=lambda a, b: z3mod().If(a <= b, a, b),
              bounds=lambda a, b: (min(a[0], b[0]), min(a[1], b[1]))),
     Operator("max", I2, INT, lifted(np.maximum), **call("max", 2), commutative=True,
+             scalar=lambda a, b: max(a, b),
              z3=lambda a, b: z3mod().If(a >= b, a, b),
              bounds=lambda a, b: (max(a[0], b[0]), max(a[1], b[1]))),
     # bitwise (two's complement with infinite sign extension, as Python) -----------------------
     Operator("bitand", I2, INT, lifted(np.bitwise_and), **infix("&", BITAND), commutative=True,
-             z3=lambda a, b: a & b, bounds=bitwise_bounds),
+             scalar=lambda a, b: a & b, z3=lambda a, b: a & b, bounds=bitwise_bounds),
     Operator("bitor", I2, INT, lifted(np.bitwise_or), **infix("|", BITOR), commutative=True,
-             z3=lambda a, b: a | b, bounds=bitwise_bounds),
+             scalar=lambda a, b: a | b, z3=lambda a, b: a | b, bounds=bitwise_bounds),
     Operator("bitxor", I2, INT, lifted(np.bitwise_xor), **infix("^", BITXOR), commutative=True,
-             z3=lambda a, b: a ^ b, bounds=bitwise_bounds),
-    Operator("invert", (INT,), INT, lifted(np.invert), **prefix("~", UNARY),
+             scalar=lambda a, b: a ^ b, z3=lambda a, b: a ^ b, bounds=bitwise_bounds),
+    Operator("invert", (INT,), INT, lifted(np.invert), **prefix("~", UNARY), scalar=lambda a: ~a,
              z3=lambda a: ~a, bounds=lambda a: (~a[1], ~a[0])),
     Operator("lshift", I2, INT, _lshift, **infix("<<", SHIFT),
              total="({0} << {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
-             fast=np.left_shift, fast_when=_counts_in_range,
+             scalar=_scalar_lshift, overflow=_lshift_overflow,
              z3=lambda a, n: z3mod().If(n < 0, 0, a << n), bounds=_shift_bounds,
              doc="left shift; a negative count gives 0"),
     Operator("rshift", I2, INT, _rshift, **infix(">>", SHIFT),
              total="({0} >> {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
-             fast=_fast_rshift, fast_when=lambda a, n: n[0] >= 0,
+             scalar=_scalar_rshift,
              z3=lambda a, n: z3mod().If(n < 0, 0, a >> n),
              bounds=lambda a, n: (min(a[0], 0), max(a[1], 0)),
              doc="arithmetic right shift; a negative count gives 0"),
     # comparisons ---------------------------------------------------------------------------------
     Operator("eq", I2, BOOL, lifted(np.equal), **comparison("=="), commutative=True,
-             z3=lambda a, b: a == b),
+             scalar=lambda a, b: a == b, z3=lambda a, b: a == b),
     Operator("ne", I2, BOOL, lifted(np.not_equal), **comparison("!="), commutative=True,
-             z3=lambda a, b: a != b),
-    Operator("lt", I2, BOOL, lifted(np.less), **comparison("<"), z3=lambda a, b: a < b),
-    Operator("le", I2, BOOL, lifted(np.less_equal), **comparison("<="), z3=lambda a, b: a <= b),
-    Operator("gt", I2, BOOL, lifted(np.greater), **comparison(">"), z3=lambda a, b: a > b),
+             scalar=lambda a, b: a != b, z3=lambda a, b: a != b),
+    Operator("lt", I2, BOOL, lifted(np.less), **comparison("<"), scalar=lambda a, b: a < b,
+             z3=lambda a, b: a < b),
+    Operator("le", I2, BOOL, lifted(np.less_equal), **comparison("<="),
+             scalar=lambda a, b: a <= b, z3=lambda a, b: a <= b),
+    Operator("gt", I2, BOOL, lifted(np.greater), **comparison(">"), scalar=lambda a, b: a > b,
+             z3=lambda a, b: a > b),
     Operator("ge", I2, BOOL, lifted(np.greater_equal), **comparison(">="),
-             z3=lambda a, b: a >= b),
+             scalar=lambda a, b: a >= b, z3=lambda a, b: a >= b),
     # Boolean connectives -------------------------------------------------------------------------
     Operator("and", B2, BOOL, lifted(np.logical_and), **infix("and", AND), commutative=True,
-             propagate=_and_bad, z3=lambda a, b: z3mod().And(a, b)),
+             propagate=_and_bad, scalar=lambda a, b: a and b, z3=lambda a, b: z3mod().And(a, b)),
     Operator("or", B2, BOOL, lifted(np.logical_or), **infix("or", OR), commutative=True,
-             propagate=_or_bad, z3=lambda a, b: z3mod().Or(a, b)),
+             propagate=_or_bad, scalar=lambda a, b: a or b, z3=lambda a, b: z3mod().Or(a, b)),
     Operator("not", (BOOL,), BOOL, lifted(np.logical_not), template="not {0}", prec=NOT,
-             arg_prec=(NOT,), z3=lambda a: z3mod().Not(a)),
+             arg_prec=(NOT,), scalar=lambda a: not a,
+             z3=lambda a: z3mod().Not(a)),
     # conditional: `a if c else b`, arguments in text order --------------------------------------
     Operator("ite", (T, BOOL, T), T, _ite, template="{0} if {1} else {2}", prec=TERNARY,
              arg_prec=(TERNARY + 1, TERNARY + 1, TERNARY), propagate=_ite_bad,
+             scalar=lambda a, c, b: a if c else b,
              z3=lambda a, c, b: _z3_if(c, a, b),
              bounds=lambda a, c, b: (min(a[0], b[0]), max(a[1], b[1]))),
 ]

@@ -39,9 +39,13 @@ class Operator:
     `to_python` when `needs_total(args)` says the plain form could raise. `z3(*terms)` builds the Z3
     term over bit-vectors (ints) and Booleans. `bounds(*intervals)` gives an interval holding every
     result when the arguments lie in the given intervals (int results only), which sizes the
-    bit-vectors soundly. `fast(*arrays)`, when given, computes the same values without the overflow
-    check; the enumerator uses it when `bounds` shows that no overflow is possible and
-    `fast_when(*intervals)` (if given) holds for the arguments' intervals.
+    bit-vectors soundly. `scalar(*values)`, when given, is the operator on single values (ints
+    or Booleans) in plain Python that numba can compile, without overflow checks: the enumerator's
+    compiled kernels (synth/kernels.py) use it for a Boolean result everywhere, and for an int
+    result where `bounds` shows that no overflow is possible and `scalar_when(*intervals)` (if
+    given) holds for the arguments' intervals. `overflow(*values)`, when given, says whether the
+    true value at one point does not fit int64; `scalar` is then exact wherever it is False, and
+    kernels may run anywhere, checking every point.
     """
 
     name: str
@@ -56,8 +60,9 @@ class Operator:
     total: Optional[str] = None
     needs_total: Optional[Callable[[tuple], bool]] = None
     propagate: Optional[Callable[[tuple, tuple], np.ndarray]] = None
-    fast: Optional[Callable[..., np.ndarray]] = None
-    fast_when: Optional[Callable[..., bool]] = None
+    scalar: Optional[Callable[..., Any]] = None
+    scalar_when: Optional[Callable[..., bool]] = None
+    overflow: Optional[Callable[..., bool]] = None
     commutative: bool = False
     doc: str = ""
 

@@ -8,6 +8,7 @@ row that reaches the target wins. Budgets are checked between shards.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
@@ -25,6 +26,8 @@ from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
 #: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
 #: machines is several times faster to fault in than fresh large mappings.
 SEGMENT_ROWS = 8192
+#: Levels of at least this many candidates run through compiled kernels.
+KERNEL_MIN_LEVEL = 1 << 20
 from synth.outcome import StopReason
 
 
@@ -41,6 +44,7 @@ class LevelInputs:
     target_type: Type
     need: int
     segment_rows: int = SEGMENT_ROWS
+    compiled: bool = False      # whether operators run through compiled kernels (synth/kernels.py)
 
 
 def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
@@ -59,7 +63,7 @@ def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
     target = inputs.target if result_type == inputs.target_type else None
     return expand(batch, dsl_key=inputs.dsl_key, seen=inputs.seen[result_type.name],
                   key=inputs.key, target=target, need=inputs.need,
-                  segment_rows=inputs.segment_rows,
+                  segment_rows=inputs.segment_rows, compiled=inputs.compiled,
                   fresh=None if fresh is None else fresh.setdefault(result_type.name,
                                                                      FingerprintSet()))
 
@@ -127,13 +131,14 @@ class Enumerator:
                  leaves: Mapping[Type, Sequence[Node]], productions: Sequence[Production],
                  target: np.ndarray, target_type: Type, need: int,
                  max_size_by_type: Mapping[Type, int], item_candidates: int = 1 << 18,
-                 memory_bytes: int = 4 << 30) -> None:
+                 memory_bytes: int = 4 << 30, kernel_min_level: int = KERNEL_MIN_LEVEL) -> None:
         self.dsl, self.dsl_key, self.need = dsl, dsl_key, need
         self.productions = tuple(productions)
         self.target, self.target_type = target, target_type
         self.max_size_by_type = dict(max_size_by_type)
         self.item_candidates = item_candidates
         self.memory_bytes = memory_bytes
+        self.kernel_min_level = kernel_min_level
         self.points = len(target)
         self.key = fingerprint_key(self.points)
         self.leaves = {t: list(v) for t, v in leaves.items()}
@@ -176,6 +181,10 @@ class Enumerator:
         inputs = self._inputs()
         items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
                      skip=skip)
+        # Kernels are compiled once per process, in about 0.1 s per operator: worth it for large
+        # levels only, so that small searches never wait for the compiler.
+        inputs = dataclasses.replace(inputs, compiled=sum(i.candidates for i in items)
+                                     >= self.kernel_min_level)
         out, best_rank = LevelOutcome(), None
         pending: dict[Type, list[Shard]] = {}
         # Values two shards both found, marked as the shards arrive (while workers still run):

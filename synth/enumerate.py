@@ -19,17 +19,20 @@ group in discovery order: an order that does not depend on how the level was spl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from dsl.language import get_dsl
-from dsl.ops import INT64_MAX, INT64_MIN
-from dsl.types import INT
+from dsl.ops import INT64_MAX, INT64_MIN, Operator
+from dsl.types import INT, Type
 from synth.bank import MAX_ARITY, FingerprintSet, Production, Segment, fingerprints
+from synth.kernels import Kernel, kernel
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
+#: Candidates per compiled block: bounds the fingerprints held at once.
+KERNEL_BLOCK = 1 << 14
 #: Storage of int rows, narrowest first, and the largest value each holds.
 WIDTHS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 _WIDTH_MAX = np.array([np.iinfo(t).max for t in WIDTHS[:-1]])
@@ -167,7 +170,8 @@ class _Output:
 
 def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
            dsl_key: str, seen: FingerprintSet, key: np.ndarray, target: np.ndarray | None,
-           need: int, segment_rows: int, fresh: FingerprintSet | None = None) -> Shard:
+           need: int, segment_rows: int, fresh: FingerprintSet | None = None,
+           compiled: bool = False) -> Shard:
     """Evaluate every candidate of a batch of work items (all of one result type) and keep the
     new distinct ones, stopping at the first that reaches the target.
 
@@ -177,13 +181,16 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
     target's), and `need` the number of agreeing points that makes a candidate acceptable.
     `fresh`, when given, holds the fingerprints found earlier in this level by batches run in the
     same process; it is updated, so consecutive batches never return the same value twice.
+    `compiled` runs operators with a `scalar` form through compiled kernels (the same values).
     """
     dsl = get_dsl(dsl_key)
     points = batch[0][2][0][0].values.shape[1]
     state = _Collector(_Output(points, segment_rows), seen, key, target, need,
                        fresh=FingerprintSet() if fresh is None else fresh)
     for item, production, args in batch:
-        _expand_item(item, production, args, dsl.operators[production.op], state, points)
+        row = dsl.operators[production.op]
+        _expand_item(item, production, args, state, points, row,
+                     kernel(dsl_key, row) if compiled and row.scalar is not None else None)
         if state.hit is not None:
             break
     return state.shard()
@@ -208,11 +215,12 @@ class _Collector:
     found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
     sizes: dict = field(default_factory=dict)   # dtype -> rows
 
-    def offer(self, vals: np.ndarray, starts: tuple[int, ...], dims: tuple[int, ...],
-              ok: np.ndarray | None, production: int) -> None:
-        """Keep the new distinct rows of a block; row r combines argument rows
-        `starts[a] + np.unravel_index(r, dims)[a]`."""
-        fps = fingerprints(vals, self.key)
+    def offer(self, fps: np.ndarray, rows_of: Callable[[np.ndarray], np.ndarray],
+              starts: tuple[int, ...], dims: tuple[int, ...], ok: np.ndarray | None,
+              production: int) -> None:
+        """Keep the new distinct candidates of a block, given their fingerprints: candidate r
+        combines argument rows `starts[a] + np.unravel_index(r, dims)[a]`, and `rows_of(picks)`
+        gives the values of the candidates `picks` (ascending)."""
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
         unique, firsts = np.unique(fps[sel], return_index=True)
         new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
@@ -223,7 +231,7 @@ class _Collector:
         unique, firsts = unique[new], firsts[new]
         self.fresh.add(unique)
         sel = sel[np.sort(firsts)]
-        rows = vals[sel]
+        rows = rows_of(sel)
         columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16)}
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
         for a, pos in enumerate(np.unravel_index(sel, dims)):
@@ -272,26 +280,27 @@ class _Collector:
                      tuple((d, self.sizes[d]) for d in dtypes), hit)
 
 
-def _expand_item(item: WorkItem, production: Production, args, row, state: _Collector,
-                 points: int) -> None:
+def _expand_item(item: WorkItem, production: Production, args, state: _Collector, points: int,
+                 row: Operator, compiled: Kernel | None) -> None:
     first = args[0][item.segment]
     k = len(args)
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
     second = _Rows(args[1]) if k > 1 else None
     third = [_Rows(args[2]).whole()] if k == 3 else []
-    per_row = (second.rows if second is not None else 1) * (third[0][2] if third else 1)
-    step = max(1, BLOCK_ELEMENTS // (points * max(per_row, 1)))
-    for i0 in range(item.start, item.stop, step):
-        i1 = min(item.stop, i0 + step)
-        for j0, j1 in _blocks(second, points, i1 - i0):
-            if triangular and second.offset + j1 <= first.offset + i0:
-                continue  # every pair here has j < i
-            parts = [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
-                + third
-            vals, ok = _block(row, parts)
-            starts = tuple(seg.offset + a for seg, a, _ in parts)
-            dims = tuple(b - a for _, a, b in parts)
-            use = _usable(parts)               # None: every combination counts
+    budget = KERNEL_BLOCK * points if compiled is not None else BLOCK_ELEMENTS
+    for parts in _tiles(first, item.start, item.stop, second, third, points, budget):
+        if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
+            continue  # every pair here has j < i
+        if compiled is not None and _kernel_applies(row, compiled, production.result_type, parts):
+            tiles = [(parts, _compiled_block(compiled, production, parts, state.key))]
+        else:   # numpy, with overflow checks, in blocks of its own size
+            tiles = ((p, _numpy_block(row, p, state.key)) for p in
+                     (_tiles(*_as_rows(parts), points, BLOCK_ELEMENTS) if compiled is not None
+                      else [parts]))
+        for p, (fps, ok, rows_of) in tiles:
+            starts = tuple(seg.offset + a for seg, a, _ in p)
+            dims = tuple(b - a for _, a, b in p)
+            use = _usable(p)               # None: every combination counts
             if triangular:
                 upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
                          >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
@@ -300,10 +309,36 @@ def _expand_item(item: WorkItem, production: Production, args, row, state: _Coll
                 ok = use if ok is None else ok & use
                 state.count += int(use.sum())
             else:
-                state.count += len(vals)
-            state.offer(vals, starts, dims, ok, item.production)
+                state.count += len(fps)
+            state.offer(fps, rows_of, starts, dims, ok, item.production)
             if state.hit is not None:
                 return
+
+
+def _tiles(first: Segment, start: int, stop: int, second: "_Rows | None", third: list,
+           points: int, budget: int):
+    """Blocks of candidates (first argument's rows [start, stop) of `first`, against the rows
+    of `second` and `third`), each of about `budget` values at most, as lists of parts
+    (segment, start, stop); the first argument's rows are the slowest."""
+    per_row = (second.rows if second is not None else 1) * (third[0][2] if third else 1)
+    step = max(1, budget // (points * max(per_row, 1)))
+    for i0 in range(start, stop, step):
+        i1 = min(stop, i0 + step)
+        for j0, j1 in _blocks(second, points, i1 - i0, budget):
+            yield [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
+                + third
+
+
+def _as_rows(parts):
+    """A block's parts as `_tiles` arguments."""
+    first, a, b = parts[0]
+    second = _Rows([_slice(*parts[1])]) if len(parts) > 1 else None
+    return first, a, b, second, parts[2:]
+
+
+def _slice(seg: Segment, a: int, b: int) -> Segment:
+    return Segment(seg.values[a:b], seg.lo[a:b], seg.hi[a:b], seg.offset + a,
+                   None if seg.alive is None else seg.alive[a:b])
 
 
 class _Rows:
@@ -352,47 +387,66 @@ def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
     return mask.ravel()
 
 
-def _blocks(second: "_Rows | None", points: int, rows: int) -> list[tuple[int, int]]:
+def _blocks(second: "_Rows | None", points: int, rows: int, budget: int) -> list[tuple[int, int]]:
     if second is None:
         return [(0, 0)]
     n = second.rows
-    width = max(1, BLOCK_ELEMENTS // (points * max(rows, 1)))
+    width = max(1, budget // (points * max(rows, 1)))
     return [(j, min(n, j + width)) for j in range(0, n, width)]
 
 
-def _block(row, parts: Sequence[tuple[Segment, int, int]]):
-    """Values of all candidates combining rows [a, b) of each part (broadcast against each
-    other, first part slowest), and which did not overflow (None: all of them)."""
+def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: np.ndarray):
+    """Fingerprints, which candidates did not overflow (None: all of them) and the values of a
+    block, through the operator's numpy semantics: every candidate combining rows [a, b) of each
+    part (broadcast against each other, first part slowest)."""
     k = len(parts)
     points = parts[0][0].values.shape[1]
     shaped, dims = [], tuple(b - a for _, a, b in parts)
     for pos, (seg, a, b) in enumerate(parts):
         shape = [1] * k + [points]
         shape[pos] = b - a
-        values = seg.values[a:b]
-        if values.dtype != np.int64 and values.dtype != np.bool_:   # stored narrow
-            values = values.astype(np.int64)
-        shaped.append(values.reshape(shape))
-    bounds = _result_bounds(row, parts) if row.fast is not None else None
-    fast = bounds is not None and INT64_MIN < bounds[0] and bounds[1] < INT64_MAX \
-        and (row.fast_when is None or row.fast_when(*bounds[2]))
+        shaped.append(_wide(seg.values[a:b]).reshape(shape))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        if fast:
-            vals, bad = row.fast(*shaped), None
-        else:
-            vals, bad = row.numpy(*shaped)
+        vals, bad = row.numpy(*shaped)
     vals = np.broadcast_to(vals, dims + (points,)).reshape(-1, points)
     ok = None
     if bad is not None:
         ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return vals, ok
+    return fingerprints(vals, key), ok, vals.__getitem__
 
 
-def _result_bounds(row, parts) -> tuple[int, int, list] | None:
-    """An interval holding every value of the block, and the arguments' intervals (None: the
-    row has no interval rule, or its result is not an int)."""
-    if row.bounds is None or row.result_type != INT:
-        return None
+def _compiled_block(compiled: Kernel, production: Production,
+                    parts: Sequence[tuple[Segment, int, int]], key: np.ndarray):
+    """What `_numpy_block` gives, through the operator's compiled kernels: fingerprints without
+    the values, which are computed only for the candidates asked for."""
+    args = [np.ascontiguousarray(_wide(seg.values[a:b])) for seg, a, b in parts]
+    n = int(np.prod([len(a) for a in args]))
+    fps, ok = np.empty(n, np.uint64), np.empty(n, np.bool_)
+    compiled.fingerprints(args, key, fps, ok)
+    dtype, points = production.result_type.np_dtype, args[0].shape[1]
+
+    def rows_of(picks: np.ndarray) -> np.ndarray:
+        out = np.empty((len(picks), points), dtype)
+        compiled.values(args, picks.astype(np.int64, copy=False), out)
+        return out
+    return fps, ok if compiled.checked else None, rows_of
+
+
+def _wide(values: np.ndarray) -> np.ndarray:
+    """Rows as operators read them: Booleans, or ints widened to int64 (stored narrow)."""
+    return values if values.dtype == np.int64 or values.dtype == np.bool_ \
+        else values.astype(np.int64)
+
+
+def _kernel_applies(row: Operator, compiled: Kernel, result: Type, parts) -> bool:
+    """Whether the operator's scalar form may run on the block: its result is a Boolean, or the
+    kernel checks every point for overflow, or `bounds` shows that no value overflows and
+    `scalar_when` holds."""
+    if result != INT or compiled.checked:
+        return True
+    if row.bounds is None:
+        return False
     intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
     lo, hi = row.bounds(*intervals)
-    return lo, hi, intervals
+    return INT64_MIN < lo and hi < INT64_MAX \
+        and (row.scalar_when is None or row.scalar_when(*intervals))

@@ -76,14 +76,15 @@ def brute_force(env, leaves, max_size, *, dsl=DSL, ops=TINY_OPS):
     return minimal
 
 
-def test_enumerator_finds_every_behaviour_at_its_minimal_size():
+@pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
+def test_enumerator_finds_every_behaviour_at_its_minimal_size(kernel_min_level):
     env = {"x": np.array([0, 1, 2, 3, 5, 7, 11, 13]), "y": np.array([1, 1, 4, 2, 3, 0, 6, 9])}
     leaves = [Var("x"), Var("y"), const(1)]
     prods = [p for p in productions_of(DSL, [INT]) if p.op in TINY_OPS]
     impossible = np.full(8, 10**9)
     enum = Enumerator(dsl=DSL, dsl_key="int", env=env, leaves={INT: leaves}, productions=prods,
                       target=impossible, target_type=INT, need=8, max_size_by_type={},
-                      item_candidates=64)
+                      item_candidates=64, kernel_min_level=kernel_min_level)
     max_size = 5
     for s in range(2, max_size + 1):
         assert enum.grow(s, InProcess(), check=lambda c: None).hit is None
@@ -96,7 +97,8 @@ def test_enumerator_finds_every_behaviour_at_its_minimal_size():
     assert found == brute_force(env, leaves, max_size)
 
 
-def test_enumerator_with_a_three_argument_operator_misses_nothing():
+@pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
+def test_enumerator_with_a_three_argument_operator_misses_nothing(kernel_min_level):
     """The same against brute force with the user DSL's clamp(v, lo, hi): blocks of the third
     argument read its whole level, across segments."""
     dsl = get_dsl(str(Path(__file__).with_name("dsl_user") / "clamp.lark"))
@@ -108,7 +110,7 @@ def test_enumerator_with_a_three_argument_operator_misses_nothing():
     enum = Enumerator(dsl=dsl, dsl_key=str(Path(__file__).with_name("dsl_user") / "clamp.lark"),
                       env=env, leaves={INT: leaves}, productions=prods,
                       target=np.full(8, 10**9), target_type=INT, need=8, max_size_by_type={},
-                      item_candidates=16)
+                      item_candidates=16, kernel_min_level=kernel_min_level)
     for s in range(2, 8):
         assert enum.grow(s, InProcess(batch_candidates=64), check=lambda c: None).hit is None
     levels = enum.banks[INT].levels

@@ -38,5 +38,6 @@ OPERATORS = [
     *INT_OPERATORS,
     Operator("clamp", (INT, INT, INT), INT, lifted(_numpy), **call("clamp", 3),
              total="min(max({0}, {1}), {2})", needs_total=lambda args: True,
+             scalar=lambda v, lo, hi: min(max(v, lo), hi),
              z3=_z3, bounds=_bounds, doc="clamp(v, lo, hi) == min(max(v, lo), hi)"),
 ]

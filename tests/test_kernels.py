@@ -1,0 +1,80 @@
+"""The enumerator's compiled kernels (synth/kernels.py) against Python's own integers.
+
+Wherever the enumerator lets a kernel run on a block (`_kernel_applies`: Boolean results, kernels
+that check overflow at every point, or blocks whose intervals rule overflow out), each candidate's
+values must be Python's answer at every point, its fingerprint that of those values, and a checked
+kernel must flag exactly the candidates with a point whose true value does not fit int64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from dsl import BOOL, INT, Var, compile_python, get_dsl
+from dsl.ops import INT64_MAX, INT64_MIN
+from synth.bank import fingerprint_key, fingerprints, segment
+from synth.enumerate import _kernel_applies
+from synth.kernels import kernel
+
+DSL = get_dsl("int")
+KERNELS = sorted(name for name, row in DSL.operators.items() if row.scalar is not None)
+EDGES = [0, 1, -1, 63, 64, 2**31, 2**52 - 1, 2**52, 2**53, 2**62, INT64_MAX]
+
+
+def test_every_int_operator_has_a_kernel():
+    assert KERNELS == sorted(DSL.operators)
+
+
+@st.composite
+def rows(draw, t, count: int, points: int, *, shift_count: bool = False):
+    """`count` rows of `points` values of type t, ints within a drawn interval (edges often)."""
+    if t == BOOL:
+        return np.array(draw(st.lists(st.lists(st.booleans(), min_size=points,
+                                               max_size=points),
+                                      min_size=count, max_size=count)), bool)
+    ends = st.one_of(st.integers(-3, 70), st.sampled_from([-1, 0, 62, 63, 64, 65, 100])) \
+        if shift_count else st.one_of(
+        st.integers(-300, 300), st.sampled_from(EDGES + [-e for e in EDGES]),
+        st.integers(INT64_MIN, INT64_MAX))
+    lo, hi = sorted((draw(ends), draw(ends)))
+    inside = st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, min(max(0, lo), hi)]))
+    return np.array(draw(st.lists(st.lists(inside, min_size=points, max_size=points),
+                                  min_size=count, max_size=count)), np.int64).reshape(count,
+                                                                                      points)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+@settings(max_examples=120, deadline=None)
+@given(at=st.sampled_from([INT, BOOL]), points=st.integers(1, 9), data=st.data())
+def test_kernels_equal_python_ints_wherever_the_enumerator_runs_them(name, at, points, data):
+    row = DSL.operators[name]
+    types = [at if t.var else t for t in row.arg_types]          # `ite` at either type
+    result = at if row.result_type.var else row.result_type
+    args = [data.draw(rows(t, data.draw(st.integers(1, 3)), points,
+                           shift_count=name in ("lshift", "rshift") and i == 1))
+            for i, t in enumerate(types)]
+    compiled = kernel("int", row)
+    parts = [(segment(a, 0), 0, len(a)) for a in args]
+    if not _kernel_applies(row, compiled, result, parts):
+        event(f"{name}: numpy's checked path")
+        return
+    event(f"{name}: kernel{' (checked)' if compiled.checked else ''}")
+    n = int(np.prod([len(a) for a in args]))
+    fps, ok = np.empty(n, np.uint64), np.empty(n, bool)
+    compiled.fingerprints(args, fingerprint_key(points), fps, ok)
+    values = np.empty((n, points), result.np_dtype)
+    compiled.values(args, np.arange(n, dtype=np.int64), values)
+
+    names = ["a", "b", "c"][:row.arity]
+    python = compile_python(DSL.app(name, *(Var(v, t) for v, t in zip(names, types))), names,
+                            dsl=DSL)
+    for c, picks in enumerate(np.ndindex(*(len(a) for a in args))):
+        truth = [python(*(a[r, p].item() for a, r in zip(args, picks))) for p in range(points)]
+        fits = all(INT64_MIN <= int(v) <= INT64_MAX for v in truth)
+        assert bool(ok[c]) == fits, (name, picks, truth)
+        if fits:
+            assert values[c].tolist() == truth, (name, picks)
+            assert fps[c] == fingerprints(values[c:c + 1], fingerprint_key(points))[0]
