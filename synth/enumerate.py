@@ -215,12 +215,13 @@ class _Collector:
     found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
     sizes: dict = field(default_factory=dict)   # dtype -> rows
 
-    def offer(self, fps: np.ndarray, rows_of: Callable[[np.ndarray], np.ndarray],
+    def offer(self, fps: np.ndarray, rows_of: Callable[[np.ndarray], tuple],
               starts: tuple[int, ...], dims: tuple[int, ...], ok: np.ndarray | None,
               production: int) -> None:
         """Keep the new distinct candidates of a block, given their fingerprints: candidate r
         combines argument rows `starts[a] + np.unravel_index(r, dims)[a]`, and `rows_of(picks)`
-        gives the values of the candidates `picks` (ascending)."""
+        gives the values of the candidates `picks` (ascending), their least and greatest values
+        and their agreement with the target (-1 without one): see `_describe`."""
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
         unique, firsts = np.unique(fps[sel], return_index=True)
         new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
@@ -231,19 +232,18 @@ class _Collector:
         unique, firsts = unique[new], firsts[new]
         self.fresh.add(unique)
         sel = sel[np.sort(firsts)]
-        rows = rows_of(sel)
-        columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16)}
+        rows, lo, hi, agree = rows_of(sel)
+        columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16),
+                   "agree": agree}
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
         for a, pos in enumerate(np.unravel_index(sel, dims)):
             glob[:, a] = pos + starts[a]
         columns["args"] = glob
-        columns["agree"] = (np.full(len(sel), -1, np.int64) if self.target is None
-                            else np.count_nonzero(rows == self.target, axis=1))
         if rows.dtype == np.bool_:
             columns["lo"] = columns["hi"] = np.zeros(len(sel), np.int64)
             width, dtypes = np.zeros(len(sel), np.intp), (rows.dtype,)
         else:
-            columns["lo"], columns["hi"] = rows.min(axis=1), rows.max(axis=1)
+            columns["lo"], columns["hi"] = lo, hi
             width = np.searchsorted(_WIDTH_MAX, np.maximum(columns["hi"], ~columns["lo"]))
             dtypes = WIDTHS
         order = np.argsort(width, kind="stable")        # by width, each in discovery order
@@ -291,13 +291,19 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
     for parts in _tiles(first, item.start, item.stop, second, third, points, budget):
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
-        if compiled is not None and _kernel_applies(row, compiled, production.result_type, parts):
-            tiles = [(parts, _compiled_block(compiled, production, parts, state.key))]
-        else:   # numpy, with overflow checks, in blocks of its own size
-            tiles = ((p, _numpy_block(row, p, state.key)) for p in
-                     (_tiles(*_as_rows(parts), points, BLOCK_ELEMENTS) if compiled is not None
-                      else [parts]))
-        for p, (fps, ok, rows_of) in tiles:
+        tiles = [parts]
+        if compiled is not None and not _kernel_applies(row, compiled, production.result_type,
+                                                        parts):
+            # Smaller blocks, each through the kernel if its rows allow, else numpy (checked):
+            # a few rows of huge values keep the kernel from a block, not from its neighbours.
+            tiles = _tiles(*_as_rows(parts), points, BLOCK_ELEMENTS)
+        for p in tiles:
+            if compiled is not None and (p is parts or _kernel_applies(
+                    row, compiled, production.result_type, p)):
+                fps, ok, rows_of = _compiled_block(compiled, production, p, state.key,
+                                                   state.target)
+            else:
+                fps, ok, rows_of = _numpy_block(row, p, state.key, state.target)
             starts = tuple(seg.offset + a for seg, a, _ in p)
             dims = tuple(b - a for _, a, b in p)
             use = _usable(p)               # None: every combination counts
@@ -395,7 +401,8 @@ def _blocks(second: "_Rows | None", points: int, rows: int, budget: int) -> list
     return [(j, min(n, j + width)) for j in range(0, n, width)]
 
 
-def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: np.ndarray):
+def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: np.ndarray,
+                 target: np.ndarray | None):
     """Fingerprints, which candidates did not overflow (None: all of them) and the values of a
     block, through the operator's numpy semantics: every candidate combining rows [a, b) of each
     part (broadcast against each other, first part slowest)."""
@@ -412,11 +419,24 @@ def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: 
     ok = None
     if bad is not None:
         ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return fingerprints(vals, key), ok, vals.__getitem__
+    return fingerprints(vals, key), ok, lambda picks: _describe(vals[picks], target)
+
+
+def _describe(rows: np.ndarray, target: np.ndarray | None) -> tuple:
+    """Rows, their least and greatest values (zeros for Booleans) and agreement with the target
+    (-1 without one)."""
+    if rows.dtype == np.bool_:
+        lo = hi = np.zeros(len(rows), np.int64)
+    else:
+        lo, hi = rows.min(axis=1), rows.max(axis=1)
+    agree = (np.full(len(rows), -1, np.int64) if target is None
+             else np.count_nonzero(rows == target, axis=1))
+    return rows, lo, hi, agree
 
 
 def _compiled_block(compiled: Kernel, production: Production,
-                    parts: Sequence[tuple[Segment, int, int]], key: np.ndarray):
+                    parts: Sequence[tuple[Segment, int, int]], key: np.ndarray,
+                    target: np.ndarray | None):
     """What `_numpy_block` gives, through the operator's compiled kernels: fingerprints without
     the values, which are computed only for the candidates asked for."""
     args = [np.ascontiguousarray(_wide(seg.values[a:b])) for seg, a, b in parts]
@@ -425,10 +445,18 @@ def _compiled_block(compiled: Kernel, production: Production,
     compiled.fingerprints(args, key, fps, ok)
     dtype, points = production.result_type.np_dtype, args[0].shape[1]
 
-    def rows_of(picks: np.ndarray) -> np.ndarray:
-        out = np.empty((len(picks), points), dtype)
-        compiled.values(args, picks.astype(np.int64, copy=False), out)
-        return out
+    def rows_of(picks: np.ndarray) -> tuple:
+        n = len(picks)
+        out, lo, hi, agree = (np.empty((n, points), dtype), np.empty(n, np.int64),
+                              np.empty(n, np.int64), np.empty(n, np.int64))
+        compiled.values(args, picks.astype(np.int64, copy=False),
+                        np.zeros(points, dtype) if target is None else target, out, lo, hi,
+                        agree)
+        if target is None:
+            agree[:] = -1
+        if dtype == np.bool_:
+            lo[:] = hi[:] = 0
+        return out, lo, hi, agree
     return fps, ok if compiled.checked else None, rows_of
 
 

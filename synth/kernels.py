@@ -38,8 +38,9 @@ class Kernel:
     """`fingerprints(args, key, out, ok)` writes into `out` the fingerprint of every combination
     of the arguments' rows (int64 or bool arrays of shape (rows, points), first argument
     slowest), as `synth.bank.fingerprints` computes it from the values, and into `ok` whether no
-    point overflowed (always True unless `checked`); `values(args, picks, out)` writes into row r
-    of `out` the values of combination `picks[r]`."""
+    point overflowed (always True unless `checked`); `values(args, picks, target, out, lo, hi,
+    agree)` writes into row r of `out` the values of combination `picks[r]`, and into `lo`, `hi`
+    and `agree` their least and greatest values and how many equal `target`."""
 
     fingerprints: Callable[..., None]
     values: Callable[..., None]
@@ -53,7 +54,7 @@ def kernel(dsl_key: str, row: Operator) -> Kernel:
         module = _module(dsl_key, row)
         loaded = _LOADED[(dsl_key, row.name)] = Kernel(
             lambda args, key, out, ok: module.fingerprints(*args, key, out, ok),
-            lambda args, picks, out: module.values(*args, picks, out),
+            lambda args, picks, target, *outs: module.values(*args, picks, target, *outs),
             row.overflow is not None)
     return loaded
 
@@ -82,6 +83,7 @@ from synth.kernels import column
 f = numba.njit(inline="always", error_model="numpy")(column({dsl!r}, {name!r}, "scalar"))
 bad = numba.njit(inline="always", error_model="numpy")(column({dsl!r}, {name!r}, "overflow"))
 jit = numba.njit(error_model="numpy", boundscheck=False, nogil=True, cache={cache})
+_MIN, _MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 '''
 
 #: One pair of loops per arity: numba needs the operator's call spelled out to inline it.
@@ -98,11 +100,16 @@ def fingerprints(a, key, out, ok):
 
 
 @jit
-def values(a, picks, out):
+def values(a, picks, target, out, lo, hi, agree):
     for r in range(picks.shape[0]):
         i = picks[r]
+        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
         for p in range(a.shape[1]):
-            out[r, p] = f(a[i, p])
+            v = f(a[i, p])
+            out[r, p] = v
+            least, most = min(least, np.int64(v)), max(most, np.int64(v))
+            same += v == target[p]
+        lo[r], hi[r], agree[r] = least, most, same
 ''',
     2: '''
 @jit
@@ -118,12 +125,17 @@ def fingerprints(a, b, key, out, ok):
 
 
 @jit
-def values(a, b, picks, out):
+def values(a, b, picks, target, out, lo, hi, agree):
     nb = b.shape[0]
     for r in range(picks.shape[0]):
         i, j = picks[r] // nb, picks[r] % nb
+        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
         for p in range(a.shape[1]):
-            out[r, p] = f(a[i, p], b[j, p])
+            v = f(a[i, p], b[j, p])
+            out[r, p] = v
+            least, most = min(least, np.int64(v)), max(most, np.int64(v))
+            same += v == target[p]
+        lo[r], hi[r], agree[r] = least, most, same
 ''',
     3: '''
 @jit
@@ -140,13 +152,18 @@ def fingerprints(a, b, c, key, out, ok):
 
 
 @jit
-def values(a, b, c, picks, out):
+def values(a, b, c, picks, target, out, lo, hi, agree):
     nb, nc = b.shape[0], c.shape[0]
     for r in range(picks.shape[0]):
         i, jk = picks[r] // (nb * nc), picks[r] % (nb * nc)
         j, k = jk // nc, jk % nc
+        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
         for p in range(a.shape[1]):
-            out[r, p] = f(a[i, p], b[j, p], c[k, p])
+            v = f(a[i, p], b[j, p], c[k, p])
+            out[r, p] = v
+            least, most = min(least, np.int64(v)), max(most, np.int64(v))
+            same += v == target[p]
+        lo[r], hi[r], agree[r] = least, most, same
 ''',
 }
 

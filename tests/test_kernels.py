@@ -3,7 +3,9 @@
 Wherever the enumerator lets a kernel run on a block (`_kernel_applies`: Boolean results, kernels
 that check overflow at every point, or blocks whose intervals rule overflow out), each candidate's
 values must be Python's answer at every point, its fingerprint that of those values, and a checked
-kernel must flag exactly the candidates with a point whose true value does not fit int64.
+kernel must flag exactly the candidates with a point whose true value does not fit int64; the
+values kernel also gives each candidate's least and greatest value and its agreement with a
+target.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ def test_kernels_equal_python_ints_wherever_the_enumerator_runs_them(name, at, p
     fps, ok = np.empty(n, np.uint64), np.empty(n, bool)
     compiled.fingerprints(args, fingerprint_key(points), fps, ok)
     values = np.empty((n, points), result.np_dtype)
-    compiled.values(args, np.arange(n, dtype=np.int64), values)
+    lo, hi, agree = (np.empty(n, np.int64) for _ in range(3))
+    target = data.draw(rows(result, 1, points))[0]
+    compiled.values(args, np.arange(n, dtype=np.int64), target, values, lo, hi, agree)
 
     names = ["a", "b", "c"][:row.arity]
     python = compile_python(DSL.app(name, *(Var(v, t) for v, t in zip(names, types))), names,
@@ -77,4 +81,6 @@ def test_kernels_equal_python_ints_wherever_the_enumerator_runs_them(name, at, p
         assert bool(ok[c]) == fits, (name, picks, truth)
         if fits:
             assert values[c].tolist() == truth, (name, picks)
+            assert (lo[c], hi[c]) == (min(truth), max(truth))
+            assert agree[c] == sum(v == t for v, t in zip(truth, target.tolist()))
             assert fps[c] == fingerprints(values[c:c + 1], fingerprint_key(points))[0]
