@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from dsl.language import get_dsl
 from dsl.ops import Operator
@@ -45,6 +45,7 @@ class Kernel:
     fingerprints: Callable[..., None]
     values: Callable[..., None]
     checked: bool               # the operator's `overflow` column is evaluated at every point
+    module: Any                 # the generated module (its file, when cached on disk)
 
 
 def kernel(dsl_key: str, row: Operator) -> Kernel:
@@ -55,7 +56,7 @@ def kernel(dsl_key: str, row: Operator) -> Kernel:
         loaded = _LOADED[(dsl_key, row.name)] = Kernel(
             lambda args, key, out, ok: module.fingerprints(*args, key, out, ok),
             lambda args, picks, target, *outs: module.values(*args, picks, target, *outs),
-            row.overflow is not None)
+            row.overflow is not None, module)
     return loaded
 
 

@@ -10,6 +10,12 @@ target.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
@@ -22,6 +28,7 @@ from synth.enumerate import _kernel_applies
 from synth.kernels import kernel
 
 DSL = get_dsl("int")
+ROOT = Path(__file__).resolve().parents[1]
 KERNELS = sorted(name for name, row in DSL.operators.items() if row.scalar is not None)
 EDGES = [0, 1, -1, 63, 64, 2**31, 2**52 - 1, 2**52, 2**53, 2**62, INT64_MAX]
 
@@ -84,3 +91,41 @@ def test_kernels_equal_python_ints_wherever_the_enumerator_runs_them(name, at, p
             assert (lo[c], hi[c]) == (min(truth), max(truth))
             assert agree[c] == sum(v == t for v, t in zip(truth, target.tolist()))
             assert fps[c] == fingerprints(values[c:c + 1], fingerprint_key(points))[0]
+
+
+CALL_ADD = """
+import json
+import numpy as np
+from dsl import get_dsl
+from synth import kernels
+k = kernels.kernel("int", get_dsl("int").operators["add"])
+a = np.array([[1, 2], [3, 4]], np.int64)
+fps, ok = np.empty(4, np.uint64), np.empty(4, bool)
+k.fingerprints([a, a], np.array([3, 5], np.uint64), fps, ok)
+print(json.dumps({"fps": fps.tolist(), "file": getattr(k.module, "__file__", None),
+                  "loaded": k.module.fingerprints.stats.cache_hits.total()}))
+"""
+#: The fingerprints of a + a for a's rows [1, 2] and [3, 4], with key [3, 5].
+SUMS = np.array([[2, 4], [4, 6], [4, 6], [6, 8]])
+
+
+def _run(code: str, cache: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "NETSYNTH_CACHE": str(cache)}, cwd=ROOT, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_kernels_are_compiled_once_per_machine_and_loaded_by_later_processes(tmp_path):
+    truth = fingerprints(SUMS, np.array([3, 5], np.uint64)).tolist()
+    first, second = _run(CALL_ADD, tmp_path), _run(CALL_ADD, tmp_path)
+    assert first["fps"] == second["fps"] == truth
+    assert first["loaded"] == 0 and second["loaded"] > 0    # compiled, then loaded from the cache
+    assert first["file"] == second["file"] and first["file"].startswith(str(tmp_path))
+
+
+def test_kernels_compile_in_memory_where_the_cache_cannot_be_written(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    out = _run(CALL_ADD, blocked)
+    assert out["fps"] == fingerprints(SUMS, np.array([3, 5], np.uint64)).tolist()
+    assert out["file"] is None and out["loaded"] == 0
