@@ -139,6 +139,7 @@ class Enumerator:
         self.item_candidates = item_candidates
         self.memory_bytes = memory_bytes
         self.kernel_min_level = kernel_min_level
+        self.compiled_levels: list[int] = []     # sizes grown through compiled kernels
         self.points = len(target)
         self.key = fingerprint_key(self.points)
         self.leaves = {t: list(v) for t, v in leaves.items()}
@@ -185,6 +186,8 @@ class Enumerator:
         # levels only, so that small searches never wait for the compiler.
         inputs = dataclasses.replace(inputs, compiled=sum(i.candidates for i in items)
                                      >= self.kernel_min_level)
+        if inputs.compiled:
+            self.compiled_levels.append(size)
         out, best_rank = LevelOutcome(), None
         pending: dict[Type, list[Shard]] = {}
         # Values two shards both found, marked as the shards arrive (while workers still run):

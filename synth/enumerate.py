@@ -33,6 +33,9 @@ from synth.kernels import Kernel, kernel
 BLOCK_ELEMENTS = 1 << 18
 #: Candidates per compiled block: bounds the fingerprints held at once.
 KERNEL_BLOCK = 1 << 14
+#: Bytes of second-argument rows (widened to int64) a compiled block reads: they stay in cache
+#: while the kernel combines them with each of the block's first-argument rows.
+KERNEL_COLUMN_BYTES = 1 << 19
 #: Storage of int rows, narrowest first, and the largest value each holds.
 WIDTHS = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 _WIDTH_MAX = np.array([np.iinfo(t).max for t in WIDTHS[:-1]])
@@ -287,8 +290,12 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
     second = _Rows(args[1]) if k > 1 else None
     third = [_Rows(args[2]).whole()] if k == 3 else []
-    budget = KERNEL_BLOCK * points if compiled is not None else BLOCK_ELEMENTS
-    for parts in _tiles(first, item.start, item.stop, second, third, points, budget):
+    if compiled is not None:
+        tiles = _tiles(first, item.start, item.stop, second, third, points,
+                       KERNEL_BLOCK * points, max(1, KERNEL_COLUMN_BYTES // (8 * points)))
+    else:
+        tiles = _tiles(first, item.start, item.stop, second, third, points, BLOCK_ELEMENTS)
+    for parts in tiles:
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
         tiles = [parts]
@@ -322,15 +329,23 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
 
 
 def _tiles(first: Segment, start: int, stop: int, second: "_Rows | None", third: list,
-           points: int, budget: int):
+           points: int, budget: int, columns: int | None = None):
     """Blocks of candidates (first argument's rows [start, stop) of `first`, against the rows
     of `second` and `third`), each of about `budget` values at most, as lists of parts
-    (segment, start, stop); the first argument's rows are the slowest."""
-    per_row = (second.rows if second is not None else 1) * (third[0][2] if third else 1)
+    (segment, start, stop); the first argument's rows are the slowest. With `columns`, blocks
+    take at most that many rows of `second` (and as many of `first` as the budget allows), so
+    that a kernel reads them from cache while it combines them with each row of `first`."""
+    n = second.rows if second is not None else 1
+    width = min(n, columns) if columns is not None else n
+    per_row = width * (third[0][2] if third else 1)
     step = max(1, budget // (points * max(per_row, 1)))
     for i0 in range(start, stop, step):
         i1 = min(stop, i0 + step)
-        for j0, j1 in _blocks(second, points, i1 - i0, budget):
+        if columns is not None and second is not None:
+            spans = [(j, min(n, j + width)) for j in range(0, n, width)]
+        else:
+            spans = _blocks(second, points, i1 - i0, budget)
+        for j0, j1 in spans:
             yield [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
                 + third
 

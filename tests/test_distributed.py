@@ -24,6 +24,7 @@ from synth.outcome import StopReason
 
 OPS = ("add", "sub", "mul", "bitand", "bitxor", "lshift")
 ITEM_CANDIDATES = 1 << 11          # small: levels split into hundreds of work items
+KERNEL_MIN_LEVEL = 1 << 12         # larger levels run through compiled kernels, smaller numpy
 
 
 def sample(points: int = 64, seed: int = 1) -> dict[str, np.ndarray]:
@@ -44,7 +45,7 @@ def enumerator(env, target, *, item_candidates: int = ITEM_CANDIDATES) -> Enumer
                       leaves={INT: [Var("x"), Var("y"), const(1), const(2), const(3)]},
                       productions=productions, target=target, target_type=INT,
                       need=len(target), max_size_by_type={BOOL: 3},
-                      item_candidates=item_candidates)
+                      item_candidates=item_candidates, kernel_min_level=KERNEL_MIN_LEVEL)
 
 
 def search(executor, *, max_size: int = 11):
@@ -56,6 +57,7 @@ def search(executor, *, max_size: int = 11):
         out = enum.grow(s, executor, check=lambda candidates: None)
         levels.append((s, out.candidates, out.distinct))
         if out.hit is not None:
+            assert 1 < len(enum.compiled_levels) < len(levels)     # both paths were taken
             return out.hit, levels, {t.name: bank.seen.copy() for t, bank in enum.banks.items()}
     raise AssertionError(f"no program up to size {max_size}")
 
