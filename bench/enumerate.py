@@ -2,7 +2,9 @@
 then seconds to solution on each example network. Not a test.
 
 Fixed workload: the int DSL without `ite` over x, y sampled in [0, 255] (256 points), literals
-{0, 1, 2, 3, 4, 8, 16, 255}, sizes 2..MAX for a target no program reaches.
+{0, 1, 2, 3, 4, 8, 16, 255}, sizes 2..MAX for a target no program reaches. Levels of 2^20
+candidates or more run through compiled kernels; the figures include loading them (or, the first
+time on a machine, compiling them), and the last lines say which happened.
 
     .venv/bin/python bench/enumerate.py [--max-size 6] [--no-examples]
 """
@@ -57,6 +59,12 @@ def main() -> None:
     total = time.perf_counter() - start
     print(f"total: {tried:,} tried, {distinct:,} distinct in {total:.2f} s = "
           f"{tried / total:,.0f} tried/s, {distinct / total:,.0f} distinct/s (one core)")
+    from synth.kernels import counts
+
+    loaded, compiled = counts()
+    print(f"kernels (levels of {enum.kernel_min_level:,}+ candidates: sizes "
+          f"{enum.compiled_levels}): {loaded} loaded from the disk cache, {compiled} compiled "
+          f"in this run")
     if not args.no_examples:
         examples()
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())

@@ -60,6 +60,17 @@ def kernel(dsl_key: str, row: Operator) -> Kernel:
     return loaded
 
 
+def counts() -> tuple[int, int]:
+    """(compiled functions loaded from the disk cache, compiled functions compiled) so far in
+    this process."""
+    loaded = compiled = 0
+    for k in _LOADED.values():
+        for fn in (k.module.fingerprints, k.module.values):
+            loaded += fn.stats.cache_hits.total()
+            compiled += fn.stats.cache_misses.total()
+    return loaded, compiled
+
+
 def column(dsl_key: str, name: str, col: str) -> Callable:
     """A scalar column of an operator, as a generated module imports it (a row without an
     `overflow` column never overflows)."""
