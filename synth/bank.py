@@ -128,9 +128,12 @@ class FingerprintSet:
             return found
         byte, bit = self._slots(fps)
         maybe = np.flatnonzero(self.filter[byte] & bit)
-        if len(maybe):
-            for run in self.runs:
-                found[maybe] |= ~is_new(run, fps[maybe])
+        for run in self.runs:               # largest first: most values found are found there
+            if not len(maybe):
+                break
+            hit = ~is_new(run, fps[maybe])
+            found[maybe[hit]] = True
+            maybe = maybe[~hit]
         return found
 
 
