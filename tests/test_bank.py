@@ -41,6 +41,21 @@ def test_fingerprint_set_answers_as_a_python_set(batches, queries):
     assert all(len(a) >= FingerprintSet.RATIO * len(b) for a, b in zip(fps.runs, fps.runs[1:]))
 
 
+@settings(max_examples=100, deadline=None)
+@given(big=st.sets(st.integers(0, 10**6), min_size=64, max_size=200),
+       small=st.sets(st.integers(0, 10**6), min_size=1, max_size=3),
+       absent=st.sets(st.integers(10**6 + 1, 2 * 10**6), max_size=5))
+def test_values_held_in_a_smaller_run_are_found(big, small, absent):
+    """A set of several runs (a large one, then one of a few values): every value is found,
+    in whichever run it is, and no other."""
+    fps = FingerprintSet()
+    fps.update(spread(big))
+    fps.update(spread(small - big))
+    assert len(fps.runs) == 2 or not small - big
+    q = np.sort(spread(big | small | absent))
+    assert fps.contains(q).tolist() == [v not in absent for v in unspread(q)]
+
+
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(st.lists(st.integers(-2**63, 2**63 - 1), min_size=6, max_size=6),
                      min_size=1, max_size=8))
