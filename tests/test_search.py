@@ -76,8 +76,18 @@ def brute_force(env, leaves, max_size, *, dsl=DSL, ops=TINY_OPS):
     return minimal
 
 
+@pytest.fixture
+def small_kernel_blocks(monkeypatch):
+    """Compiled blocks of a few rows each way, so that tiny levels still span many blocks."""
+    import synth.enumerate
+
+    monkeypatch.setattr(synth.enumerate, "KERNEL_BLOCK", 12)
+    monkeypatch.setattr(synth.enumerate, "KERNEL_COLUMN_BYTES", 8 * 8 * 5)   # 5 rows at 8 points
+
+
 @pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
-def test_enumerator_finds_every_behaviour_at_its_minimal_size(kernel_min_level):
+def test_enumerator_finds_every_behaviour_at_its_minimal_size(kernel_min_level,
+                                                              small_kernel_blocks):
     env = {"x": np.array([0, 1, 2, 3, 5, 7, 11, 13]), "y": np.array([1, 1, 4, 2, 3, 0, 6, 9])}
     leaves = [Var("x"), Var("y"), const(1)]
     prods = [p for p in productions_of(DSL, [INT]) if p.op in TINY_OPS]
@@ -98,7 +108,8 @@ def test_enumerator_finds_every_behaviour_at_its_minimal_size(kernel_min_level):
 
 
 @pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
-def test_enumerator_with_a_three_argument_operator_misses_nothing(kernel_min_level):
+def test_enumerator_with_a_three_argument_operator_misses_nothing(kernel_min_level,
+                                                                  small_kernel_blocks):
     """The same against brute force with the user DSL's clamp(v, lo, hi): blocks of the third
     argument read its whole level, across segments."""
     dsl = get_dsl(str(Path(__file__).with_name("dsl_user") / "clamp.lark"))
