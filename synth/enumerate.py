@@ -14,6 +14,14 @@ touching each row once, in as few bytes as possible, is what keeps the search fa
 is stored in the narrowest of int8, int16, int32 and int64 that holds its values (operators read
 them widened to int64), and a level keeps its rows grouped by storage width, narrowest first, each
 group in discovery order: an order that does not depend on how the level was split into shards.
+
+Large levels (`compiled`) run each operator that has a `scalar` form through compiled kernels
+(synth/kernels.py): a block's candidates are fingerprinted without writing their values, and only
+the new ones are computed into rows. Blocks are then shaped for the cache (a run of second-argument
+rows against many first-argument rows); a block whose bounds do not let the kernel run unchecked is
+split, and each piece goes through the kernel or, failing that, through numpy's checked semantics.
+Both paths give the same values and fingerprints; a level uses one block shape throughout, so its
+order of discovery is the same in every process.
 """
 
 from __future__ import annotations
@@ -298,13 +306,13 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
     for parts in tiles:
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
-        tiles = [parts]
+        pieces = [parts]
         if compiled is not None and not _kernel_applies(row, compiled, production.result_type,
                                                         parts):
             # Smaller blocks, each through the kernel if its rows allow, else numpy (checked):
             # a few rows of huge values keep the kernel from a block, not from its neighbours.
-            tiles = _tiles(*_as_rows(parts), points, BLOCK_ELEMENTS)
-        for p in tiles:
+            pieces = _tiles(*_as_rows(parts), points, BLOCK_ELEMENTS)
+        for p in pieces:
             if compiled is not None and (p is parts or _kernel_applies(
                     row, compiled, production.result_type, p)):
                 fps, ok, rows_of = _compiled_block(compiled, production, p, state.key,

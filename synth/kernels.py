@@ -4,8 +4,9 @@ fingerprint of each result.
 numpy evaluates a block of candidates operator by operator, writing every candidate's values to
 memory and reading them back to fingerprint them, although most candidates repeat a value already
 found and are dropped at once. A kernel computes each candidate's values point by point in
-registers, fingerprints them on the way and writes only the fingerprint; the values of the few
-new candidates are computed again, by a second kernel, when they are kept.
+registers, fingerprints them on the way and writes only the fingerprint; the values of the new
+candidates (about a third of them on the benchmark) are computed again, by a second kernel, with
+their ranges and agreement, when they are kept.
 
 Kernels are compiled by numba from an operator row's `scalar` column (the operator on single
 values) and, where the row has one, its `overflow` column. Compiling costs about 0.3 s per
@@ -23,6 +24,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -98,94 +100,54 @@ jit = numba.njit(error_model="numpy", boundscheck=False, nogil=True, cache={cach
 _MIN, _MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 '''
 
-#: One pair of loops per arity: numba needs the operator's call spelled out to inline it.
-_LOOPS = {
-    1: '''
+#: The kernels' source, per arity: numba inlines the operator only where its call is spelled out.
+#: Argument k is the array "abc"[k], read at row "ijk"[k]; the first argument's rows are slowest.
+_FINGERPRINTS = '''
 @jit
-def fingerprints(a, key, out, ok):
-    for i in range(a.shape[0]):
-        acc, over = np.uint64(0), False
-        for p in range(a.shape[1]):
-            acc += np.uint64(f(a[i, p])) * key[p]
-            over |= bad(a[i, p])
-        out[i], ok[i] = acc, not over
-
+def fingerprints({args}, key, out, ok):
+    n = 0
+{loops}'''
+_FINGERPRINT_BODY = '''acc, over = np.uint64(0), False
+for p in range(a.shape[1]):
+    acc += np.uint64(f({point})) * key[p]
+    over |= bad({point})
+out[n], ok[n] = acc, not over
+n += 1
+'''
+_VALUES = '''
 
 @jit
-def values(a, picks, target, out, lo, hi, agree):
+def values({args}, picks, target, out, lo, hi, agree):
     for r in range(picks.shape[0]):
-        i = picks[r]
-        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
+        rest = picks[r]
+{split}        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
         for p in range(a.shape[1]):
-            v = f(a[i, p])
+            v = f({point})
             out[r, p] = v
             least, most = min(least, np.int64(v)), max(most, np.int64(v))
             same += v == target[p]
         lo[r], hi[r], agree[r] = least, most, same
-''',
-    2: '''
-@jit
-def fingerprints(a, b, key, out, ok):
-    nb = b.shape[0]
-    for i in range(a.shape[0]):
-        for j in range(nb):
-            acc, over = np.uint64(0), False
-            for p in range(a.shape[1]):
-                acc += np.uint64(f(a[i, p], b[j, p])) * key[p]
-                over |= bad(a[i, p], b[j, p])
-            out[i * nb + j], ok[i * nb + j] = acc, not over
+'''
 
 
-@jit
-def values(a, b, picks, target, out, lo, hi, agree):
-    nb = b.shape[0]
-    for r in range(picks.shape[0]):
-        i, j = picks[r] // nb, picks[r] % nb
-        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
-        for p in range(a.shape[1]):
-            v = f(a[i, p], b[j, p])
-            out[r, p] = v
-            least, most = min(least, np.int64(v)), max(most, np.int64(v))
-            same += v == target[p]
-        lo[r], hi[r], agree[r] = least, most, same
-''',
-    3: '''
-@jit
-def fingerprints(a, b, c, key, out, ok):
-    nb, nc = b.shape[0], c.shape[0]
-    for i in range(a.shape[0]):
-        for j in range(nb):
-            for k in range(nc):
-                acc, over = np.uint64(0), False
-                for p in range(a.shape[1]):
-                    acc += np.uint64(f(a[i, p], b[j, p], c[k, p])) * key[p]
-                    over |= bad(a[i, p], b[j, p], c[k, p])
-                out[(i * nb + j) * nc + k], ok[(i * nb + j) * nc + k] = acc, not over
-
-
-@jit
-def values(a, b, c, picks, target, out, lo, hi, agree):
-    nb, nc = b.shape[0], c.shape[0]
-    for r in range(picks.shape[0]):
-        i, jk = picks[r] // (nb * nc), picks[r] % (nb * nc)
-        j, k = jk // nc, jk % nc
-        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
-        for p in range(a.shape[1]):
-            v = f(a[i, p], b[j, p], c[k, p])
-            out[r, p] = v
-            least, most = min(least, np.int64(v)), max(most, np.int64(v))
-            same += v == target[p]
-        lo[r], hi[r], agree[r] = least, most, same
-''',
-}
+def _loops(arity: int) -> str:
+    if not 1 <= arity <= 3:
+        raise ValueError(f"no kernel for operators of arity {arity}")
+    names, rows = "abc"[:arity], "ijk"[:arity]
+    args, point = ", ".join(names), ", ".join(f"{a}[{x}, p]" for a, x in zip(names, rows))
+    loops = "".join(" " * 4 * (d + 1) + f"for {x} in range({a}.shape[0]):\n"
+                    for d, (a, x) in enumerate(zip(names, rows)))
+    loops += textwrap.indent(_FINGERPRINT_BODY.format(point=point), " " * 4 * (arity + 1))
+    split = "".join(f"        {x}, rest = rest % {a}.shape[0], rest // {a}.shape[0]\n"
+                    for a, x in zip(names[:0:-1], rows[:0:-1])) + "        i = rest\n"
+    return (_FINGERPRINTS.format(args=args, loops=loops)
+            + _VALUES.format(args=args, split=split, point=point))
 
 
 def _module(dsl_key: str, row: Operator):
-    if row.arity not in _LOOPS:
-        raise ValueError(f"no kernel for operator {row.name!r} of arity {row.arity}")
     # numba keys its cache on a function's own code, not on the functions it inlines: the file
     # name carries a digest of those, so an edited operator gets a new module.
-    digest = hashlib.sha256(repr((dsl_key, row.name, _LOOPS[row.arity], _code(row.scalar),
+    digest = hashlib.sha256(repr((dsl_key, row.name, _loops(row.arity), _code(row.scalar),
                                   _code(row.overflow))).encode()).hexdigest()[:16]
     stem = f"k_{_slug(dsl_key)}_{row.name}_{digest}"
     path = _write(stem, _source(dsl_key, row, cache=True))
@@ -202,7 +164,7 @@ def _module(dsl_key: str, row: Operator):
 
 
 def _source(dsl_key: str, row: Operator, *, cache: bool) -> str:
-    return _HEADER.format(name=row.name, dsl=dsl_key, cache=cache) + _LOOPS[row.arity]
+    return _HEADER.format(name=row.name, dsl=dsl_key, cache=cache) + _loops(row.arity)
 
 
 def _code(fn: Callable | None) -> str:
