@@ -462,10 +462,10 @@ def _compiled_block(compiled: Kernel, production: Production,
                     target: np.ndarray | None):
     """What `_numpy_block` gives, through the operator's compiled kernels: fingerprints without
     the values, which are computed only for the candidates asked for."""
-    args = [np.ascontiguousarray(_wide(seg.values[a:b])) for seg, a, b in parts]
+    args = [_read_only(np.ascontiguousarray(_wide(seg.values[a:b]))) for seg, a, b in parts]
     n = int(np.prod([len(a) for a in args]))
     fps, ok = np.empty(n, np.uint64), np.empty(n, np.bool_)
-    compiled.fingerprints(args, key, fps, ok)
+    compiled.fingerprints(args, _read_only(key), fps, ok)
     dtype, points = production.result_type.np_dtype, args[0].shape[1]
 
     def rows_of(picks: np.ndarray) -> tuple:
@@ -473,14 +473,25 @@ def _compiled_block(compiled: Kernel, production: Production,
         out, lo, hi, agree = (np.empty((n, points), dtype), np.empty(n, np.int64),
                               np.empty(n, np.int64), np.empty(n, np.int64))
         compiled.values(args, picks.astype(np.int64, copy=False),
-                        np.zeros(points, dtype) if target is None else target, out, lo, hi,
-                        agree)
+                        _read_only(np.zeros(points, dtype) if target is None else target), out,
+                        lo, hi, agree)
         if target is None:
             agree[:] = -1
         if dtype == np.bool_:
             lo[:] = hi[:] = 0
         return out, lo, hi, agree
     return fps, ok if compiled.checked else None, rows_of
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view: numba compiles a kernel apart for read-only arrays (those a Ray worker
+    reads from the object store) and writable ones; always passing read-only views keeps it to
+    one compilation."""
+    if not values.flags.writeable:
+        return values
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _wide(values: np.ndarray) -> np.ndarray:
