@@ -156,8 +156,10 @@ class _Output:
     segments: dict = field(default_factory=dict)     # dtype -> list of arrays
     fill: dict = field(default_factory=dict)         # dtype -> rows used in the last one
 
-    def add(self, rows: np.ndarray, order: np.ndarray, dtype: np.dtype) -> None:
-        """Append rows `order` of `rows`, converted to `dtype`."""
+    def add(self, write: Callable[[np.ndarray, np.ndarray], None], order: np.ndarray,
+            dtype: np.dtype) -> None:
+        """Append the rows `order` as `dtype`: `write(picks, out)` writes rows `picks` into
+        `out`."""
         segments = self.segments.setdefault(dtype, [])
         pos = 0
         while pos < len(order):
@@ -168,7 +170,7 @@ class _Output:
                                           self.points), dtype))
                 fill = 0
             n = min(len(order) - pos, len(segments[-1]) - fill)
-            np.take(rows, order[pos:pos + n], axis=0, out=segments[-1][fill:fill + n])
+            write(order[pos:pos + n], segments[-1][fill:fill + n])
             self.fill[dtype] = fill + n
             pos += n
 
@@ -231,8 +233,9 @@ class _Collector:
               production: int) -> None:
         """Keep the new distinct candidates of a block, given their fingerprints: candidate r
         combines argument rows `starts[a] + np.unravel_index(r, dims)[a]`, and `rows_of(picks)`
-        gives the values of the candidates `picks` (ascending), their least and greatest values
-        and their agreement with the target (-1 without one): see `_describe`."""
+        describes the candidates `picks` (ascending): a function that writes some of them (by
+        index into `picks`) into an array, their least and greatest values, their agreement with
+        the target (-1 without one) and their dtype (see `_describe`)."""
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
         unique, firsts = np.unique(fps[sel], return_index=True)
         new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
@@ -243,16 +246,16 @@ class _Collector:
         unique, firsts = unique[new], firsts[new]
         self.fresh.add(unique)
         sel = sel[np.sort(firsts)]
-        rows, lo, hi, agree = rows_of(sel)
+        write, lo, hi, agree, result = rows_of(sel)
         columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16),
                    "agree": agree}
         glob = np.zeros((len(sel), MAX_ARITY), np.int64)
         for a, pos in enumerate(np.unravel_index(sel, dims)):
             glob[:, a] = pos + starts[a]
         columns["args"] = glob
-        if rows.dtype == np.bool_:
+        if result == np.bool_:
             columns["lo"] = columns["hi"] = np.zeros(len(sel), np.int64)
-            width, dtypes = np.zeros(len(sel), np.intp), (rows.dtype,)
+            width, dtypes = np.zeros(len(sel), np.intp), (result,)
         else:
             columns["lo"], columns["hi"] = lo, hi
             width = np.searchsorted(_WIDTH_MAX, np.maximum(columns["hi"], ~columns["lo"]))
@@ -266,7 +269,7 @@ class _Collector:
             if not n:
                 continue
             dtype, rows_w = dtypes[w], order[start:start + n]
-            self.out.add(rows, rows_w, dtype)
+            self.out.add(write, rows_w, dtype)
             if first_hit >= 0 and width[first_hit] == w:
                 self.hit = (dtype, self.sizes.get(dtype, 0)
                             + int(np.flatnonzero(rows_w == first_hit)[0]))
@@ -446,15 +449,18 @@ def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: 
 
 
 def _describe(rows: np.ndarray, target: np.ndarray | None) -> tuple:
-    """Rows, their least and greatest values (zeros for Booleans) and agreement with the target
-    (-1 without one)."""
+    """What `_Collector.offer` asks of new rows: a writer of some of them, their least and
+    greatest values (zeros for Booleans), agreement with the target (-1 without one), dtype."""
     if rows.dtype == np.bool_:
         lo = hi = np.zeros(len(rows), np.int64)
     else:
         lo, hi = rows.min(axis=1), rows.max(axis=1)
     agree = (np.full(len(rows), -1, np.int64) if target is None
              else np.count_nonzero(rows == target, axis=1))
-    return rows, lo, hi, agree
+
+    def write(picks: np.ndarray, out: np.ndarray) -> None:
+        np.take(rows, picks, axis=0, out=out)
+    return write, lo, hi, agree, rows.dtype
 
 
 def _compiled_block(compiled: Kernel, production: Production,
@@ -470,16 +476,19 @@ def _compiled_block(compiled: Kernel, production: Production,
 
     def rows_of(picks: np.ndarray) -> tuple:
         n = len(picks)
-        out, lo, hi, agree = (np.empty((n, points), dtype), np.empty(n, np.int64),
-                              np.empty(n, np.int64), np.empty(n, np.int64))
-        compiled.values(args, picks.astype(np.int64, copy=False),
-                        _read_only(np.zeros(points, dtype) if target is None else target), out,
-                        lo, hi, agree)
+        picks = _read_only(picks.astype(np.int64))
+        lo, hi, agree = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+        compiled.describe(args, picks,
+                          _read_only(np.zeros(points, dtype) if target is None else target), lo,
+                          hi, agree)
         if target is None:
             agree[:] = -1
         if dtype == np.bool_:
             lo[:] = hi[:] = 0
-        return out, lo, hi, agree
+
+        def write(which: np.ndarray, out: np.ndarray) -> None:
+            compiled.values(args, _read_only(picks[which]), out)
+        return write, lo, hi, agree, np.dtype(dtype)
     return fps, ok if compiled.checked else None, rows_of
 
 

@@ -40,11 +40,14 @@ class Kernel:
     """`fingerprints(args, key, out, ok)` writes into `out` the fingerprint of every combination
     of the arguments' rows (int64 or bool arrays of shape (rows, points), first argument
     slowest), as `synth.bank.fingerprints` computes it from the values, and into `ok` whether no
-    point overflowed (always True unless `checked`); `values(args, picks, target, out, lo, hi,
-    agree)` writes into row r of `out` the values of combination `picks[r]`, and into `lo`, `hi`
-    and `agree` their least and greatest values and how many equal `target`."""
+    point overflowed (always True unless `checked`); `describe(args, picks, target, lo, hi,
+    agree)` writes into `lo`, `hi` and `agree` the least and greatest value of combination
+    `picks[r]` and how many of its values equal `target`; `values(args, picks, out)` writes its
+    values into row r of `out`, of any int or bool dtype (the caller makes sure they fit), so that
+    new rows go straight to their narrow storage."""
 
     fingerprints: Callable[..., None]
+    describe: Callable[..., None]
     values: Callable[..., None]
     checked: bool               # the operator's `overflow` column is evaluated at every point
     module: Any                 # the generated module (its file, when cached on disk)
@@ -57,7 +60,8 @@ def kernel(dsl_key: str, row: Operator) -> Kernel:
         module = _module(dsl_key, row)
         loaded = _LOADED[(dsl_key, row.name)] = Kernel(
             lambda args, key, out, ok: module.fingerprints(*args, key, out, ok),
-            lambda args, picks, target, *outs: module.values(*args, picks, target, *outs),
+            lambda args, picks, target, *outs: module.describe(*args, picks, target, *outs),
+            lambda args, picks, out: module.values(*args, picks, out),
             row.overflow is not None, module)
     return loaded
 
@@ -67,7 +71,7 @@ def counts() -> tuple[int, int]:
     this process."""
     loaded = compiled = 0
     for k in _LOADED.values():
-        for fn in (k.module.fingerprints, k.module.values):
+        for fn in (k.module.fingerprints, k.module.describe, k.module.values):
             loaded += fn.stats.cache_hits.total()
             compiled += fn.stats.cache_misses.total()
     return loaded, compiled
@@ -117,16 +121,23 @@ n += 1
 _VALUES = '''
 
 @jit
-def values({args}, picks, target, out, lo, hi, agree):
+def describe({args}, picks, target, lo, hi, agree):
     for r in range(picks.shape[0]):
         rest = picks[r]
 {split}        least, most, same = np.int64(_MAX), np.int64(_MIN), 0
         for p in range(a.shape[1]):
             v = f({point})
-            out[r, p] = v
             least, most = min(least, np.int64(v)), max(most, np.int64(v))
             same += v == target[p]
         lo[r], hi[r], agree[r] = least, most, same
+
+
+@jit
+def values({args}, picks, out):
+    for r in range(picks.shape[0]):
+        rest = picks[r]
+{split}        for p in range(a.shape[1]):
+            out[r, p] = f({point})
 '''
 
 

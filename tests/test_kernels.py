@@ -4,7 +4,7 @@ Wherever the enumerator lets a kernel run on a block (`_kernel_applies`: Boolean
 that check overflow at every point, or blocks whose intervals rule overflow out), each candidate's
 values must be Python's answer at every point, its fingerprint that of those values, and a checked
 kernel must flag exactly the candidates with a point whose true value does not fit int64; the
-values kernel also gives each candidate's least and greatest value and its agreement with a
+describing kernel gives each candidate's least and greatest value and its agreement with a
 target.
 """
 
@@ -77,7 +77,8 @@ def test_kernels_equal_python_ints_wherever_the_enumerator_runs_them(name, at, p
     values = np.empty((n, points), result.np_dtype)
     lo, hi, agree = (np.empty(n, np.int64) for _ in range(3))
     target = data.draw(rows(result, 1, points))[0]
-    compiled.values(args, np.arange(n, dtype=np.int64), target, values, lo, hi, agree)
+    compiled.describe(args, np.arange(n, dtype=np.int64), target, lo, hi, agree)
+    compiled.values(args, np.arange(n, dtype=np.int64), values)
 
     names = ["a", "b", "c"][:row.arity]
     python = compile_python(DSL.app(name, *(Var(v, t) for v, t in zip(names, types))), names,

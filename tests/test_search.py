@@ -108,6 +108,35 @@ def test_enumerator_finds_every_behaviour_at_its_minimal_size(kernel_min_level,
 
 
 @pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
+def test_every_bank_row_is_the_value_of_the_program_it_records(kernel_min_level,
+                                                               small_kernel_blocks):
+    """Rows and their provenance stay together: the program rebuilt from each row's operator
+    and argument ids evaluates to exactly that row (ints and Booleans, every storage width)."""
+    from synth.bank import rebuild
+
+    env = {"x": np.array([0, 1, 2, 3, 5, 70, -4, 100]), "y": np.array([1, -1, 4, 2, 3, 0, 60, 9])}
+    leaves = {INT: [Var("x"), Var("y"), const(1), const(200)]}
+    prods = [p for p in productions_of(DSL, [INT, BOOL], exclude=["ite"])
+             if p.op in TINY_OPS + ("lt", "eq", "and", "lshift")]
+    enum = Enumerator(dsl=DSL, dsl_key="int", env=env, leaves=leaves, productions=prods,
+                      target=np.full(8, 10**9), target_type=INT, need=8,
+                      max_size_by_type={BOOL: 5}, item_candidates=64,
+                      kernel_min_level=kernel_min_level)
+    for s in range(2, 6):
+        assert enum.grow(s, InProcess(batch_candidates=256), check=lambda c: None).hit is None
+    checked = set()
+    for t, bank in enum.banks.items():
+        for s, level in bank.levels.items():
+            for seg in level.segments:
+                for k, values in enumerate(seg.values):
+                    node = rebuild(enum.banks, t, seg.offset + k, dsl=DSL,
+                                   productions=list(enum.productions), leaves=enum.leaves)
+                    assert evaluate(node, env, dsl=DSL).values.tolist() == values.tolist(), node
+                    checked.add((t, values.dtype))
+    assert {(INT, np.dtype(np.int8)), (INT, np.dtype(np.int16)), (BOOL, np.dtype(bool))} <= checked
+
+
+@pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
 def test_enumerator_with_a_three_argument_operator_misses_nothing(kernel_min_level,
                                                                   small_kernel_blocks):
     """The same against brute force with the user DSL's clamp(v, lo, hi): blocks of the third
