@@ -4,13 +4,13 @@ fingerprint of each result.
 numpy evaluates a block of candidates operator by operator, writing every candidate's values to
 memory and reading them back to fingerprint them, although most candidates repeat a value already
 found and are dropped at once. A kernel computes each candidate's values point by point in
-registers, fingerprints them on the way and writes only the fingerprint; the values of the new
-candidates (about a third of them on the benchmark) are computed again, by a second kernel, with
-their ranges and agreement, when they are kept.
+registers, fingerprints them on the way and writes only the fingerprint. The new candidates
+(about a third of them on the benchmark) are computed again when they are kept: once for their
+ranges and agreement (which decide their storage width), once into that storage.
 
 Kernels are compiled by numba from an operator row's `scalar` column (the operator on single
-values) and, where the row has one, its `overflow` column. Compiling costs about 0.3 s per
-operator, so it is done once per machine: each operator's kernels live in a small generated
+values) and, where the row has one, its `overflow` column. Compiling costs about 0.6 s per
+operator (the writer once per storage width), so it is done once per machine: each operator's kernels live in a small generated
 module under the cache directory (`NETSYNTH_CACHE`, else ~/.cache/netsynth), whose name carries a
 digest of the operator's code, and numba caches their machine code beside it. Other processes,
 Ray workers among them, load them in milliseconds. Where nothing can be written, kernels are
