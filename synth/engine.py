@@ -21,6 +21,7 @@ from dsl.types import Type
 from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Production, Segment, \
     fingerprint_key, fingerprints, rebuild
 from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
+from synth.outcome import StopReason
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
 #: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
@@ -28,7 +29,6 @@ from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
 SEGMENT_ROWS = 8192
 #: Levels of at least this many candidates run through compiled kernels.
 KERNEL_MIN_LEVEL = 1 << 20
-from synth.outcome import StopReason
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,8 @@ class Enumerator:
         inputs = self._inputs()
         items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
                      skip=skip)
-        # Kernels are compiled once per process, in about 0.1 s per operator: worth it for large
-        # levels only, so that small searches never wait for the compiler.
+        # Kernels cost about 0.3-0.5 s per process to load (and about 20 s once per machine to
+        # compile): worth it for large levels only, so that small searches never wait for them.
         inputs = dataclasses.replace(inputs, compiled=sum(i.candidates for i in items)
                                      >= self.kernel_min_level)
         if inputs.compiled:

@@ -253,7 +253,7 @@ class _Collector:
         for a, pos in enumerate(np.unravel_index(sel, dims)):
             glob[:, a] = pos + starts[a]
         columns["args"] = glob
-        if result == np.bool_:
+        if result == np.bool_:                      # Booleans have no range
             columns["lo"] = columns["hi"] = np.zeros(len(sel), np.int64)
             width, dtypes = np.zeros(len(sel), np.intp), (result,)
         else:
@@ -309,15 +309,16 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
     for parts in tiles:
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
+        def through_kernel(p) -> bool:
+            return compiled is not None and _kernel_applies(row, compiled,
+                                                            production.result_type, p)
         pieces = [parts]
-        if compiled is not None and not _kernel_applies(row, compiled, production.result_type,
-                                                        parts):
+        if compiled is not None and not through_kernel(parts):
             # Smaller blocks, each through the kernel if its rows allow, else numpy (checked):
             # a few rows of huge values keep the kernel from a block, not from its neighbours.
             pieces = _tiles(*_as_rows(parts), points, BLOCK_ELEMENTS)
         for p in pieces:
-            if compiled is not None and (p is parts or _kernel_applies(
-                    row, compiled, production.result_type, p)):
+            if through_kernel(p):
                 fps, ok, rows_of = _compiled_block(compiled, production, p, state.key,
                                                    state.target)
             else:
@@ -352,13 +353,12 @@ def _tiles(first: Segment, start: int, stop: int, second: "_Rows | None", third:
     step = max(1, budget // (points * max(per_row, 1)))
     for i0 in range(start, stop, step):
         i1 = min(stop, i0 + step)
-        if columns is not None and second is not None:
-            spans = [(j, min(n, j + width)) for j in range(0, n, width)]
-        else:
-            spans = _blocks(second, points, i1 - i0, budget)
-        for j0, j1 in spans:
-            yield [(first, i0, i1)] + ([second.block(j0, j1)] if second is not None else []) \
-                + third
+        if second is None:
+            yield [(first, i0, i1)] + third
+            continue
+        span = width if columns is not None else max(1, budget // (points * (i1 - i0)))
+        for j0 in range(0, n, span):
+            yield [(first, i0, i1), second.block(j0, min(n, j0 + span))] + third
 
 
 def _as_rows(parts):
@@ -419,14 +419,6 @@ def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
     return mask.ravel()
 
 
-def _blocks(second: "_Rows | None", points: int, rows: int, budget: int) -> list[tuple[int, int]]:
-    if second is None:
-        return [(0, 0)]
-    n = second.rows
-    width = max(1, budget // (points * max(rows, 1)))
-    return [(j, min(n, j + width)) for j in range(0, n, width)]
-
-
 def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: np.ndarray,
                  target: np.ndarray | None):
     """Fingerprints, which candidates did not overflow (None: all of them) and the values of a
@@ -450,11 +442,8 @@ def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: 
 
 def _describe(rows: np.ndarray, target: np.ndarray | None) -> tuple:
     """What `_Collector.offer` asks of new rows: a writer of some of them, their least and
-    greatest values (zeros for Booleans), agreement with the target (-1 without one), dtype."""
-    if rows.dtype == np.bool_:
-        lo = hi = np.zeros(len(rows), np.int64)
-    else:
-        lo, hi = rows.min(axis=1), rows.max(axis=1)
+    greatest values, agreement with the target (-1 without one), dtype."""
+    lo, hi = rows.min(axis=1), rows.max(axis=1)
     agree = (np.full(len(rows), -1, np.int64) if target is None
              else np.count_nonzero(rows == target, axis=1))
 
@@ -468,39 +457,25 @@ def _compiled_block(compiled: Kernel, production: Production,
                     target: np.ndarray | None):
     """What `_numpy_block` gives, through the operator's compiled kernels: fingerprints without
     the values, which are computed only for the candidates asked for."""
-    args = [_read_only(np.ascontiguousarray(_wide(seg.values[a:b]))) for seg, a, b in parts]
+    args = [np.ascontiguousarray(_wide(seg.values[a:b])) for seg, a, b in parts]
     n = int(np.prod([len(a) for a in args]))
     fps, ok = np.empty(n, np.uint64), np.empty(n, np.bool_)
-    compiled.fingerprints(args, _read_only(key), fps, ok)
+    compiled.fingerprints(args, key, fps, ok)
     dtype, points = production.result_type.np_dtype, args[0].shape[1]
 
     def rows_of(picks: np.ndarray) -> tuple:
         n = len(picks)
-        picks = _read_only(picks.astype(np.int64))
+        picks = picks.astype(np.int64)
         lo, hi, agree = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-        compiled.describe(args, picks,
-                          _read_only(np.zeros(points, dtype) if target is None else target), lo,
-                          hi, agree)
+        compiled.describe(args, picks, np.zeros(points, dtype) if target is None else target,
+                          lo, hi, agree)
         if target is None:
             agree[:] = -1
-        if dtype == np.bool_:
-            lo[:] = hi[:] = 0
 
         def write(which: np.ndarray, out: np.ndarray) -> None:
-            compiled.values(args, _read_only(picks[which]), out)
+            compiled.values(args, picks[which], out)
         return write, lo, hi, agree, np.dtype(dtype)
     return fps, ok if compiled.checked else None, rows_of
-
-
-def _read_only(values: np.ndarray) -> np.ndarray:
-    """A read-only view: numba compiles a kernel apart for read-only arrays (those a Ray worker
-    reads from the object store) and writable ones; always passing read-only views keeps it to
-    one compilation."""
-    if not values.flags.writeable:
-        return values
-    view = values.view()
-    view.flags.writeable = False
-    return view
 
 
 def _wide(values: np.ndarray) -> np.ndarray:

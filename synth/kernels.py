@@ -10,11 +10,11 @@ ranges and agreement (which decide their storage width), once into that storage.
 
 Kernels are compiled by numba from an operator row's `scalar` column (the operator on single
 values) and, where the row has one, its `overflow` column. Compiling costs about 0.6 s per
-operator (the writer once per storage width), so it is done once per machine: each operator's kernels live in a small generated
-module under the cache directory (`NETSYNTH_CACHE`, else ~/.cache/netsynth), whose name carries a
-digest of the operator's code, and numba caches their machine code beside it. Other processes,
-Ray workers among them, load them in milliseconds. Where nothing can be written, kernels are
-compiled in memory, once per process.
+operator (the writer once per storage width), so it is done once per machine: each operator's
+kernels live in a small generated module under the cache directory (`NETSYNTH_CACHE`, else
+~/.cache/netsynth), whose name carries a digest of the operator's code, and numba caches their
+machine code beside it. Other processes, Ray workers among them, load them in milliseconds.
+Where nothing can be written, kernels are compiled in memory, once per process.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from dsl.language import get_dsl
 from dsl.ops import Operator
@@ -58,12 +60,30 @@ def kernel(dsl_key: str, row: Operator) -> Kernel:
     loaded = _LOADED.get((dsl_key, row.name))
     if loaded is None:
         module = _module(dsl_key, row)
-        loaded = _LOADED[(dsl_key, row.name)] = Kernel(
-            lambda args, key, out, ok: module.fingerprints(*args, key, out, ok),
-            lambda args, picks, target, *outs: module.describe(*args, picks, target, *outs),
-            lambda args, picks, out: module.values(*args, picks, out),
-            row.overflow is not None, module)
+
+        # Inputs go in as read-only views: numba compiles a function apart for read-only arrays
+        # (the rows a Ray worker reads from the object store) and writable ones; passing only
+        # read-only ones keeps it to one compilation.
+        def fingerprints(args, key, out, ok):
+            module.fingerprints(*map(_read_only, args), _read_only(key), out, ok)
+
+        def describe(args, picks, target, lo, hi, agree):
+            module.describe(*map(_read_only, args), _read_only(picks), _read_only(target), lo,
+                            hi, agree)
+
+        def values(args, picks, out):
+            module.values(*map(_read_only, args), _read_only(picks), out)
+        loaded = _LOADED[(dsl_key, row.name)] = Kernel(fingerprints, describe, values,
+                                                       row.overflow is not None, module)
     return loaded
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    if not values.flags.writeable:
+        return values
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def counts() -> tuple[int, int]:
