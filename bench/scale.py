@@ -48,7 +48,8 @@ def enumerator(points: int = 64):
     return Enumerator(dsl=dsl, dsl_key="int", env=env,
                       leaves={INT: [Var("x"), Var("y"), *(const(c) for c in LITERALS)]},
                       productions=productions, target=unreachable, target_type=INT,
-                      need=len(unreachable), max_size_by_type={BOOL: 3}, item_candidates=ITEMS)
+                      need=len(unreachable), max_size_by_type={BOOL: 3}, item_candidates=ITEMS,
+                      kernel_min_level=0)
 
 
 def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
@@ -67,11 +68,11 @@ def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
     merge, rows = [0.0], [0]
     original = Enumerator._merge
 
-    def timed_merge(self, size, pending, alive, found):
+    def timed_merge(self, size, pending, alive):
         rows[0] += sum(len(s.fps) for shards in pending.values() for s in shards)
         t0 = time.perf_counter()
         try:
-            return original(self, size, pending, alive, found)
+            return original(self, size, pending, alive)
         finally:
             merge[0] += time.perf_counter() - t0
 

@@ -9,6 +9,7 @@ Programs are rebuilt from provenance only when one is reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -57,14 +58,36 @@ def segment(values: np.ndarray, offset: int, alive: np.ndarray | None = None,
     return Segment(values, lo, hi, offset, alive)
 
 
-@dataclass
-class Level:
-    segments: tuple[Segment, ...]
+@dataclass(frozen=True)
+class Piece:
+    """Consecutive rows of a level as they arrive (a group of a shard): their values, split into
+    arrays of one dtype, and per row its provenance, range and whether it is alive."""
+
+    values: Sequence[np.ndarray]   # (n_i, points) arrays, n rows in all
     op: np.ndarray              # (n,) int16: production index, or LEAF_VAR / LEAF_CONST
     args: np.ndarray            # (n, MAX_ARITY) int64: global row ids of the arguments
+    lo: np.ndarray | None = None    # (n,) least and greatest values (computed when None)
+    hi: np.ndarray | None = None
+    alive: np.ndarray | None = None  # (n,) False for a row that repeats an earlier one
+
+
+@dataclass
+class Level:
+    """One size level of a bank: its segments, and the provenance of its rows, kept as the
+    pieces it arrived in (no copy): piece k holds rows [starts[k], starts[k + 1])."""
+
+    segments: tuple[Segment, ...]
+    starts: np.ndarray
+    ops: tuple[np.ndarray, ...]
+    args: tuple[np.ndarray, ...]
 
     def __len__(self) -> int:
-        return len(self.op)
+        return int(self.starts[-1])
+
+    def provenance(self, index: int) -> tuple[int, np.ndarray]:
+        """(production index or LEAF_*, argument row ids) of row `index` of the level."""
+        k = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return int(self.ops[k][index - self.starts[k]]), self.args[k][index - self.starts[k]]
 
 
 def is_new(seen: np.ndarray, fps: np.ndarray) -> np.ndarray:
@@ -154,28 +177,27 @@ class Bank:
             self._seen_set = FingerprintSet.of(self.seen)
         return self._seen_set
 
-    def add_level(self, size: int, values: list[np.ndarray], op: np.ndarray, args: np.ndarray,
-                  fps: np.ndarray, alive: np.ndarray | None = None,
-                  ranges: tuple[np.ndarray, np.ndarray] | None = None,
-                  live_runs: list[np.ndarray] | None = None) -> None:
-        """Append a level. Rows where `alive` is False repeat an earlier row of the level: they
-        keep their place (nothing is copied) but are never used as arguments. `ranges`, when
-        given, holds every row's least and greatest value (else they are computed);
-        `live_runs`, the live rows' fingerprints as sorted runs (else they are sorted here)."""
+    def add_level(self, size: int, pieces: Sequence[Piece], live: Sequence[np.ndarray]) -> None:
+        """Append a level made of `pieces`, in order; `live` holds the fingerprints of its live
+        rows as sorted runs. Rows that are not alive repeat an earlier row of the level: they
+        keep their place (nothing is copied) but are never used as arguments."""
         self.offsets[size] = self.rows
-        segments, offset = [], self.rows
-        for v in values:
-            rows = slice(offset - self.rows, offset - self.rows + len(v))
-            mask = None if alive is None else alive[rows]
-            lo, hi = (None, None) if ranges is None else (ranges[0][rows], ranges[1][rows])
-            segments.append(segment(v, offset, mask, lo, hi))
-            offset += len(v)
-        self.levels[size] = Level(tuple(segments), op, args)
+        segments, offset, starts = [], self.rows, [0]
+        for piece in pieces:
+            at = 0
+            for v in piece.values:
+                part = [None if a is None else a[at:at + len(v)]
+                        for a in (piece.alive, piece.lo, piece.hi)]
+                segments.append(segment(v, offset, *part))
+                offset += len(v)
+                at += len(v)
+            starts.append(starts[-1] + at)
+        self.levels[size] = Level(tuple(segments), np.array(starts),
+                                  tuple(p.op for p in pieces), tuple(p.args for p in pieces))
         self.rows = offset
         # New fingerprints are not in `seen` already: the union is a sort of the two (a merge
         # of sorted runs, which numpy's stable sort does in linear time per run).
-        runs = live_runs if live_runs is not None else [fps if alive is None else fps[alive]]
-        self.seen = np.sort(np.concatenate([self.seen, *runs]), kind="stable")
+        self.seen = np.sort(np.concatenate([self.seen, *live]), kind="stable")
         self._seen_set = None
 
     def size_count(self, size: int) -> int:
@@ -207,12 +229,11 @@ def rebuild(banks: dict[Type, Bank], t: Type, row: int, *, dsl: DSL,
             productions: list[Production], leaves: dict[Type, list[Node]]) -> Node:
     """The program behind a bank row."""
     size, index = banks[t].locate(row)
-    level = banks[t].levels[size]
-    op = int(level.op[index])
+    op, rows = banks[t].levels[size].provenance(index)
     if op in (LEAF_VAR, LEAF_CONST):
-        return leaves[t][int(level.args[index, 0])]
+        return leaves[t][int(rows[0])]
     prod = productions[op]
-    args = [rebuild(banks, at, int(level.args[index, k]), dsl=dsl, productions=productions,
+    args = [rebuild(banks, at, int(rows[k]), dsl=dsl, productions=productions,
                     leaves=leaves) for k, at in enumerate(prod.arg_types)]
     return dsl.app(prod.op, *args)
 

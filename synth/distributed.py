@@ -7,12 +7,15 @@ reads them zero-copy and, when they become an input, ships them as a reference t
 result (only segments the merge rebuilt are put). Work items are batched into tasks of about
 `task_candidates` candidates; at most `in_flight` tasks are queued or running at a time (finished
 ones waiting for their turn do not count, so one slow task does not idle the workers), and shards
-come back strictly in item order, so the answer is the one `InProcess` finds. A task skips values
-that earlier tasks of its level found, as far as its worker process knows them (its own earlier
-tasks, and earlier results done when it starts; those that finish while it runs are remembered
-for the process's next tasks): the driver, which reads shards in task order, would mark such a
-later copy dead anyway, as each shard arrives. When the caller stops iterating (a hit, a budget, cancel), every task
-still in flight is cancelled with `ray.cancel(force=True)`.
+come back strictly in item order, so the answer is the one `InProcess` finds.
+
+A task skips values that earlier tasks of its level found, as far as its worker process knows
+them: its own earlier tasks, and earlier results done when it starts (those that finish while it
+runs are remembered for the process's next tasks). Its shard lists those tasks (`checked`); the
+driver, which reads shards in task order, compares each shard only with the earlier ones it does
+not list (with two workers, usually the one task that ran beside it) and marks the later copy of
+a value dead. When the caller stops iterating (a hit, a budget, cancel), every task still in
+flight is cancelled with `ray.cancel(force=True)`.
 
 Joined clusters must have netsynth (and any user DSL files, at the same paths) installed on every
 node: nothing is shipped with a `working_dir`.
@@ -258,16 +261,19 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     if index < state["top"]:                   # out of order: this process knows later values
         return run_items(inputs, items)
     state["top"] = index
-    state["absorbed"].add(index)               # its own values go into `fresh` as it runs
     fresh = state["fresh"]
-    for s in _ready(earlier, state["absorbed"]):
-        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name,
-                         FingerprintSet()).update(s.fps)
+    _absorb(inputs, fresh, _ready(earlier, state["absorbed"]))
+    checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
+    state["absorbed"].add(index)               # its own values go into `fresh` as it runs
     shard = run_items(inputs, items, fresh=fresh)
-    for s in _ready(earlier, state["absorbed"]):   # for this process's next tasks
-        fresh.setdefault(inputs.productions[int(s.ops[0])].result_type.name,
-                         FingerprintSet()).update(s.fps)
-    return shard
+    _absorb(inputs, fresh, _ready(earlier, state["absorbed"]))   # for this process's next tasks
+    return dataclasses.replace(shard, checked=checked)
+
+
+def _absorb(inputs: LevelInputs, fresh: dict[str, FingerprintSet], shards: list[Shard]) -> None:
+    for s in shards:
+        kind = inputs.productions[int(s.ops[0])].result_type.name
+        fresh.setdefault(kind, FingerprintSet()).add(s.fps[s.order])   # sorted, distinct
 
 
 def _ready(earlier: list, absorbed: set) -> list[Shard]:

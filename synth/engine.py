@@ -18,8 +18,8 @@ from dsl.ast import Node
 from dsl.evaluate import evaluate
 from dsl.language import DSL
 from dsl.types import Type
-from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Production, Segment, \
-    fingerprint_key, fingerprints, rebuild
+from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Piece, Production, \
+    Segment, fingerprint_key, fingerprints, is_new, rebuild
 from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
 from synth.outcome import StopReason
 
@@ -92,7 +92,8 @@ class Executor(Protocol):
     repeats: bool
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
-        """Shards covering `items` in their order; the caller may stop iterating early."""
+        """Shards covering `items` in their order; the caller may stop iterating early. A
+        shard's position in this sequence is what other shards' `checked` refer to."""
 
     def close(self) -> None: ...
 
@@ -164,7 +165,7 @@ class Enumerator:
             args = np.zeros((len(first), MAX_ARITY), np.int64)
             args[:, 0] = first
             self.banks[t] = Bank(t)
-            self.banks[t].add_level(1, [values[first]], ops, args, fps[first])
+            self.banks[t].add_level(1, [Piece([values[first]], ops, args)], [np.sort(fps[first])])
             if t == self.target_type and len(first):
                 agree = (values[first] == self.target).sum(axis=1)
                 best = int(agree.argmax())
@@ -193,19 +194,20 @@ class Enumerator:
         # Values two shards both found, marked as the shards arrive (while workers still run):
         # the later copy is dead. Equal values share a storage group, and the level orders a
         # group's rows by shard, so "later" here is later in the level's order too.
-        found: dict[Type, FingerprintSet] = {}
+        found: dict[Type, _Found] = {}
         alive: dict[Type, list[np.ndarray | None]] = {}
+        repeats = getattr(executor, "repeats", True)
         used = self.nbytes()
         with contextlib.closing(executor.map(inputs, items)) as shards:
-            for shard in shards:
+            for position, shard in enumerate(shards):
                 out.candidates += shard.candidates
                 if len(shard.fps):
                     used += sum(s.nbytes for s in shard.segments)
                     kind = self.productions[int(shard.ops[0])].result_type
                     pending.setdefault(kind, []).append(shard)
                     alive.setdefault(kind, []).append(
-                        _first_copies(found.setdefault(kind, FingerprintSet()), shard)
-                        if getattr(executor, "repeats", True) else None)
+                        found.setdefault(kind, _Found()).first_copies(position, shard)
+                        if repeats else None)
                     if kind == self.target_type:     # ties: the first in the level's order
                         best = int(shard.agree.argmax())
                         rank = (-int(shard.agree[best]), shard.rank(best))
@@ -222,7 +224,7 @@ class Enumerator:
             agree, (shard, row) = out.best
             out.best = (agree, self._program(shard, row))
         if out.hit is None and out.stop is None:
-            out.distinct = self._merge(size, pending, alive, found)
+            out.distinct = self._merge(size, pending, alive)
         return out
 
     def _program(self, shard: Shard, row: int) -> Node:
@@ -233,25 +235,20 @@ class Enumerator:
         return self.dsl.app(prod.op, *args)
 
     def _merge(self, size: int, pending: Mapping[Type, list[Shard]],
-               alive: Mapping[Type, list[np.ndarray | None]],
-               found: Mapping[Type, FingerprintSet]) -> int:
+               alive: Mapping[Type, list[np.ndarray | None]]) -> int:
         distinct = 0
         for t, shards in pending.items():
             # The level's rows: grouped by storage dtype (narrowest first), each group in
             # discovery order, whatever the shards were.
             dtypes = sorted({d for s in shards for d, _ in s.groups}, key=group_rank)
             groups = [(s, m, *s.group(d)) for d in dtypes for s, m in zip(shards, alive[t])]
-            segments = [seg for _, _, segs, _ in groups for seg in segs]
-            cols = {c: np.concatenate([getattr(s, c)[rows] for s, _, _, rows in groups])
-                    for c in ("fps", "ops", "args", "lo", "hi")}
-            keep = None
-            if any(m is not None for m in alive[t]):
-                keep = np.concatenate([np.ones(rows.stop - rows.start, bool) if m is None
-                                       else m[rows] for _, m, _, rows in groups])
-            self.banks[t].add_level(size, segments, cols["ops"], cols["args"], cols["fps"],
-                                    alive=keep, ranges=(cols["lo"], cols["hi"]),
-                                    live_runs=found[t].runs if t in found else None)
-            distinct += len(cols["fps"]) if keep is None else int(keep.sum())
+            pieces = [Piece(segs, s.ops[rows], s.args[rows], s.lo[rows], s.hi[rows],
+                            None if m is None else m[rows])
+                      for s, m, segs, rows in groups if rows.stop > rows.start]
+            live = [s.fps[s.order] if m is None else s.fps[s.order[m[s.order]]]
+                    for s, m in zip(shards, alive[t])]
+            self.banks[t].add_level(size, pieces, live)
+            distinct += sum(len(run) for run in live)
         return distinct
 
     def _inputs(self) -> LevelInputs:
@@ -269,18 +266,43 @@ class Enumerator:
         return sum(b.nbytes() for b in self.banks.values())
 
 
-def _first_copies(found: FingerprintSet, shard: Shard) -> np.ndarray | None:
-    """Which rows of `shard` hold values no earlier shard of the level held (None: all), and
-    add its values to `found`."""
-    order = np.argsort(shard.fps)
-    ordered = shard.fps[order]
-    repeat = found.contains(ordered)
-    found.add(ordered[~repeat])
-    if not repeat.any():
-        return None
-    keep = np.ones(len(order), bool)
-    keep[order[repeat]] = False
-    return keep
+class _Found:
+    """The fingerprints of the shards of a level so far (of one type), to mark repeats.
+
+    A shard lists the earlier shards it was already deduplicated against (`Shard.checked`): with
+    a few workers, only the one or two that ran beside it are left to compare, one binary search
+    of its sorted values in each. When many are left (many workers), every earlier value is
+    looked up in one log-structured set instead, built only then.
+    """
+
+    #: Most earlier shards compared one by one with a new shard.
+    ONE_BY_ONE = 8
+
+    def __init__(self) -> None:
+        self.shards: list[tuple[int, np.ndarray]] = []    # (position, sorted fingerprints)
+        self.union = FingerprintSet()
+        self.in_union = 0                                   # shards[:in_union] are in `union`
+
+    def first_copies(self, position: int, shard: Shard) -> np.ndarray | None:
+        """Which rows of `shard` (at `position` in the level) hold values no earlier shard held
+        (None: all); then remember its values."""
+        ordered = shard.fps[shard.order]
+        left = [fps for p, fps in self.shards if p not in shard.checked]
+        if len(left) <= self.ONE_BY_ONE:
+            repeat = np.zeros(len(ordered), bool)
+            for fps in left:
+                repeat |= ~is_new(fps, ordered)
+        else:
+            for _, fps in self.shards[self.in_union:]:
+                self.union.add(fps)         # values held twice are harmless to look-ups
+            self.in_union = len(self.shards)
+            repeat = self.union.contains(ordered)
+        self.shards.append((position, ordered))
+        if not repeat.any():
+            return None
+        keep = np.ones(len(ordered), bool)
+        keep[shard.order[repeat]] = False
+        return keep
 
 
 def productions_of(dsl: DSL, types: Sequence[Type], *, exclude: Sequence[str] = ()) -> list[Production]:

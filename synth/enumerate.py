@@ -74,6 +74,10 @@ class Shard:
     hi: np.ndarray              # (n,) each row's greatest value
     groups: tuple[tuple[np.dtype, int], ...]    # (dtype, rows) of each group
     hit: int                    # index of the first row found reaching the threshold, or -1
+    order: np.ndarray           # (n,) the rows by fingerprint: fps[order] is sorted
+    #: Positions in the level (see `Executor.map`) of earlier shards known to share no value
+    #: with this one: only the others need comparing with it (executors with `repeats`).
+    checked: frozenset[int] = frozenset()
 
     def group(self, dtype: np.dtype) -> tuple[list[np.ndarray], slice]:
         """The segments and the row range of the group stored as `dtype` (maybe empty)."""
@@ -101,7 +105,7 @@ def group_rank(dtype: np.dtype) -> int:
 def empty_shard(candidates: int) -> Shard:
     return Shard(candidates, [], np.empty(0, np.uint64), np.empty(0, np.int16),
                  np.empty((0, MAX_ARITY), np.int64), np.empty(0, np.int64),
-                 np.empty(0, np.int64), np.empty(0, np.int64), (), -1)
+                 np.empty(0, np.int64), np.empty(0, np.int64), (), -1, np.empty(0, np.intp))
 
 
 def plan(size: int, productions: Sequence[Production], levels: dict, *, item_candidates: int,
@@ -291,7 +295,8 @@ class _Collector:
             start += self.sizes[d]
         return Shard(self.count, [s for d in dtypes for s in self.out.finish(d)], cols["fps"],
                      cols["ops"], cols["args"], cols["agree"], cols["lo"], cols["hi"],
-                     tuple((d, self.sizes[d]) for d in dtypes), hit)
+                     tuple((d, self.sizes[d]) for d in dtypes), hit,
+                     np.argsort(cols["fps"]))
 
 
 def _expand_item(item: WorkItem, production: Production, args, state: _Collector, points: int,
