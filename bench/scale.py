@@ -1,17 +1,22 @@
 """Distributed scaling: candidates/s of one full enumeration level in-process and on Ray with 1
 and 2 workers, the ratio 2 workers / 1 worker, and what the driver does per level. Not a test.
 
-    RAY_USAGE_STATS_ENABLED=0 .venv/bin/python bench/scale.py [--repeat N]
+    RAY_USAGE_STATS_ENABLED=0 .venv/bin/python bench/scale.py [--repeat N] [--ceiling]
 
 Workload: the operators of tests/test_distributed.py (add, sub, mul, &, ^, <<, no `ite`), leaves
 x, y, 1, 2, 3, 4, 8, 16, x and y drawn in [0, 255] at 64 points (`sample()` of the tests), an
-unreachable target (every level runs to its end), work items of 2^16 candidates. Levels 3, 5, 7
-are grown untimed (they also warm the Ray workers up); level 9 (9.1M candidates, 3.15M new
-distinct rows, 1.6 GB of bank) is the measurement. Each configuration runs in its own Python
-process; the Ray ones start their own `ray.init(address="local", num_cpus=W)` (W = 1 or 2) and use
-`RayExecutor(W)` with its defaults. A level that stops early (memory cap, ...) is reported as
-invalid, never as a figure.
-"""
+unreachable target (every level runs to its end), work items of 2^16 candidates, every level
+through the compiled kernels. Levels 3, 5, 7 are grown untimed: they warm the Ray workers up,
+kernels included (each process loads them once, about 0.5 s); level 9 (9.1M candidates, 3.15M
+new distinct rows, 0.5 GB of narrow rows) is the measurement. Each configuration runs in its own
+Python process; the Ray ones start their own `ray.init(address="local", num_cpus=W)` (W = 1 or 2)
+and use `RayExecutor(W)` with its defaults. A level that stops early (memory cap, ...) is
+reported as invalid, never as a figure.
+
+`--ceiling` also times what no distribution can beat on this machine: one process growing the
+level in-process, against two processes started together, each growing it from half of the work
+items (by candidates) alone: no Ray, no deduplication across the halves.
+""""""
 
 from __future__ import annotations
 
@@ -93,12 +98,55 @@ def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
             "driver_cpu": cpu, "stats": stats}
 
 
+def run_slices(parts: int, points: int = 64, measured: int = MEASURED) -> list[float]:
+    """The ceiling of any distribution on this machine: `parts` processes, started together,
+    each grows the level from its own contiguous share of the work items, in-process (no Ray,
+    no deduplication across shares, each merging only its own rows). Seconds of each."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(parts), ctx.Queue()
+    procs = [ctx.Process(target=_slice, args=(k, parts, points, measured, barrier, results))
+             for k in range(parts)]
+    for proc in procs:
+        proc.start()
+    seconds = [results.get(timeout=600) for _ in procs]     # a share that dies fails here
+    for proc in procs:
+        proc.join()
+    return seconds
+
+
+def _slice(part: int, parts: int, points: int, measured: int, barrier, results) -> None:
+    from synth.engine import InProcess
+    from synth.memory import tune_allocator
+
+    class Share(InProcess):
+        def map(self, inputs, items):
+            total, done, mine = sum(i.candidates for i in items), 0, []
+            for item in items:
+                if part * total <= done * parts < (part + 1) * total:
+                    mine.append(item)
+                done += item.candidates
+            yield from super().map(inputs, mine)
+
+    tune_allocator()
+    enum = enumerator(points)
+    for size in range(3, measured, 2):
+        enum.grow(size, InProcess(), check=lambda c: None)
+    barrier.wait()                          # every share starts its level at once
+    t0 = time.perf_counter()
+    enum.grow(measured, Share(), check=lambda c: None)
+    results.put(time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--points", type=int, default=64,
                         help="sample points (fewer: fewer new rows per candidate, more compute)")
     parser.add_argument("--level", type=int, default=MEASURED, help="the measured (odd) size")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also time 1 and 2 processes growing shares of the level alone")
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case is not None:
@@ -125,6 +173,12 @@ def main() -> None:
             print(f"{name:15} level {args.level}: {r['candidates']:,} tried, {r['distinct']:,} new,"
                   f" {r['shard_rows'] - r['distinct']:,} found twice, {r['seconds']:6.2f} s, {rate:>11,.0f} tried/s, merge {r['merge']:.2f} s, "
                   f"driver cpu {r['driver_cpu']:.2f} s  {extra}", flush=True)
+    if args.ceiling:
+        for rep in range(args.repeat):
+            one, two = run_slices(1, args.points, args.level), run_slices(2, args.points, args.level)
+            print(f"no Ray, shares grown alone: 1 process {one[0]:.2f} s, 2 processes "
+                  f"{max(two):.2f} s (slowest of {two[0]:.2f}, {two[1]:.2f}): "
+                  f"{one[0] / max(two):.2f}x", flush=True)
     if rates.get(1) and rates.get(2):
         best = {c: max(v) for c, v in rates.items()}
         print(f"ratio 2 workers / 1 worker (best of {args.repeat}): {best[2] / best[1]:.2f}x")

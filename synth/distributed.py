@@ -10,8 +10,8 @@ ones waiting for their turn do not count, so one slow task does not idle the wor
 come back strictly in item order, so the answer is the one `InProcess` finds.
 
 A task skips values that earlier tasks of its level found, as far as its worker process knows
-them: its own earlier tasks, and earlier results done when it starts (those that finish while it
-runs are remembered for the process's next tasks). Its shard lists those tasks (`checked`); the
+them: its own earlier tasks, and earlier results done when it starts (read then, and remembered
+for the process's later tasks). Its shard lists those tasks (`checked`); the
 driver, which reads shards in task order, compares each shard only with the earlier ones it does
 not list (with two workers, usually the one task that ran beside it) and marks the later copy of
 a value dead. When the caller stops iterating (a hit, a budget, cancel), every task still in
@@ -266,7 +266,6 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
     state["absorbed"].add(index)               # its own values go into `fresh` as it runs
     shard = run_items(inputs, items, fresh=fresh)
-    _absorb(inputs, fresh, _ready(earlier, state["absorbed"]))   # for this process's next tasks
     return dataclasses.replace(shard, checked=checked)
 
 

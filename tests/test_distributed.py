@@ -19,7 +19,7 @@ from dsl.evaluate import evaluate
 from dsl.language import get_dsl
 from dsl.types import BOOL, INT
 from synth.distributed import RayExecutor, SearchMemoryError, make_executor
-from synth.engine import Enumerator, InProcess, productions_of
+from synth.engine import Enumerator, InProcess, _Found, productions_of
 from synth.outcome import StopReason
 
 OPS = ("add", "sub", "mul", "bitand", "bitxor", "lshift")
@@ -94,8 +94,13 @@ def test_memory_failures_become_search_memory_error():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("workers,in_flight", [(1, 1), (2, None)], ids=["ray-1", "ray-2"])
-def test_ray_finds_the_in_process_program(ray_instance, reference, workers, in_flight):
+@pytest.mark.parametrize("workers,in_flight,one_by_one", [(1, 1, 8), (2, None, 8), (2, None, 0)],
+                         ids=["ray-1", "ray-2", "ray-2-level-set"])
+def test_ray_finds_the_in_process_program(ray_instance, reference, workers, in_flight, one_by_one,
+                                          monkeypatch):
+    # The driver compares a shard one by one with the earlier shards it was not deduplicated
+    # against, or (0 here) always with a set of every earlier value of the level.
+    monkeypatch.setattr(_Found, "ONE_BY_ONE", one_by_one)
     executor = RayExecutor(workers, in_flight=in_flight, task_candidates=ITEM_CANDIDATES)
     try:
         program, levels, seen = search(executor)
