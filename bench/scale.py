@@ -16,7 +16,7 @@ reported as invalid, never as a figure.
 `--ceiling` also times what no distribution can beat on this machine: one process growing the
 level in-process, against two processes started together, each growing it from half of the work
 items (by candidates) alone: no Ray, no deduplication across the halves.
-""""""
+"""
 
 from __future__ import annotations
 
