@@ -9,7 +9,7 @@ Programs are rebuilt from provenance only when one is reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -158,6 +158,37 @@ class FingerprintSet:
             found[maybe[hit]] = True
             maybe = maybe[~hit]
         return found
+
+
+class Found(Protocol):
+    """The values a level's batches found so far in one process, of one type (see
+    `SortedFound`)."""
+
+    def first_new(self, fps: np.ndarray) -> np.ndarray: ...
+
+    def add(self, fps: np.ndarray) -> None: ...
+
+
+class SortedFound:
+    """What a level's batches found so far, of one type, without a compiler (small levels):
+    `first_new(fps)` gives the positions of the fingerprints that are neither in the bank
+    (`seen`) nor found before (earlier in `fps` included), in order, and remembers them;
+    `add(fps)` remembers sorted distinct fingerprints found elsewhere.
+    `synth.kernels.FingerprintTable` does the same in one probe per fingerprint."""
+
+    def __init__(self, seen: FingerprintSet) -> None:
+        self.seen, self.found = seen, FingerprintSet()
+
+    def first_new(self, fps: np.ndarray) -> np.ndarray:
+        unique, firsts = np.unique(fps, return_index=True)
+        new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
+        unique, firsts = unique[new], firsts[new]
+        new = ~self.found.contains(unique)
+        self.found.add(unique[new])
+        return np.sort(firsts[new])
+
+    def add(self, fps: np.ndarray) -> None:
+        self.found.add(fps)
 
 
 @dataclass

@@ -33,8 +33,8 @@ from itertools import islice
 from typing import Any, Iterator, Sequence
 
 
-from synth.bank import FingerprintSet, Segment
-from synth.engine import Executor, InProcess, LevelInputs, batches, run_items
+from synth.bank import Segment
+from synth.engine import Executor, InProcess, LevelInputs, batches, level_found, run_items
 from synth.enumerate import Shard, WorkItem
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
@@ -236,7 +236,7 @@ class _Shipped:
 #: Per worker process: fingerprints that tasks of one level with index < `top` + 1 returned (or
 #: dropped as found by such a task). A task may skip them: shards are merged in task order, so
 #: the merge would drop those rows anyway; sharing them only removes duplicates earlier.
-_FRESH: dict[str, Any] = {"level": None, "top": -1, "fresh": {}, "absorbed": set()}
+_FRESH: dict[str, Any] = {"level": None, "top": -1, "found": {}, "absorbed": set()}
 
 
 def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: list) -> Shard:
@@ -257,22 +257,20 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     inputs = dataclasses.replace(shipped.inputs, levels=levels)
     state = _FRESH
     if state["level"] != shipped.token:
-        state.update(level=shipped.token, top=-1, fresh={}, absorbed=set())
+        state.update(level=shipped.token, top=-1, found={}, absorbed=set())
     if index < state["top"]:                   # out of order: this process knows later values
         return run_items(inputs, items)
     state["top"] = index
-    fresh = state["fresh"]
-    _absorb(inputs, fresh, _ready(earlier, state["absorbed"]))
-    checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
-    state["absorbed"].add(index)               # its own values go into `fresh` as it runs
-    shard = run_items(inputs, items, fresh=fresh)
-    return dataclasses.replace(shard, checked=checked)
-
-
-def _absorb(inputs: LevelInputs, fresh: dict[str, FingerprintSet], shards: list[Shard]) -> None:
-    for s in shards:
+    found = state["found"]
+    for s in _ready(earlier, state["absorbed"]):
         kind = inputs.productions[int(s.ops[0])].result_type.name
-        fresh.setdefault(kind, FingerprintSet()).add(s.fps[s.order])   # sorted, distinct
+        if kind not in found:
+            found[kind] = level_found(inputs, kind)
+        found[kind].add(s.fps[s.order])        # sorted, distinct
+    checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
+    state["absorbed"].add(index)               # its own values go into `found` as it runs
+    shard = run_items(inputs, items, found=found)
+    return dataclasses.replace(shard, checked=checked)
 
 
 def _ready(earlier: list, absorbed: set) -> list[Shard]:

@@ -18,8 +18,8 @@ from dsl.ast import Node
 from dsl.evaluate import evaluate
 from dsl.language import DSL
 from dsl.types import Type
-from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Piece, Production, \
-    Segment, fingerprint_key, fingerprints, is_new, rebuild
+from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Found, Piece, \
+    Production, Segment, SortedFound, fingerprint_key, fingerprints, is_new, rebuild
 from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
 from synth.outcome import StopReason
 
@@ -48,11 +48,11 @@ class LevelInputs:
 
 
 def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
-              fresh: dict[str, FingerprintSet] | None = None) -> Shard:
+              found: dict[str, Found] | None = None) -> Shard:
     """The whole work of consecutive items of one result type, deduplicated together.
 
-    `fresh` (result type name -> fingerprints found earlier in this level in this process)
-    extends the deduplication across the batches of one process.
+    `found` (result type name -> what batches of this level in this process found, see
+    `level_found`) extends the deduplication across the batches of one process.
     """
     batch = []
     for item in items:
@@ -61,11 +61,22 @@ def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
                                    for t, s in zip(prod.arg_types, item.sizes)]))
     result_type = batch[0][1].result_type
     target = inputs.target if result_type == inputs.target_type else None
-    return expand(batch, dsl_key=inputs.dsl_key, seen=inputs.seen[result_type.name],
+    found = {} if found is None else found
+    if result_type.name not in found:
+        found[result_type.name] = level_found(inputs, result_type.name)
+    return expand(batch, dsl_key=inputs.dsl_key, found=found[result_type.name],
                   key=inputs.key, target=target, need=inputs.need,
-                  segment_rows=inputs.segment_rows, compiled=inputs.compiled,
-                  fresh=None if fresh is None else fresh.setdefault(result_type.name,
-                                                                     FingerprintSet()))
+                  segment_rows=inputs.segment_rows, compiled=inputs.compiled)
+
+
+def level_found(inputs: LevelInputs, type_name: str) -> Found:
+    """An empty record of what a level found, of one type: a hash table on compiled levels,
+    sorted runs (no compiler) on the others."""
+    if inputs.compiled:
+        from synth.kernels import FingerprintTable
+
+        return FingerprintTable(inputs.seen[type_name])
+    return SortedFound(inputs.seen[type_name])
 
 
 def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:
@@ -108,9 +119,9 @@ class InProcess:
         self.batch_candidates = batch_candidates
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
-        fresh: dict[str, FingerprintSet] = {}
+        found: dict[str, Found] = {}
         for batch in batches(inputs, items, candidates=self.batch_candidates):
-            yield run_items(inputs, batch, fresh=fresh)
+            yield run_items(inputs, batch, found=found)
 
     def close(self) -> None:
         pass

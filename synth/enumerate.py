@@ -34,7 +34,7 @@ import numpy as np
 from dsl.language import get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN, Operator
 from dsl.types import INT, Type
-from synth.bank import MAX_ARITY, FingerprintSet, Production, Segment, fingerprints
+from synth.bank import MAX_ARITY, Found, Production, Segment, fingerprints
 from synth.kernels import Kernel, kernel
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
@@ -186,24 +186,23 @@ class _Output:
 
 
 def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, ...]]]], *,
-           dsl_key: str, seen: FingerprintSet, key: np.ndarray, target: np.ndarray | None,
-           need: int, segment_rows: int, fresh: FingerprintSet | None = None,
-           compiled: bool = False) -> Shard:
+           dsl_key: str, found: Found, key: np.ndarray, target: np.ndarray | None,
+           need: int, segment_rows: int, compiled: bool = False) -> Shard:
     """Evaluate every candidate of a batch of work items (all of one result type) and keep the
     new distinct ones, stopping at the first that reaches the target.
 
     Each entry holds a work item, its production and, per argument, the segments of that
-    argument's level. `seen` holds the fingerprints already in the result type's bank;
-    `target` the network's output on the sample (None when the result type is not the
-    target's), and `need` the number of agreeing points that makes a candidate acceptable.
-    `fresh`, when given, holds the fingerprints found earlier in this level by batches run in the
-    same process; it is updated, so consecutive batches never return the same value twice.
-    `compiled` runs operators with a `scalar` form through compiled kernels (the same values).
+    argument's level. `found` knows the values already in the result type's bank and those
+    found earlier in this level by batches run in the same process (`synth.bank.SortedFound`,
+    or `synth.kernels.FingerprintTable`); it is updated, so consecutive batches never return the
+    same value twice. `target` is the network's output on the sample (None when the result type
+    is not the target's), and `need` the number of agreeing points that makes a candidate
+    acceptable. `compiled` runs operators with a `scalar` form through compiled kernels (the
+    same values).
     """
     dsl = get_dsl(dsl_key)
     points = batch[0][2][0][0].values.shape[1]
-    state = _Collector(_Output(points, segment_rows), seen, key, target, need,
-                       fresh=FingerprintSet() if fresh is None else fresh)
+    state = _Collector(_Output(points, segment_rows), found, key, target, need)
     for item, production, args in batch:
         row = dsl.operators[production.op]
         _expand_item(item, production, args, state, points, row,
@@ -222,13 +221,12 @@ class _Collector:
     agreement and value ranges."""
 
     out: _Output
-    seen: FingerprintSet
+    known: Found
     key: np.ndarray
     target: np.ndarray | None
     need: int
     count: int = 0
     hit: tuple[np.dtype, int] | None = None     # (group, index in it) of the first hit
-    fresh: FingerprintSet = field(default_factory=FingerprintSet)
     found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
     sizes: dict = field(default_factory=dict)   # dtype -> rows
 
@@ -241,15 +239,9 @@ class _Collector:
         index into `picks`) into an array, their least and greatest values, their agreement with
         the target (-1 without one) and their dtype (see `_describe`)."""
         sel = np.arange(len(fps)) if ok is None else np.flatnonzero(ok)
-        unique, firsts = np.unique(fps[sel], return_index=True)
-        new = ~self.seen.contains(unique)          # sorted queries: cache-friendly look-ups
-        unique, firsts = unique[new], firsts[new]
-        new = ~self.fresh.contains(unique)          # values an earlier block of the level found
-        if not new.any():
+        sel = sel[self.known.first_new(fps[sel])]
+        if not len(sel):
             return
-        unique, firsts = unique[new], firsts[new]
-        self.fresh.add(unique)
-        sel = sel[np.sort(firsts)]
         write, lo, hi, agree, result = rows_of(sel)
         columns = {"fps": fps[sel], "ops": np.full(len(sel), production, np.int16),
                    "agree": agree}

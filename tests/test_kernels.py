@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from dsl import BOOL, INT, Var, compile_python, get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN
-from synth.bank import fingerprint_key, fingerprints, segment
+from synth.bank import FingerprintSet, SortedFound, fingerprint_key, fingerprints, segment
 from synth.enumerate import _kernel_applies
-from synth.kernels import kernel
+from synth.kernels import FingerprintTable, kernel
 
 DSL = get_dsl("int")
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,3 +130,37 @@ def test_kernels_compile_in_memory_where_the_cache_cannot_be_written(tmp_path):
     out = _run(CALL_ADD, blocked)
     assert out["fps"] == fingerprints(SUMS, np.array([3, 5], np.uint64)).tolist()
     assert out["file"] is None and out["loaded"] == 0
+
+
+class SmallTable(FingerprintTable):
+    MIN_SLOTS = 8
+
+
+# Fingerprints: 0 (a row of zeros), small values (repeats, neighbouring slots) and any others.
+FPS = st.one_of(st.just(0), st.integers(0, 40), st.integers(0, 2**64 - 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seen=st.lists(FPS, max_size=30),
+       steps=st.lists(st.tuples(st.booleans(), st.lists(FPS, max_size=60)), max_size=12))
+def test_fingerprint_table_keeps_the_first_copy_of_each_new_value(seen, steps):
+    """The hash table and the sorted runs both keep, of each block, the positions of the values
+    neither in the bank nor found before, as a Python set says; `add` (values another worker
+    found) joins them. Tables start at 8 slots here, so they grow many times."""
+    bank = FingerprintSet.of(np.unique(np.array(seen, np.uint64)))
+    table, runs, truth = SmallTable(bank, expected=0), SortedFound(bank), set(seen)
+    for elsewhere, values in steps:
+        fps = np.array(values, np.uint64)
+        if elsewhere:
+            fps = np.unique(fps)
+            table.add(fps)
+            runs.add(fps)
+            truth.update(values)
+            continue
+        expected = []
+        for i, v in enumerate(values):
+            if v not in truth:
+                truth.add(v)
+                expected.append(i)
+        assert table.first_new(fps).tolist() == expected
+        assert runs.first_new(fps).tolist() == expected
