@@ -205,9 +205,9 @@ class Enumerator:
         # Values two shards both found, marked as the shards arrive (while workers still run):
         # the later copy is dead. Equal values share a storage group, and the level orders a
         # group's rows by shard, so "later" here is later in the level's order too.
-        found: dict[Type, _Found] = {}
+        repeats: dict[Type, _Repeats] = {}
         alive: dict[Type, list[np.ndarray | None]] = {}
-        repeats = getattr(executor, "repeats", True)
+        may_repeat = getattr(executor, "repeats", True)
         used = self.nbytes()
         with contextlib.closing(executor.map(inputs, items)) as shards:
             for position, shard in enumerate(shards):
@@ -217,8 +217,8 @@ class Enumerator:
                     kind = self.productions[int(shard.ops[0])].result_type
                     pending.setdefault(kind, []).append(shard)
                     alive.setdefault(kind, []).append(
-                        found.setdefault(kind, _Found()).first_copies(position, shard)
-                        if repeats else None)
+                        repeats.setdefault(kind, _Repeats()).first_copies(position, shard)
+                        if may_repeat else None)
                     if kind == self.target_type:     # ties: the first in the level's order
                         best = int(shard.agree.argmax())
                         rank = (-int(shard.agree[best]), shard.rank(best))
@@ -277,7 +277,7 @@ class Enumerator:
         return sum(b.nbytes() for b in self.banks.values())
 
 
-class _Found:
+class _Repeats:
     """The fingerprints of the shards of a level so far (of one type), to mark repeats.
 
     A shard lists the earlier shards it was already deduplicated against (`Shard.checked`): with

@@ -19,7 +19,7 @@ from dsl.evaluate import evaluate
 from dsl.language import get_dsl
 from dsl.types import BOOL, INT
 from synth.distributed import RayExecutor, SearchMemoryError, make_executor
-from synth.engine import Enumerator, InProcess, _Found, productions_of
+from synth.engine import Enumerator, InProcess, _Repeats, productions_of
 from synth.outcome import StopReason
 
 OPS = ("add", "sub", "mul", "bitand", "bitxor", "lshift")
@@ -100,7 +100,7 @@ def test_ray_finds_the_in_process_program(ray_instance, reference, workers, in_f
                                           monkeypatch):
     # The driver compares a shard one by one with the earlier shards it was not deduplicated
     # against, or (0 here) always with a set of every earlier value of the level.
-    monkeypatch.setattr(_Found, "ONE_BY_ONE", one_by_one)
+    monkeypatch.setattr(_Repeats, "ONE_BY_ONE", one_by_one)
     executor = RayExecutor(workers, in_flight=in_flight, task_candidates=ITEM_CANDIDATES)
     try:
         program, levels, seen = search(executor)
