@@ -62,9 +62,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                r = httpx.get(self.url + "/healthz", timeout=2)
+                if r.status_code == 200 and r.json().get("status") == "ok":    # this service's
                     return self
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.1)
         self.stop()
@@ -511,3 +512,16 @@ def test_workers_above_one_are_refused_by_an_in_process_server(server: Server) -
     r = submit(server.url, ABS, {**FAST, "workers": "2"})
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "workers"]
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "synth.service", "--port", str(port),
+                               "--data-dir", str(tmp_path), "--workers", "1"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -96,13 +97,34 @@ def run_serve(args: argparse.Namespace) -> int:
                         max_model_bytes=args.max_model_bytes)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The port is taken before Ray starts: Ray's processes pick free ports of their own (its
+    # metrics exporter answers any GET), and one of them could otherwise take this one first.
+    try:
+        sock = _listen(args.host, args.port)
+    except OSError as e:
+        print(f"netsynth: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
     if settings.uses_ray:
         from synth.distributed import start_ray
 
         start_ray(settings.workers, address=settings.ray_address)   # on the main thread
-    uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                log_level=args.log_level.lower(), timeout_graceful_shutdown=5)
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level.lower(),
+                            timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def main(argv: Sequence[str] | None = None) -> int:
