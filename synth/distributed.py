@@ -34,7 +34,7 @@ from typing import Any, Iterator, Sequence
 
 
 from synth.bank import Segment
-from synth.engine import Executor, InProcess, LevelInputs, batches, level_found, run_items
+from synth.engine import Executor, InProcess, LevelInputs, batches, found_of, run_items
 from synth.enumerate import Shard, WorkItem
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
@@ -264,9 +264,7 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     found = state["found"]
     for s in _ready(earlier, state["absorbed"]):
         kind = inputs.productions[int(s.ops[0])].result_type.name
-        if kind not in found:
-            found[kind] = level_found(inputs, kind)
-        found[kind].add(s.fps[s.order])        # sorted, distinct
+        found_of(found, inputs, kind).add(s.fps[s.order])        # sorted, distinct
     checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
     state["absorbed"].add(index)               # its own values go into `found` as it runs
     shard = run_items(inputs, items, found=found)

@@ -52,7 +52,7 @@ def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
     """The whole work of consecutive items of one result type, deduplicated together.
 
     `found` (result type name -> what batches of this level in this process found, see
-    `level_found`) extends the deduplication across the batches of one process.
+    `found_of`) extends the deduplication across the batches of one process.
     """
     batch = []
     for item in items:
@@ -61,22 +61,23 @@ def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
                                    for t, s in zip(prod.arg_types, item.sizes)]))
     result_type = batch[0][1].result_type
     target = inputs.target if result_type == inputs.target_type else None
-    found = {} if found is None else found
-    if result_type.name not in found:
-        found[result_type.name] = level_found(inputs, result_type.name)
-    return expand(batch, dsl_key=inputs.dsl_key, found=found[result_type.name],
+    return expand(batch, dsl_key=inputs.dsl_key,
+                  found=found_of({} if found is None else found, inputs, result_type.name),
                   key=inputs.key, target=target, need=inputs.need,
                   segment_rows=inputs.segment_rows, compiled=inputs.compiled)
 
 
-def level_found(inputs: LevelInputs, type_name: str) -> Found:
-    """An empty record of what a level found, of one type: a hash table on compiled levels,
-    sorted runs (no compiler) on the others."""
-    if inputs.compiled:
-        from synth.kernels import FingerprintTable
+def found_of(found: dict[str, Found], inputs: LevelInputs, type_name: str) -> Found:
+    """`found[type_name]`, made empty when missing: a hash table on compiled levels, sorted runs
+    (no compiler) on the others."""
+    if type_name not in found:
+        if inputs.compiled:
+            from synth.kernels import FingerprintTable
 
-        return FingerprintTable(inputs.seen[type_name])
-    return SortedFound(inputs.seen[type_name])
+            found[type_name] = FingerprintTable(inputs.seen[type_name])
+        else:
+            found[type_name] = SortedFound(inputs.seen[type_name])
+    return found[type_name]
 
 
 def run_item(inputs: LevelInputs, item: WorkItem) -> Shard:

@@ -227,7 +227,7 @@ class _Collector:
     need: int
     count: int = 0
     hit: tuple[np.dtype, int] | None = None     # (group, index in it) of the first hit
-    found: dict = field(default_factory=dict)   # dtype -> {column: [arrays]}
+    kept: dict = field(default_factory=dict)    # dtype -> {column: [arrays]}
     sizes: dict = field(default_factory=dict)   # dtype -> rows
 
     def offer(self, fps: np.ndarray, rows_of: Callable[[np.ndarray], tuple],
@@ -269,17 +269,17 @@ class _Collector:
             if first_hit >= 0 and width[first_hit] == w:
                 self.hit = (dtype, self.sizes.get(dtype, 0)
                             + int(np.flatnonzero(rows_w == first_hit)[0]))
-            store = self.found.setdefault(dtype, {c: [] for c in _COLUMNS})
+            store = self.kept.setdefault(dtype, {c: [] for c in _COLUMNS})
             for c in _COLUMNS:
                 store[c].append(columns[c][start:start + n])
             self.sizes[dtype] = self.sizes.get(dtype, 0) + n
             start += n
 
     def shard(self) -> Shard:
-        if not self.found:
+        if not self.kept:
             return empty_shard(self.count)
-        dtypes = sorted(self.found, key=group_rank)
-        cols = {c: np.concatenate([a for d in dtypes for a in self.found[d][c]]) for c in _COLUMNS}
+        dtypes = sorted(self.kept, key=group_rank)
+        cols = {c: np.concatenate([a for d in dtypes for a in self.kept[d][c]]) for c in _COLUMNS}
         hit, start = -1, 0
         for d in dtypes:
             if self.hit is not None and self.hit[0] == d:
@@ -303,12 +303,12 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
                        KERNEL_BLOCK * points, max(1, KERNEL_COLUMN_BYTES // (8 * points)))
     else:
         tiles = _tiles(first, item.start, item.stop, second, third, points, BLOCK_ELEMENTS)
+    def through_kernel(p) -> bool:
+        return compiled is not None and _kernel_applies(row, compiled, production.result_type, p)
+
     for parts in tiles:
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
-        def through_kernel(p) -> bool:
-            return compiled is not None and _kernel_applies(row, compiled,
-                                                            production.result_type, p)
         pieces = [parts]
         if compiled is not None and not through_kernel(parts):
             # Smaller blocks, each through the kernel if its rows allow, else numpy (checked):
