@@ -14,8 +14,9 @@ them: its own earlier tasks, and earlier results done when it starts (read then,
 for the process's later tasks). Its shard lists those tasks (`checked`); the
 driver, which reads shards in task order, compares each shard only with the earlier ones it does
 not list (with two workers, usually the one task that ran beside it) and marks the later copy of
-a value dead. When the caller stops iterating (a hit, a budget, cancel), every task still in
-flight is cancelled with `ray.cancel(force=True)`.
+a value dead. When the caller stops iterating for a budget or a cancel, every task still in
+flight is cancelled with `ray.cancel(force=True)`; after a hit (`finish`), the few in flight are
+left to finish.
 
 Joined clusters must have netsynth (and any user DSL files, at the same paths) installed on every
 node: nothing is shipped with a `working_dir`.
@@ -98,6 +99,7 @@ class RayExecutor:
         self.cancelled = 0              # queued or running when their consumer stopped
         self._produced: dict[int, tuple[Any, Any, int]] = {}  # id(rows) -> (rows, result, index)
         self._level = 0
+        self._finish = False            # see `finish`
         #: Over the executor's life: driver seconds waiting for results and shipping levels, and
         #: bank rows put again (segments the merge rebuilt).
         self.stats = {"wait": 0.0, "put": 0.0, "put_rows": 0}
@@ -152,12 +154,21 @@ class RayExecutor:
                     self._produced[id(values)] = (values, ref, j)
                 yield shard
         finally:
-            done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
-                                fetch_local=False)[0]) if refs else set()
-            for ref in refs:
-                if ref not in done:
-                    ray.cancel(ref, force=True)
-                    self.cancelled += 1
+            finish, self._finish = self._finish, False
+            if refs and not finish:
+                done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
+                                    fetch_local=False)[0])
+                for ref in refs:
+                    if ref not in done:
+                        ray.cancel(ref, force=True)
+                        self.cancelled += 1
+
+    def finish(self) -> None:
+        """The level has its answer: the tasks still in flight when the caller stops iterating
+        are left to finish (a few short ones) instead of cancelled. Ray 2.60 can abort the driver
+        when a task completes in the instant it is cancelled ("Tried to complete task that was
+        not pending"), which a hit, ending the level while tasks finish, made likely."""
+        self._finish = True
 
     def close(self) -> None:
         import ray

@@ -227,6 +227,8 @@ class Enumerator:
                             out.best, best_rank = (int(shard.agree[best]), (shard, best)), rank
                     if shard.hit >= 0:
                         out.hit = self._program(shard, shard.hit)
+                        if hasattr(executor, "finish"):     # nothing to cancel for a hit
+                            executor.finish()
                         break
                 out.stop = (StopReason.MEMORY if used > self.memory_bytes
                             else check(out.candidates))

@@ -213,8 +213,8 @@ def test_cli_run_with_ray_address_runs_its_tasks_on_the_cluster_and_leaves_it_ru
     assert backend["address"].endswith(f":{cluster.address.rsplit(':', 1)[1]}")   # our head's GCS
 
     # The cluster's own record: this process was one job of it, which ended; every task the report
-    # counts ran there, on the cluster's node, and finished, except those still in flight when the
-    # answer came (the executor cancels them); and the node is still alive.
+    # counts ran there, on the cluster's node, and finished (those in flight when the answer came
+    # are left to finish; only a stop cancels tasks); and the node is still alive.
     record = _state(cluster, proc.pid, tasks=backend["tasks"])
     assert [status for _, status in record["jobs"]] == ["SUCCEEDED"]
     [(head, node_state, is_head)] = record["nodes"]
