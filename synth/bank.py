@@ -173,7 +173,7 @@ class SortedFound:
     """What a level's batches found so far, of one type, without a compiler (small levels):
     `first_new(fps)` gives the positions of the fingerprints that are neither in the bank
     (`seen`) nor found before (earlier in `fps` included), in order, and remembers them;
-    `add(fps)` remembers sorted distinct fingerprints found elsewhere.
+    `add(fps)` remembers distinct fingerprints found elsewhere, in any order.
     `synth.kernels.FingerprintTable` does the same in one probe per fingerprint."""
 
     def __init__(self, seen: FingerprintSet) -> None:
@@ -188,7 +188,7 @@ class SortedFound:
         return np.sort(firsts[new])
 
     def add(self, fps: np.ndarray) -> None:
-        self.found.add(fps)
+        self.found.add(np.sort(fps))
 
 
 @dataclass

@@ -275,7 +275,7 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     found = state["found"]
     for s in _ready(earlier, state["absorbed"]):
         kind = inputs.productions[int(s.ops[0])].result_type.name
-        found_of(found, inputs, kind).add(s.fps[s.order])        # sorted, distinct
+        found_of(found, inputs, kind).add(s.fps)                  # distinct
     checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
     state["absorbed"].add(index)               # its own values go into `found` as it runs
     shard = run_items(inputs, items, found=found)

@@ -35,7 +35,7 @@ from dsl.language import get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN, Operator
 from dsl.types import INT, Type
 from synth.bank import MAX_ARITY, Found, Production, Segment, fingerprints
-from synth.kernels import Kernel, kernel
+from synth.kernels import Kernel, kernel, sorted_order
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
@@ -202,7 +202,8 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
     """
     dsl = get_dsl(dsl_key)
     points = batch[0][2][0][0].values.shape[1]
-    state = _Collector(_Output(points, segment_rows), found, key, target, need)
+    state = _Collector(_Output(points, segment_rows), found, key, target, need,
+                       sort=sorted_order if compiled else np.argsort)
     for item, production, args in batch:
         row = dsl.operators[production.op]
         _expand_item(item, production, args, state, points, row,
@@ -225,6 +226,7 @@ class _Collector:
     key: np.ndarray
     target: np.ndarray | None
     need: int
+    sort: Callable[[np.ndarray], np.ndarray] = np.argsort     # positions by fingerprint
     count: int = 0
     hit: tuple[np.dtype, int] | None = None     # (group, index in it) of the first hit
     kept: dict = field(default_factory=dict)    # dtype -> {column: [arrays]}
@@ -287,8 +289,7 @@ class _Collector:
             start += self.sizes[d]
         return Shard(self.count, [s for d in dtypes for s in self.out.finish(d)], cols["fps"],
                      cols["ops"], cols["args"], cols["agree"], cols["lo"], cols["hi"],
-                     tuple((d, self.sizes[d]) for d in dtypes), hit,
-                     np.argsort(cols["fps"]))
+                     tuple((d, self.sizes[d]) for d in dtypes), hit, self.sort(cols["fps"]))
 
 
 def _expand_item(item: WorkItem, production: Production, args, state: _Collector, points: int,

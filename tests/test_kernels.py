@@ -25,7 +25,7 @@ from dsl import BOOL, INT, Var, compile_python, get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN
 from synth.bank import FingerprintSet, SortedFound, fingerprint_key, fingerprints, segment
 from synth.enumerate import _kernel_applies
-from synth.kernels import FingerprintTable, kernel
+from synth.kernels import FingerprintTable, kernel, sorted_order
 
 DSL = get_dsl("int")
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,8 +151,8 @@ def test_fingerprint_table_keeps_the_first_copy_of_each_new_value(seen, steps):
     table, runs, truth = SmallTable(bank, expected=0), SortedFound(bank), set(seen)
     for elsewhere, values in steps:
         fps = np.array(values, np.uint64)
-        if elsewhere:
-            fps = np.unique(fps)
+        if elsewhere:                       # distinct, in any order
+            fps = np.random.default_rng(len(values)).permutation(np.unique(fps))
             table.add(fps)
             runs.add(fps)
             truth.update(values)
@@ -164,3 +164,13 @@ def test_fingerprint_table_keeps_the_first_copy_of_each_new_value(seen, steps):
                 expected.append(i)
         assert table.first_new(fps).tolist() == expected
         assert runs.first_new(fps).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.one_of(st.lists(FPS, max_size=700),
+                        st.lists(st.integers(0, 1 << 20), min_size=65, max_size=300)))
+def test_sorted_order_is_a_stable_argsort(values):
+    """The linear-time sort of fingerprints orders them as numpy's stable argsort does, with
+    repeats, 0, and small values crowding one bucket (past 64 of them, its fallback sort)."""
+    fps = np.array(values, np.uint64)
+    assert sorted_order(fps).tolist() == np.argsort(fps, kind="stable").tolist()
