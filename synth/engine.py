@@ -45,6 +45,9 @@ class LevelInputs:
     need: int
     segment_rows: int = SEGMENT_ROWS
     compiled: bool = False      # whether operators run through compiled kernels (synth/kernels.py)
+    #: Result type name -> about how many new rows the level may find: hash tables start that
+    #: large instead of doubling their way there (a guess; they grow past it when short).
+    expect: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
@@ -74,7 +77,8 @@ def found_of(found: dict[str, Found], inputs: LevelInputs, type_name: str) -> Fo
         if inputs.compiled:
             from synth.kernels import FingerprintTable
 
-            found[type_name] = FingerprintTable(inputs.seen[type_name])
+            found[type_name] = FingerprintTable(inputs.seen[type_name],
+                                                expected=inputs.expect.get(type_name, 0))
         else:
             found[type_name] = SortedFound(inputs.seen[type_name])
     return found[type_name]
@@ -153,6 +157,7 @@ class Enumerator:
         self.memory_bytes = memory_bytes
         self.kernel_min_level = kernel_min_level
         self.compiled_levels: list[int] = []     # sizes grown through compiled kernels
+        self._new_share = 0.5           # new rows per candidate in the last level grown
         self.points = len(target)
         self.key = fingerprint_key(self.points)
         self.leaves = {t: list(v) for t, v in leaves.items()}
@@ -197,8 +202,13 @@ class Enumerator:
                      skip=skip)
         # Kernels cost about 0.3-0.5 s per process to load (and about 20 s once per machine to
         # compile): worth it for large levels only, so that small searches never wait for them.
-        inputs = dataclasses.replace(inputs, compiled=sum(i.candidates for i in items)
-                                     >= self.kernel_min_level)
+        per_type: dict[str, int] = {}
+        for item in items:
+            kind = self.productions[item.production].result_type.name
+            per_type[kind] = per_type.get(kind, 0) + item.candidates
+        inputs = dataclasses.replace(
+            inputs, compiled=sum(per_type.values()) >= self.kernel_min_level,
+            expect={k: int(n * self._new_share) for k, n in per_type.items()})
         if inputs.compiled:
             self.compiled_levels.append(size)
         out, best_rank = LevelOutcome(), None
@@ -239,6 +249,8 @@ class Enumerator:
             out.best = (agree, self._program(shard, row))
         if out.hit is None and out.stop is None:
             out.distinct = self._merge(size, pending, alive)
+            if out.candidates:
+                self._new_share = out.distinct / out.candidates
         return out
 
     def _program(self, shard: Shard, row: int) -> Node:
