@@ -206,9 +206,12 @@ class Enumerator:
         for item in items:
             kind = self.productions[item.production].result_type.name
             per_type[kind] = per_type.get(kind, 0) + item.candidates
+        # At most the rows the bank's memory cap leaves room for (a byte per value at least),
+        # so that a huge level's tables never start larger than the search may grow.
+        room = max(0, self.memory_bytes - self.nbytes()) // max(1, self.points)
         inputs = dataclasses.replace(
             inputs, compiled=sum(per_type.values()) >= self.kernel_min_level,
-            expect={k: int(n * self._new_share) for k, n in per_type.items()})
+            expect={k: min(room, int(n * self._new_share)) for k, n in per_type.items()})
         if inputs.compiled:
             self.compiled_levels.append(size)
         out, best_rank = LevelOutcome(), None

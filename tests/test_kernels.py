@@ -174,3 +174,41 @@ def test_sorted_order_is_a_stable_argsort(values):
     repeats, 0, and small values crowding one bucket (past 64 of them, its fallback sort)."""
     fps = np.array(values, np.uint64)
     assert sorted_order(fps).tolist() == np.argsort(fps, kind="stable").tolist()
+
+
+def test_hash_tables_start_no_larger_than_the_memory_cap_allows(monkeypatch):
+    """A level's tables are sized from the last level's share of new rows, but never for more
+    rows than the bank's memory cap leaves room for (a byte per value): a huge level under a
+    small cap must not allocate a huge table up front."""
+    from dsl.ast import const
+    from synth.engine import Enumerator, InProcess, productions_of
+
+    rng = np.random.default_rng(3)
+    env = {"x": rng.integers(0, 256, 64), "y": rng.integers(0, 256, 64)}
+    dsl = get_dsl("int")
+    productions = [p for p in productions_of(dsl, [INT, BOOL], exclude=["ite"])
+                   if p.op in ("add", "mul", "bitxor")]
+    asked = []
+    original = FingerprintTable.__init__
+
+    def spy(self, seen, *, expected=1 << 16):
+        asked.append(expected)
+        original(self, seen, expected=expected)
+    monkeypatch.setattr(FingerprintTable, "__init__", spy)
+
+    def grown(memory_bytes):
+        enum = Enumerator(dsl=dsl, dsl_key="int", env=env,
+                          leaves={INT: [Var("x"), Var("y"), const(1), const(2)]},
+                          productions=productions, target=rng.integers(1 << 40, 1 << 41, 64),
+                          target_type=INT, need=64, max_size_by_type={BOOL: 3},
+                          memory_bytes=memory_bytes, kernel_min_level=0)
+        asked.clear()
+        for level in (3, 5, 7):
+            enum.grow(level, InProcess(), check=lambda c: None)
+        return enum, list(asked)
+
+    enum, roomy = grown(4 << 30)                 # the cap leaves room: the share decides
+    assert roomy[-1] > 1000
+    cap = 32 << 10
+    _, tight = grown(cap)
+    assert max(tight) <= cap // 64 < roomy[-1]
