@@ -188,7 +188,7 @@ class SortedFound:
         return np.sort(firsts[new])
 
     def add(self, fps: np.ndarray) -> None:
-        self.found.add(np.sort(fps))
+        self.found.update(fps)
 
 
 @dataclass

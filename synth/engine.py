@@ -208,7 +208,8 @@ class Enumerator:
             per_type[kind] = per_type.get(kind, 0) + item.candidates
         # At most the rows the bank's memory cap leaves room for (a byte per value at least),
         # so that a huge level's tables never start larger than the search may grow.
-        room = max(0, self.memory_bytes - self.nbytes()) // max(1, self.points)
+        used = self.nbytes()
+        room = max(0, self.memory_bytes - used) // max(1, self.points)
         inputs = dataclasses.replace(
             inputs, compiled=sum(per_type.values()) >= self.kernel_min_level,
             expect={k: min(room, int(n * self._new_share)) for k, n in per_type.items()})
@@ -222,7 +223,6 @@ class Enumerator:
         repeats: dict[Type, _Repeats] = {}
         alive: dict[Type, list[np.ndarray | None]] = {}
         may_repeat = getattr(executor, "repeats", True)
-        used = self.nbytes()
         with contextlib.closing(executor.map(inputs, items)) as shards:
             for position, shard in enumerate(shards):
                 out.candidates += shard.candidates
