@@ -6,14 +6,23 @@ ONNX Runtime from bytes held in memory. torch and onnxruntime are imported only 
 Nothing here ever unpickles: no `torch.load`, no TorchScript, no pickle.
 
 ONNX models are refused with `ModelError` when larger than `max_bytes`, when they are not ONNX
-(pickles and zip archives such as TorchScript or `torch.save` files are named as such), when a
-tensor refers to an external data file, or when the graph does not have exactly one input and one
-output.
+(pickles and zip archives such as TorchScript or `torch.save` files are named as such), when any
+tensor anywhere in the model refers to external data, or when the graph does not have exactly one
+input and one output.
+
+An uploaded model must never make the server read a file. Two walls stand in the way:
+1. `external_references` walks every place ONNX can keep a tensor (initializers, sparse
+   initializers, every tensor and sparse-tensor attribute, subgraphs of control-flow nodes,
+   model-local functions, training graphs) and any reference to external data is refused.
+2. ONNX Runtime is given the checked copy re-serialised without unknown fields (so it sees no field
+   the check could not see), and its folder for external data is a fresh empty directory (so a
+   relative path resolves to nothing, not to a file in the server's working directory).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
@@ -83,11 +92,14 @@ class OnnxBackend:
             raise ModelError(f"model: expected an ONNX model, found {len(data)} bytes that do not parse as one") from None
         if not proto.HasField("graph") or not proto.graph.node:
             raise ModelError("model: expected an ONNX model, found no graph (not an ONNX file?)")
-        for tensor in _tensors(proto.graph):
-            if tensor.data_location == onnx.TensorProto.EXTERNAL:
-                where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
-                raise ModelError(f"model: tensor {tensor.name!r} refers to external data file {where!r}; "
-                                 "expected a self-contained model (export with external_data=False)")
+        found = external_references(proto)
+        if found:
+            place, tensor, where = found[0]
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise ModelError(f"model: tensor {tensor!r} at {place} refers to external data file {where!r}{more}; "
+                             "expected a self-contained model (export with external_data=False)")
+        proto.DiscardUnknownFields()
+        data = proto.SerializeToString()
         init = {t.name for t in proto.graph.initializer}
         inputs = [i for i in proto.graph.input if i.name not in init]
         if len(inputs) != 1 or len(proto.graph.output) != 1:
@@ -116,26 +128,71 @@ def _session(data: bytes, threads: int | None) -> Any:
     options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except Exception as e:
-        if type(e).__module__.startswith("onnxruntime"):
-            raise ModelError(f"model: ONNX Runtime cannot load it: {e}") from None
-        raise
+    # A model loaded from bytes resolves external data against this folder (by default the
+    # working directory): an empty one that lives only while the session loads leaves nothing to read.
+    with tempfile.TemporaryDirectory(prefix="netsynth-no-files-") as empty:
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", empty)
+        try:
+            return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            if type(e).__module__.startswith("onnxruntime"):
+                raise ModelError(f"model: ONNX Runtime cannot load it: {e}") from None
+            raise
 
 
-def _tensors(graph: Any) -> Iterator[Any]:
-    """Every tensor stored in a graph: initializers and tensor attributes, subgraphs included."""
-    yield from graph.initializer
-    for node in graph.node:
+def external_references(model: Any) -> list[tuple[str, str, str]]:
+    """Every tensor of an ONNX `ModelProto` that refers to external data, as (place, tensor name,
+    location): the place names where it sits (`graph.sparse_initializer[0].values`, ...)."""
+    import onnx
+
+    found = []
+    for place, tensor in _tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+            where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
+            found.append((place, tensor.name, where))
+    return found
+
+
+def _tensors(model: Any) -> Iterator[tuple[str, Any]]:
+    """Every tensor a model holds, with its place: the main graph, model-local functions and
+    training graphs, each with its nodes' attributes and their subgraphs, to any depth."""
+    yield from _graph_tensors(model.graph, "graph")
+    for i, function in enumerate(model.functions):
+        yield from _node_tensors(function.node, f"functions[{i}]")
+    for i, info in enumerate(model.training_info):
+        yield from _graph_tensors(info.initialization, f"training_info[{i}].initialization")
+        yield from _graph_tensors(info.algorithm, f"training_info[{i}].algorithm")
+
+
+def _graph_tensors(graph: Any, place: str) -> Iterator[tuple[str, Any]]:
+    for i, tensor in enumerate(graph.initializer):
+        yield f"{place}.initializer[{i}]", tensor
+    for i, sparse in enumerate(graph.sparse_initializer):
+        yield from _sparse(sparse, f"{place}.sparse_initializer[{i}]")
+    yield from _node_tensors(graph.node, place)
+
+
+def _node_tensors(nodes: Any, place: str) -> Iterator[tuple[str, Any]]:
+    for i, node in enumerate(nodes):
         for attr in node.attribute:
+            at = f"{place}.node[{i}].{attr.name}"
             if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
+                yield at, attr.t
+            for j, tensor in enumerate(attr.tensors):
+                yield f"{at}[{j}]", tensor
+            if attr.HasField("sparse_tensor"):
+                yield from _sparse(attr.sparse_tensor, at)
+            for j, sparse in enumerate(attr.sparse_tensors):
+                yield from _sparse(sparse, f"{at}[{j}]")
             if attr.HasField("g"):
-                yield from _tensors(attr.g)
-            for g in attr.graphs:
-                yield from _tensors(g)
+                yield from _graph_tensors(attr.g, at)
+            for j, graph in enumerate(attr.graphs):
+                yield from _graph_tensors(graph, f"{at}[{j}]")
+
+
+def _sparse(sparse: Any, place: str) -> Iterator[tuple[str, Any]]:
+    yield f"{place}.values", sparse.values
+    yield f"{place}.indices", sparse.indices
 
 
 class TorchBackend:

@@ -265,6 +265,47 @@ def test_bad_specs_and_models_are_refused_with_field_details(server: Server) -> 
     wait_for("the TOML job to end", lambda: ended(server.url, r.json()["id"]), timeout=60)
 
 
+def sparse_model_reading(location: str, width: int) -> bytes:
+    """A model of `width` inputs that adds the first `width` bytes of the file `location` to its
+    input, the file hidden as the external data of a sparse initializer."""
+    from onnx import TensorProto, helper
+
+    values = TensorProto()
+    values.name, values.data_type, values.data_location = "w", TensorProto.UINT8, TensorProto.EXTERNAL
+    values.dims.extend([width])
+    for key, value in (("location", location), ("offset", "0"), ("length", str(width))):
+        entry = values.external_data.add()
+        entry.key, entry.value = key, value
+    indices = helper.make_tensor("i", TensorProto.INT64, [width], list(range(width)))
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["w"], ["wf"], to=TensorProto.FLOAT), helper.make_node("Add", ["x", "wf"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", width])],
+        sparse_initializer=[helper.make_sparse_tensor(values, indices, [width])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_a_model_cannot_make_the_server_read_a_file(server: Server) -> None:
+    """Issue 15, item 1: a sparse tensor's external data named README.md (in the server's working
+    directory) once made a job compute with the file's bytes. Now the upload is refused, and no
+    byte of the file comes back."""
+    before = httpx.get(server.url + "/jobs").json()["total"]
+    readme = (ROOT / "README.md").read_bytes()[:64]
+    r = submit(server.url, ABS, model=sparse_model_reading("README.md", 64))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == ["body", "model"]
+    assert "sparse_initializer[0].values" in detail["msg"] and "'README.md'" in detail["msg"]
+    assert readme.decode(errors="replace")[:16] not in r.text
+    assert httpx.get(server.url + "/jobs").json()["total"] == before
+    r = httpx.post(server.url + "/verify", files={"spec": ("spec.json", (ABS / "spec.json").read_bytes()),
+                                                  "model": ("m.onnx", sparse_model_reading("README.md", 64))},
+                   data={"program": "x - y"}, timeout=60)
+    assert r.status_code == 422 and "external data" in r.text, r.text
+
+
 def test_oversize_model_is_refused_with_413(tmp_path: Path) -> None:
     s = Server(tmp_path / "small", "--max-model-bytes", "20000").start()
     try:
