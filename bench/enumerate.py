@@ -21,8 +21,8 @@ import numpy as np
 from dsl.ast import Var, const
 from dsl.language import get_dsl
 from dsl.types import BOOL, INT
-from synth.engine import Enumerator, InProcess, productions_of
-from synth.memory import tune_allocator
+from synth.int_engine.engine import Enumerator, InProcess, productions_of
+from synth.int_engine.memory import tune_allocator
 
 
 def workload(points: int = 256, seed: int = 0) -> Enumerator:
@@ -59,7 +59,7 @@ def main() -> None:
     total = time.perf_counter() - start
     print(f"total: {tried:,} tried, {distinct:,} distinct in {total:.2f} s = "
           f"{tried / total:,.0f} tried/s, {distinct / total:,.0f} distinct/s (one core)")
-    from synth.kernels import counts
+    from synth.int_engine.kernels import counts
 
     loaded, compiled = counts()
     print(f"kernels (levels of {enum.kernel_min_level:,}+ candidates: sizes "
@@ -74,7 +74,7 @@ def examples() -> None:
     """Seconds to solution per example network: search only, one worker, in-process."""
     from pathlib import Path
 
-    from synth.api import synthesize
+    from netsynth.api import synthesize
     from synth.search import SearchOptions
 
     root = Path(__file__).resolve().parents[1] / "examples"

@@ -43,7 +43,7 @@ def enumerator(points: int = 64):
     from dsl.ast import Var, const
     from dsl.language import get_dsl
     from dsl.types import BOOL, INT
-    from synth.engine import Enumerator, productions_of
+    from synth.int_engine.engine import Enumerator, productions_of
     from test_distributed import OPS, sample
 
     env = sample(points)
@@ -59,12 +59,12 @@ def enumerator(points: int = 64):
 
 def run_case(workers: int, points: int = 64, measured: int = MEASURED) -> dict:
     """One configuration, in this process: 0 = in-process, W >= 1 = Ray with W CPUs."""
-    from synth.engine import Enumerator, InProcess
-    from synth.memory import tune_allocator
+    from synth.int_engine.engine import Enumerator, InProcess
+    from synth.int_engine.memory import tune_allocator
 
     tune_allocator()                               # as synth.search.run does
     if workers:
-        from synth.distributed import RayExecutor, start_ray
+        from synth.int_engine.distributed import RayExecutor, start_ray
 
         start_ray(workers)
         executor = RayExecutor(workers)
@@ -117,8 +117,8 @@ def run_slices(parts: int, points: int = 64, measured: int = MEASURED) -> list[f
 
 
 def _slice(part: int, parts: int, points: int, measured: int, barrier, results) -> None:
-    from synth.engine import InProcess
-    from synth.memory import tune_allocator
+    from synth.int_engine.engine import InProcess
+    from synth.int_engine.memory import tune_allocator
 
     class Share(InProcess):
         def map(self, inputs, items):

@@ -41,7 +41,7 @@ class Operator:
     result when the arguments lie in the given intervals (int results only), which sizes the
     bit-vectors soundly. `scalar(*values)`, when given, is the operator on single values (ints
     or Booleans) in plain Python that numba can compile, without overflow checks: the enumerator's
-    compiled kernels (synth/kernels.py) use it for a Boolean result everywhere, and for an int
+    compiled kernels (synth/int_engine/kernels.py) use it for a Boolean result everywhere, and for an int
     result where `bounds` shows that no overflow is possible and `scalar_when(*intervals)` (if
     given) holds for the arguments' intervals. `overflow(*values)`, when given, says whether the
     true value at one point does not fit int64; `scalar` is then exact wherever it is False, and

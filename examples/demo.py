@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{port}"
         print(f"demo: starting the job service at {url} (data in {data})", flush=True)
         server = subprocess.Popen(
-            [sys.executable, "-m", "synth.cli", "serve", "--port", str(port), "--data-dir", data,
+            [sys.executable, "-m", "netsynth.cli", "serve", "--port", str(port), "--data-dir", data,
              "--workers", str(args.workers), "--log-level", "warning"], env=env)
         try:
             _wait_healthy(url, server)
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, extra in EXAMPLES:
                 print(f"\n=== {name}: submit, follow, fetch ===", flush=True)
                 codes.append(subprocess.call(
-                    [sys.executable, "-m", "synth.cli", "submit", str(HERE / name / "spec.json"),
+                    [sys.executable, "-m", "netsynth.cli", "submit", str(HERE / name / "spec.json"),
                      "--server", url, "--wait", "--workers", str(args.workers), *extra],
                     env=env))
             print(f"\ndemo: results pages stay at {url}/ui/jobs while the service runs; "

@@ -6,7 +6,7 @@
     '(x + y) % 113'
 
 `model_or_path` is a path to an ONNX file, ONNX bytes, or an in-process `torch.nn.Module` (trusted
-code only). Options are those of `synth.search.SearchOptions` (timeout, max_size, min_agreement,
+code only). Options are those of `synth.options.SearchOptions` (timeout, max_size, min_agreement,
 workers, ...) plus `verify` (default True) and `progress` (a callable receiving Progress).
 `portfolio=True` races the default search strategies as Ray tasks (a sequence of
 `synth.portfolio.Strategy` races those); `workers` then defaults to all local cores and must be
@@ -23,21 +23,14 @@ __all__ = ["extract"]
 def extract(model_or_path: Any, spec: Any, *, verify: bool = True, progress=None, cancel=None,
             portfolio: Any = False, **options: Any):
     """Find, verify and report a program equivalent to the network; see the module docstring."""
-    import dataclasses
+    from netsynth.api import default_workers, synthesize
+    from synth.options import SearchOptions
 
-    from dsl.errors import SpecError
-    from synth.api import default_workers, synthesize
-    from synth.search import SearchOptions
-
-    known = {f.name for f in dataclasses.fields(SearchOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise SpecError(f"extract: unknown option(s) {unknown}; expected some of {sorted(known)}")
     strategies = None
     if portfolio:
         from synth.portfolio import DEFAULT
 
         strategies = DEFAULT if portfolio is True else tuple(portfolio)
     options.setdefault("workers", default_workers() if strategies else 1)
-    return synthesize(spec, model_or_path, options=SearchOptions(**options), progress=progress,
-                      cancel=cancel, verify=verify, portfolio=strategies)
+    return synthesize(spec, model_or_path, options=SearchOptions.from_mapping(options),
+                      progress=progress, cancel=cancel, verify=verify, portfolio=strategies)

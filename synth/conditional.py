@@ -13,7 +13,7 @@ import numpy as np
 
 from dsl.ast import Node
 from dsl.types import BOOL
-from synth.bank import rebuild
+from synth.int_engine.bank import rebuild
 
 MAX_DEPTH = 6
 MAX_TERMS = 8

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from dsl.errors import SpecError
 from synth.outcome import Progress, SearchResult, StopReason
-from synth.search import SearchOptions
+from synth.options import SearchOptions
 
 #: Fields a strategy cannot change: where it runs, and what counts as an answer.
 FIXED = frozenset({"workers", "ray_address", "min_agreement"})
@@ -50,6 +50,10 @@ class Strategy:
             if key not in known:
                 raise SpecError(f"strategy {self.name!r}: cannot set {key!r}; expected some of "
                                 f"{sorted(known)}")
+        try:
+            SearchOptions.from_mapping(dict(self.overrides))
+        except SpecError as e:
+            raise SpecError(f"strategy {self.name!r}: {e}") from None
 
     @classmethod
     def of(cls, name: str, *, dsl: str | None = None, **overrides: Any) -> Strategy:
@@ -121,7 +125,7 @@ def run(spec: Any, model: Any, *, strategies: Sequence[Strategy] = DEFAULT,
     _check(spec, strategies, options)
     import ray
 
-    from synth.distributed import start_ray
+    from synth.int_engine.distributed import start_ray
 
     start = time.monotonic()
     deadline = None if options.timeout is None else time.time() + options.timeout
@@ -251,7 +255,7 @@ def _run_strategy(spec: Any, model: Any, options: SearchOptions,
                   deadline: float | None) -> SearchResult:
     """A Ray task: the ordinary in-process search, within what is left of the deadline."""
     import oracle
-    from synth.engine import InProcess
+    from synth.int_engine.engine import InProcess
     from synth.problem import Problem
     from synth.search import run as search
 

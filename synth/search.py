@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,29 +20,15 @@ from dsl.ast import Node, size
 from dsl.evaluate import evaluate
 from dsl.types import BOOL
 from synth import conditional
-from synth.engine import Enumerator, Executor, productions_of
-from synth.memory import tune_allocator
+from synth.int_engine.engine import Enumerator, Executor, productions_of
+from synth.int_engine.memory import tune_allocator
 from synth.outcome import ParetoPoint, Progress, SearchResult, StopReason
+from synth.options import SearchOptions
 from synth.problem import Problem
 
 CHECK_SAMPLE = 1 << 16          # points of the full check when the domain is larger than 2^20
 MAX_ROUNDS = 24
 COUNTEREXAMPLES_PER_ROUND = 8
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    timeout: float | None = 60.0
-    max_size: int = 12
-    min_agreement: float = 1.0
-    workers: int = 1
-    ray_address: str | None = None
-    max_candidates: int | None = None
-    memory_bytes: int = 4 << 30
-    sample_size: int = 128
-    seed: int = 0
-    conditionals: bool = True
-    predicate_size: int = 5
 
 
 class _Budget:
@@ -94,7 +79,7 @@ def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
     sample = sampling.sample(problem.spec, options.sample_size, seed=options.seed)
     own_executor = executor is None
     if executor is None:
-        from synth.distributed import make_executor
+        from synth.int_engine.distributed import make_executor
 
         executor = make_executor(options.workers, address=options.ray_address)
     state = _State(problem, options, full, full_target, executor)

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synth.bank import FingerprintSet, fingerprint_key, fingerprints
-from synth.enumerate import WIDTHS
+from synth.int_engine.bank import FingerprintSet, fingerprint_key, fingerprints
+from synth.int_engine.enumerate import WIDTHS
 
 # Small ints mapped one-to-one over all 64 bits (an odd multiplier is invertible mod 2^64), so that
 # values repeat often and yet the set's top-bits filter sees fingerprint-like values.
@@ -77,8 +77,8 @@ def test_fingerprints_do_not_depend_on_the_storage_width(rows):
 def test_a_block_of_rows_reads_across_segments_as_one_array(sizes, data):
     """`_Rows.block(a, b)` gives rows [a, b) of the level, whatever segments hold them: values
     (widened), ranges, liveness and global ids as if the level were one array."""
-    from synth.bank import segment
-    from synth.enumerate import _Rows
+    from synth.int_engine.bank import segment
+    from synth.int_engine.blocks import Rows as _Rows
 
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     segments, offset = [], 100

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def netsynth(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synth.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "netsynth.cli", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT,
                           env={"RAY_USAGE_STATS_ENABLED": "0", "PATH": "/usr/bin:/bin"})
 

@@ -18,8 +18,8 @@ from dsl.ast import Var, const, size
 from dsl.evaluate import evaluate
 from dsl.language import get_dsl
 from dsl.types import BOOL, INT
-from synth.distributed import RayExecutor, SearchMemoryError, make_executor
-from synth.engine import Enumerator, InProcess, _Repeats, productions_of
+from synth.int_engine.distributed import RayExecutor, SearchMemoryError, make_executor
+from synth.int_engine.engine import Enumerator, InProcess, _Repeats, productions_of
 from synth.outcome import StopReason
 
 OPS = ("add", "sub", "mul", "bitand", "bitxor", "lshift")
@@ -85,7 +85,7 @@ def test_reference_is_the_smallest_program(reference):
 def test_memory_failures_become_search_memory_error():
     import ray.exceptions as rex
 
-    from synth.distributed import _memory_errors
+    from synth.int_engine.distributed import _memory_errors
 
     with pytest.raises(SearchMemoryError) as caught, _memory_errors():
         raise rex.ObjectStoreFullError("object store full")

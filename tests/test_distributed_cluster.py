@@ -27,8 +27,8 @@ from typing import NamedTuple
 import pytest
 
 from dsl.language import get_dsl
-from synth.distributed import _run_batch
-from synth.engine import InProcess
+from synth.int_engine.distributed import _run_batch
+from synth.int_engine.engine import InProcess
 from test_distributed import search
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ import json, sys
 sys.path.insert(0, sys.argv[2])
 import ray
 from dsl.language import get_dsl
-from synth.distributed import make_executor
+from synth.int_engine.distributed import make_executor
 from test_distributed import search
 
 executor = make_executor(2, address=sys.argv[1])
@@ -195,7 +195,7 @@ def test_cli_run_with_ray_address_runs_its_tasks_on_the_cluster_and_leaves_it_ru
         cluster, tmp_path):
     root = TESTS.parent
     out = tmp_path / "report.json"
-    proc = subprocess.Popen([sys.executable, "-m", "synth.cli", "run",
+    proc = subprocess.Popen([sys.executable, "-m", "netsynth.cli", "run",
                              str(root / "examples" / "bitwise_8" / "spec.json"), "--workers", "2",
                              "--no-progress", "--no-verify", "--json", str(out)],
                             env={**ENV, "RAY_ADDRESS": cluster.address},

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dsl.language import get_dsl
-from synth.engine import InProcess
+from synth.int_engine.engine import InProcess
 from test_distributed import search
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ sys.path.insert(0, sys.argv[1])
 import ray
 from ray.cluster_utils import Cluster
 from dsl.language import get_dsl
-from synth.distributed import RayExecutor
+from synth.int_engine.distributed import RayExecutor
 from test_distributed import ITEM_CANDIDATES, search
 
 # cluster_utils' default 150 MB object store makes Ray spill constantly (the level then crawls at

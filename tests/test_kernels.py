@@ -1,4 +1,4 @@
-"""The enumerator's compiled kernels (synth/kernels.py) against Python's own integers.
+"""The enumerator's compiled kernels (synth/int_engine/kernels.py) against Python's own integers.
 
 Wherever the enumerator lets a kernel run on a block (`_kernel_applies`: Boolean results, kernels
 that check overflow at every point, or blocks whose intervals rule overflow out), each candidate's
@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from dsl import BOOL, INT, Var, compile_python, get_dsl
 from dsl.ops import INT64_MAX, INT64_MIN
-from synth.bank import FingerprintSet, SortedFound, fingerprint_key, fingerprints, segment
-from synth.enumerate import _kernel_applies
-from synth.kernels import FingerprintTable, kernel, sorted_order
+from synth.int_engine.bank import FingerprintSet, SortedFound, fingerprint_key, fingerprints, segment
+from synth.int_engine.blocks import kernel_applies as _kernel_applies
+from synth.int_engine.kernels import FingerprintTable, kernel, sorted_order
 
 DSL = get_dsl("int")
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ CALL_ADD = """
 import json
 import numpy as np
 from dsl import get_dsl
-from synth import kernels
+from synth.int_engine import kernels
 k = kernels.kernel("int", get_dsl("int").operators["add"])
 a = np.array([[1, 2], [3, 4]], np.int64)
 fps, ok = np.empty(4, np.uint64), np.empty(4, bool)
@@ -181,7 +181,7 @@ def test_hash_tables_start_no_larger_than_the_memory_cap_allows(monkeypatch):
     rows than the bank's memory cap leaves room for (a byte per value): a huge level under a
     small cap must not allocate a huge table up front."""
     from dsl.ast import const
-    from synth.engine import Enumerator, InProcess, productions_of
+    from synth.int_engine.engine import Enumerator, InProcess, productions_of
 
     rng = np.random.default_rng(3)
     env = {"x": rng.integers(0, 256, 64), "y": rng.integers(0, 256, 64)}

@@ -23,8 +23,8 @@ from dsl import evaluate, get_dsl
 from dsl.errors import SpecError
 from oracle import load_spec, sampling
 from synth import portfolio as pf
-from synth.api import synthesize
-from synth.engine import InProcess
+from netsynth.api import synthesize
+from synth.int_engine.engine import InProcess
 from synth.outcome import StopReason
 from synth.search import SearchOptions
 from test_distributed import poll
@@ -195,7 +195,7 @@ def test_extract_with_a_portfolio_names_the_winner(ray_instance, problem):
 # ---- the command line ---------------------------------------------------------------------------
 
 def netsynth_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synth.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "netsynth.cli", *args], capture_output=True,
                           text=True, timeout=300, cwd=ROOT,
                           env={"RAY_USAGE_STATS_ENABLED": "0", "PATH": "/usr/bin:/bin"})
 

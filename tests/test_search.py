@@ -17,7 +17,7 @@ import torch
 import oracle
 from dsl import INT, BOOL, Var, const, evaluate, get_dsl
 from synth import conditional
-from synth.engine import Enumerator, InProcess, productions_of
+from synth.int_engine.engine import Enumerator, InProcess, productions_of
 from synth.outcome import StopReason
 from synth.problem import Problem
 from synth.search import SearchOptions, run
@@ -79,10 +79,10 @@ def brute_force(env, leaves, max_size, *, dsl=DSL, ops=TINY_OPS):
 @pytest.fixture
 def small_kernel_blocks(monkeypatch):
     """Compiled blocks of a few rows each way, so that tiny levels still span many blocks."""
-    import synth.enumerate
+    import synth.int_engine.enumerate
 
-    monkeypatch.setattr(synth.enumerate, "KERNEL_BLOCK", 12)
-    monkeypatch.setattr(synth.enumerate, "KERNEL_COLUMN_BYTES", 8 * 8 * 5)   # 5 rows at 8 points
+    monkeypatch.setattr(synth.int_engine.enumerate, "KERNEL_BLOCK", 12)
+    monkeypatch.setattr(synth.int_engine.enumerate, "KERNEL_COLUMN_BYTES", 8 * 8 * 5)   # 5 rows at 8 points
 
 
 @pytest.mark.parametrize("kernel_min_level", [0, 1 << 60], ids=["compiled", "numpy"])
@@ -112,7 +112,7 @@ def test_every_bank_row_is_the_value_of_the_program_it_records(kernel_min_level,
                                                                small_kernel_blocks):
     """Rows and their provenance stay together: the program rebuilt from each row's operator
     and argument ids evaluates to exactly that row (ints and Booleans, every storage width)."""
-    from synth.bank import rebuild
+    from synth.int_engine.bank import rebuild
 
     env = {"x": np.array([0, 1, 2, 3, 5, 70, -4, 100]), "y": np.array([1, -1, 4, 2, 3, 0, 60, 9])}
     leaves = {INT: [Var("x"), Var("y"), const(1), const(200)]}

@@ -54,7 +54,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "synth.service", "--port", str(self.port),
+                [sys.executable, "-m", "netsynth.service", "--port", str(self.port),
                  "--data-dir", str(self.data_dir), "--workers", "1", *self.args],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -451,7 +451,7 @@ def test_cli_submit_wait_status_result_cancel(server: Server, tmp_path: Path) ->
     env.pop("NETSYNTH_TOKEN", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "synth.cli", *args], cwd=tmp_path, env=env,
+        return subprocess.run([sys.executable, "-m", "netsynth.cli", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=180)
 
     out = tmp_path / "report.json"
@@ -560,7 +560,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "synth.service", "--port", str(port),
+        done = subprocess.run([sys.executable, "-m", "netsynth.service", "--port", str(port),
                                "--data-dir", str(tmp_path), "--workers", "1"],
                               cwd=ROOT, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})

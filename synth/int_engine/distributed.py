@@ -34,9 +34,9 @@ from itertools import islice
 from typing import Any, Iterator, Sequence
 
 
-from synth.bank import Segment
-from synth.engine import Executor, InProcess, LevelInputs, batches, found_of, run_items
-from synth.enumerate import Shard, WorkItem
+from synth.int_engine.bank import Segment
+from synth.int_engine.engine import Executor, InProcess, LevelInputs, batches, found_of, run_items
+from synth.int_engine.enumerate import Shard, WorkItem
 
 #: Object store of an embedded local Ray: a fifth of the machine's memory, at most 5 GiB (the
 #: banks, capped at 4 GiB by default, live there: task results are not copied out).
@@ -257,7 +257,7 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     them when the task starts; the driver marks what is left as repeats."""
     import ray
 
-    from synth.memory import tune_allocator
+    from synth.int_engine.memory import tune_allocator
 
     tune_allocator()
     keys = list(shipped.levels)

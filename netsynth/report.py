@@ -87,7 +87,7 @@ class Report:
 
 
 def build(problem: Problem, result: SearchResult, *, workers: int,
-          verification: dict[str, Any] | None = None) -> Report:
+          verification: Any = None) -> Report:
     """Assemble the report of `result`; fidelity is measured again on the full check set."""
     from oracle import sampling
 
@@ -120,7 +120,7 @@ def build(problem: Problem, result: SearchResult, *, workers: int,
                 "workers": workers, "stop_detail": StopReason(result.stop_reason).describe(),
                 "backend": result.backend},
         spec=spec.to_dict(),
-        verification=verification,
+        verification=verification.to_dict() if verification is not None else None,
         notes=result.notes,
     )
 

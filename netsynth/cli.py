@@ -42,21 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="search for a program that does what the network does")
     run.add_argument("spec", type=Path, help="spec file (JSON or TOML)")
     _model_options(run)
-    run.add_argument("--timeout", type=_positive(float), default=60.0, metavar="S",
-                     help="search time budget in seconds (default 60)")
-    run.add_argument("--max-size", type=_positive(int), default=12, metavar="N",
-                     help="largest program size, in nodes (default 12)")
-    run.add_argument("--min-agreement", type=_fraction, default=1.0, metavar="A",
-                     help="accept a program agreeing on this share of the domain (default 1.0)")
-    run.add_argument("--workers", type=_positive(int), default=None, metavar="N",
-                     help="parallel workers (default: all local cores; 1 runs without Ray)")
-    run.add_argument("--ray-address", default=None, metavar="ADDR",
-                     help="join this Ray cluster (default: $RAY_ADDRESS, else an embedded Ray)")
-    run.add_argument("--max-candidates", type=_positive(int), default=None, metavar="N")
+    _search_options(run)
     run.add_argument("--portfolio", action="store_true",
                      help="race several search strategies as Ray tasks, one per worker; the "
                           "first acceptable answer wins (needs --workers >= 2)")
-    run.add_argument("--seed", type=int, default=0)
     run.add_argument("--no-verify", action="store_true", help="skip Z3/Hypothesis/speed checks")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--json", type=Path, default=None, metavar="OUT",
@@ -68,14 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     _model_options(verify)
     verify.add_argument("--program", required=True, help='program text, e.g. "x ^ y"')
     verify.add_argument("--reference", default=None, help="reference program (default: spec's)")
-    verify.add_argument("--min-agreement", type=_fraction, default=1.0, metavar="A")
+    from synth.options import BY_NAME
+
+    verify.add_argument("--min-agreement", type=_typed(BY_NAME["min_agreement"]), default=1.0,
+                        metavar="A", help=BY_NAME["min_agreement"].help)
     verify.add_argument("--timeout", type=_positive(float), default=10.0, metavar="S",
                         help="Z3 time limit per query (default 10 s)")
     verify.add_argument("--json", type=Path, default=None, metavar="OUT")
     verify.set_defaults(handler=_verify)
 
     try:
-        from synth.service.cli import add_subcommands
+        from netsynth.service.cli import add_subcommands
     except ImportError:           # the service is optional for the search itself
         pass
     else:
@@ -88,6 +80,33 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="ONNX model (default: the spec's 'model', relative to the spec file)")
     p.add_argument("--dsl", default=None, metavar="NAME_OR_PATH",
                    help="DSL: 'int' or a path to a user .lark grammar (default: the spec's)")
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    """One flag per search option, from the same table as the Python keywords and the job API
+    (synth/options.py); values are read and checked by that table's rows."""
+    from synth.options import OPTIONS
+
+    defaults = {"workers": "all local cores; 1 runs without Ray"}
+    for o in OPTIONS:
+        text = o.help if o.name not in defaults else f"{o.help.split(' (')[0]} (default: {defaults[o.name]})"
+        p.add_argument(o.flag, dest=o.name, type=_typed(o), default=None, metavar=o.metavar,
+                       help=text)
+
+
+def _typed(option):
+    """argparse's `type` for an option row: its parser and its check, one message for both."""
+    def parse(text: str):
+        try:
+            value = option.parse(text)
+        except NetsynthError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        complaint = option.check(value)
+        if complaint:
+            raise argparse.ArgumentTypeError(complaint)
+        return value
+    parse.__name__ = option.name
+    return parse
 
 
 def _load_spec(args):
@@ -106,15 +125,14 @@ def _load_spec(args):
 
 
 def _run(args) -> int:
-    from synth.api import default_workers, synthesize
-    from synth.search import SearchOptions
+    from netsynth.api import default_workers, synthesize
+    from synth.options import OPTIONS, SearchOptions
 
     spec = _load_spec(args)
-    options = SearchOptions(
-        timeout=args.timeout, max_size=args.max_size, min_agreement=args.min_agreement,
-        workers=args.workers or default_workers(),
-        ray_address=args.ray_address or os.environ.get("RAY_ADDRESS") or None,
-        max_candidates=args.max_candidates, seed=args.seed)
+    given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None}
+    given.setdefault("workers", default_workers())
+    given.setdefault("ray_address", os.environ.get("RAY_ADDRESS") or None)
+    options = SearchOptions.from_mapping(given)
     portfolio = None
     if args.portfolio:
         from synth.portfolio import DEFAULT as portfolio
@@ -139,12 +157,10 @@ def _run(args) -> int:
 
 
 def _verify(args) -> int:
-    import oracle
-    from verifier import check
+    from netsynth.api import check
 
     spec = _load_spec(args)
-    net = oracle.load(spec, args.model)
-    result = check(args.program, net, reference=args.reference,
+    result = check(spec, args.model, args.program, reference=args.reference,
                    min_agreement=args.min_agreement, timeout_ms=int(args.timeout * 1000))
     data = result.to_dict()
     f = data["fidelity"]
@@ -205,16 +221,6 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
         return value
     return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
 
 
 def _input_error(message: str) -> NetsynthError:

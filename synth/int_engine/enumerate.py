@@ -16,7 +16,7 @@ them widened to int64), and a level keeps its rows grouped by storage width, nar
 group in discovery order: an order that does not depend on how the level was split into shards.
 
 Large levels (`compiled`) run each operator that has a `scalar` form through compiled kernels
-(synth/kernels.py): a block's candidates are fingerprinted without writing their values, and only
+(synth/int_engine/kernels.py): a block's candidates are fingerprinted without writing their values, and only
 the new ones are computed into rows. Blocks are then shaped for the cache (a run of second-argument
 rows against many first-argument rows); a block whose bounds do not let the kernel run unchecked is
 split, and each piece goes through the kernel or, failing that, through numpy's checked semantics.
@@ -32,10 +32,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dsl.language import get_dsl
-from dsl.ops import INT64_MAX, INT64_MIN, Operator
-from dsl.types import INT, Type
-from synth.bank import MAX_ARITY, Found, Production, Segment, fingerprints
-from synth.kernels import Kernel, kernel, sorted_order
+from dsl.ops import Operator
+from synth.int_engine.bank import MAX_ARITY, Found, Production, Segment
+from synth.int_engine.blocks import Rows, as_rows, compiled_block, kernel_applies, numpy_block, tiles, usable
+from synth.int_engine.kernels import Kernel, kernel, sorted_order
 
 #: Values computed per numpy block (candidates x points); bounds the memory of one block.
 BLOCK_ELEMENTS = 1 << 18
@@ -193,8 +193,8 @@ def expand(batch: Sequence[tuple[WorkItem, Production, Sequence[tuple[Segment, .
 
     Each entry holds a work item, its production and, per argument, the segments of that
     argument's level. `found` knows the values already in the result type's bank and those
-    found earlier in this level by batches run in the same process (`synth.bank.SortedFound`,
-    or `synth.kernels.FingerprintTable`); it is updated, so consecutive batches never return the
+    found earlier in this level by batches run in the same process (`synth.int_engine.bank.SortedFound`,
+    or `synth.int_engine.kernels.FingerprintTable`); it is updated, so consecutive batches never return the
     same value twice. `target` is the network's output on the sample (None when the result type
     is not the target's), and `need` the number of agreeing points that makes a candidate
     acceptable. `compiled` runs operators with a `scalar` form through compiled kernels (the
@@ -297,33 +297,33 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
     first = args[0][item.segment]
     k = len(args)
     triangular = production.commutative and k == 2 and item.sizes[0] == item.sizes[1]
-    second = _Rows(args[1]) if k > 1 else None
-    third = [_Rows(args[2]).whole()] if k == 3 else []
+    second = Rows(args[1]) if k > 1 else None
+    third = [Rows(args[2]).whole()] if k == 3 else []
     if compiled is not None:
-        tiles = _tiles(first, item.start, item.stop, second, third, points,
+        blocks = tiles(first, item.start, item.stop, second, third, points,
                        KERNEL_BLOCK * points, max(1, KERNEL_COLUMN_BYTES // (8 * points)))
     else:
-        tiles = _tiles(first, item.start, item.stop, second, third, points, BLOCK_ELEMENTS)
+        blocks = tiles(first, item.start, item.stop, second, third, points, BLOCK_ELEMENTS)
     def through_kernel(p) -> bool:
-        return compiled is not None and _kernel_applies(row, compiled, production.result_type, p)
+        return compiled is not None and kernel_applies(row, compiled, production.result_type, p)
 
-    for parts in tiles:
+    for parts in blocks:
         if triangular and parts[1][0].offset + parts[1][2] <= first.offset + parts[0][1]:
             continue  # every pair here has j < i
         pieces = [parts]
         if compiled is not None and not through_kernel(parts):
             # Smaller blocks, each through the kernel if its rows allow, else numpy (checked):
             # a few rows of huge values keep the kernel from a block, not from its neighbours.
-            pieces = _tiles(*_as_rows(parts), points, BLOCK_ELEMENTS)
+            pieces = tiles(*as_rows(parts), points, BLOCK_ELEMENTS)
         for p in pieces:
             if through_kernel(p):
-                fps, ok, rows_of = _compiled_block(compiled, production, p, state.key,
+                fps, ok, rows_of = compiled_block(compiled, production, p, state.key,
                                                    state.target)
             else:
-                fps, ok, rows_of = _numpy_block(row, p, state.key, state.target)
+                fps, ok, rows_of = numpy_block(row, p, state.key, state.target)
             starts = tuple(seg.offset + a for seg, a, _ in p)
             dims = tuple(b - a for _, a, b in p)
-            use = _usable(p)               # None: every combination counts
+            use = usable(p)               # None: every combination counts
             if triangular:
                 upper = (np.arange(starts[1], starts[1] + dims[1])[None, :]
                          >= np.arange(starts[0], starts[0] + dims[0])[:, None]).ravel()
@@ -336,161 +336,3 @@ def _expand_item(item: WorkItem, production: Production, args, state: _Collector
             state.offer(fps, rows_of, starts, dims, ok, item.production)
             if state.hit is not None:
                 return
-
-
-def _tiles(first: Segment, start: int, stop: int, second: "_Rows | None", third: list,
-           points: int, budget: int, columns: int | None = None):
-    """Blocks of candidates (first argument's rows [start, stop) of `first`, against the rows
-    of `second` and `third`), each of about `budget` values at most, as lists of parts
-    (segment, start, stop); the first argument's rows are the slowest. With `columns`, blocks
-    take at most that many rows of `second` (and as many of `first` as the budget allows), so
-    that a kernel reads them from cache while it combines them with each row of `first`."""
-    n = second.rows if second is not None else 1
-    width = min(n, columns) if columns is not None else n
-    per_row = width * (third[0][2] if third else 1)
-    step = max(1, budget // (points * max(per_row, 1)))
-    for i0 in range(start, stop, step):
-        i1 = min(stop, i0 + step)
-        if second is None:
-            yield [(first, i0, i1)] + third
-            continue
-        span = width if columns is not None else max(1, budget // (points * (i1 - i0)))
-        for j0 in range(0, n, span):
-            yield [(first, i0, i1), second.block(j0, min(n, j0 + span))] + third
-
-
-def _as_rows(parts):
-    """A block's parts as `_tiles` arguments."""
-    first, a, b = parts[0]
-    second = _Rows([_slice(*parts[1])]) if len(parts) > 1 else None
-    return first, a, b, second, parts[2:]
-
-
-def _slice(seg: Segment, a: int, b: int) -> Segment:
-    return Segment(seg.values[a:b], seg.lo[a:b], seg.hi[a:b], seg.offset + a,
-                   None if seg.alive is None else seg.alive[a:b])
-
-
-class _Rows:
-    """A bank level's segments read as one run of rows: a block of rows may span segments (a
-    level holds many small ones when it was found in many shards), so blocks keep their size,
-    and the order of a level's candidates does not depend on where segments begin."""
-
-    def __init__(self, segments: Sequence[Segment]) -> None:
-        self.segments = list(segments)
-        self.starts = np.cumsum([0] + [len(s.values) for s in self.segments])
-        self.rows = int(self.starts[-1])
-        self.offset = self.segments[0].offset
-
-    def whole(self) -> tuple[Segment, int, int]:
-        return self.block(0, self.rows)
-
-    def block(self, a: int, b: int) -> tuple[Segment, int, int]:
-        """Rows [a, b) as (segment, start, stop): a slice of one segment when they lie in one,
-        else a segment joined from the pieces (widened to int64, as operators read them)."""
-        k0 = int(np.searchsorted(self.starts, a, side="right")) - 1
-        k1 = int(np.searchsorted(self.starts, b, side="left"))
-        if k1 - k0 == 1:
-            return self.segments[k0], a - int(self.starts[k0]), b - int(self.starts[k0])
-        pieces = [(seg, max(a, int(s)) - int(s), min(b, int(s) + len(seg.values)) - int(s))
-                  for seg, s in zip(self.segments[k0:k1], self.starts[k0:k1])]
-        dtype = np.bool_ if pieces[0][0].values.dtype == np.bool_ else np.int64
-        alive = None
-        if any(seg.alive is not None for seg, _, _ in pieces):
-            alive = np.concatenate([np.ones(y - x, bool) if seg.alive is None else seg.alive[x:y]
-                                    for seg, x, y in pieces])
-        joined = Segment(np.concatenate([seg.values[x:y] for seg, x, y in pieces], dtype=dtype),
-                         np.concatenate([seg.lo[x:y] for seg, x, y in pieces]),
-                         np.concatenate([seg.hi[x:y] for seg, x, y in pieces]),
-                         self.offset + a, alive)
-        return joined, 0, b - a
-
-
-def _usable(parts: Sequence[tuple[Segment, int, int]]) -> np.ndarray | None:
-    """Which combinations of the parts' rows use live rows only (None: all of them)."""
-    if all(seg.alive is None for seg, _, _ in parts):
-        return None
-    mask = np.ones((), bool)
-    for seg, a, b in parts:
-        alive = np.ones(b - a, bool) if seg.alive is None else seg.alive[a:b]
-        mask = np.multiply.outer(mask, alive)
-    return mask.ravel()
-
-
-def _numpy_block(row: Operator, parts: Sequence[tuple[Segment, int, int]], key: np.ndarray,
-                 target: np.ndarray | None):
-    """Fingerprints, which candidates did not overflow (None: all of them) and the values of a
-    block, through the operator's numpy semantics: every candidate combining rows [a, b) of each
-    part (broadcast against each other, first part slowest)."""
-    k = len(parts)
-    points = parts[0][0].values.shape[1]
-    shaped, dims = [], tuple(b - a for _, a, b in parts)
-    for pos, (seg, a, b) in enumerate(parts):
-        shape = [1] * k + [points]
-        shape[pos] = b - a
-        shaped.append(_wide(seg.values[a:b]).reshape(shape))
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        vals, bad = row.numpy(*shaped)
-    vals = np.broadcast_to(vals, dims + (points,)).reshape(-1, points)
-    ok = None
-    if bad is not None:
-        ok = ~np.broadcast_to(bad, dims + (points,)).reshape(-1, points).any(axis=1)
-    return fingerprints(vals, key), ok, lambda picks: _describe(vals[picks], target)
-
-
-def _describe(rows: np.ndarray, target: np.ndarray | None) -> tuple:
-    """What `_Collector.offer` asks of new rows: a writer of some of them, their least and
-    greatest values, agreement with the target (-1 without one), dtype."""
-    lo, hi = rows.min(axis=1), rows.max(axis=1)
-    agree = (np.full(len(rows), -1, np.int64) if target is None
-             else np.count_nonzero(rows == target, axis=1))
-
-    def write(picks: np.ndarray, out: np.ndarray) -> None:
-        np.take(rows, picks, axis=0, out=out)
-    return write, lo, hi, agree, rows.dtype
-
-
-def _compiled_block(compiled: Kernel, production: Production,
-                    parts: Sequence[tuple[Segment, int, int]], key: np.ndarray,
-                    target: np.ndarray | None):
-    """What `_numpy_block` gives, through the operator's compiled kernels: fingerprints without
-    the values, which are computed only for the candidates asked for."""
-    args = [np.ascontiguousarray(_wide(seg.values[a:b])) for seg, a, b in parts]
-    n = int(np.prod([len(a) for a in args]))
-    fps, ok = np.empty(n, np.uint64), np.empty(n, np.bool_)
-    compiled.fingerprints(args, key, fps, ok)
-    dtype, points = production.result_type.np_dtype, args[0].shape[1]
-
-    def rows_of(picks: np.ndarray) -> tuple:
-        n = len(picks)
-        picks = picks.astype(np.int64)
-        lo, hi, agree = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-        compiled.describe(args, picks, np.zeros(points, dtype) if target is None else target,
-                          lo, hi, agree)
-        if target is None:
-            agree[:] = -1
-
-        def write(which: np.ndarray, out: np.ndarray) -> None:
-            compiled.values(args, picks[which], out)
-        return write, lo, hi, agree, np.dtype(dtype)
-    return fps, ok if compiled.checked else None, rows_of
-
-
-def _wide(values: np.ndarray) -> np.ndarray:
-    """Rows as operators read them: Booleans, or ints widened to int64 (stored narrow)."""
-    return values if values.dtype == np.int64 or values.dtype == np.bool_ \
-        else values.astype(np.int64)
-
-
-def _kernel_applies(row: Operator, compiled: Kernel, result: Type, parts) -> bool:
-    """Whether the operator's scalar form may run on the block: its result is a Boolean, or the
-    kernel checks every point for overflow, or `bounds` shows that no value overflows and
-    `scalar_when` holds."""
-    if result != INT or compiled.checked:
-        return True
-    if row.bounds is None:
-        return False
-    intervals = [(int(seg.lo[a:b].min()), int(seg.hi[a:b].max())) for seg, a, b in parts]
-    lo, hi = row.bounds(*intervals)
-    return INT64_MIN < lo and hi < INT64_MAX \
-        and (row.scalar_when is None or row.scalar_when(*intervals))

@@ -174,7 +174,7 @@ class SortedFound:
     `first_new(fps)` gives the positions of the fingerprints that are neither in the bank
     (`seen`) nor found before (earlier in `fps` included), in order, and remembers them;
     `add(fps)` remembers distinct fingerprints found elsewhere, in any order.
-    `synth.kernels.FingerprintTable` does the same in one probe per fingerprint."""
+    `synth.int_engine.kernels.FingerprintTable` does the same in one probe per fingerprint."""
 
     def __init__(self, seen: FingerprintSet) -> None:
         self.seen, self.found = seen, FingerprintSet()

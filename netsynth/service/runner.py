@@ -2,7 +2,7 @@
 
 `Runner(store, settings).start()` first marks jobs a dead server left `running` as `interrupted`
 (they wait again, ahead of newer jobs since the order is by submission time), then a dispatcher
-thread claims waiting jobs whenever a slot is free. Each job runs `synth.api.synthesize` in its own
+thread claims waiting jobs whenever a slot is free. Each job runs `netsynth.api.synthesize` in its own
 thread with its own cancel Event and a progress callback that writes to the store at most every
 `progress_interval` seconds. A job's failure is recorded on the job (its `NetsynthError` message,
 or `internal error: <type>`), never raised into the server.
@@ -20,25 +20,22 @@ from dataclasses import asdict, is_dataclass
 from typing import Any, Callable
 
 from dsl.errors import NetsynthError
-from synth.service.settings import Settings
-from synth.service.store import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED, JobRecord, Store
+from netsynth.service.settings import Settings
+from netsynth.service.store import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED, JobRecord, Store
 
 log = logging.getLogger("netsynth.service")
 
 
 class Runner:
-    def __init__(self, store: Store, settings: Settings, *,
-                 synthesize: Callable[..., Any] | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._synthesize = synthesize
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, threading.Event] = {}   # job id -> its cancel Event
         self._threads: dict[str, threading.Thread] = {}
         self._dispatcher: threading.Thread | None = None
-        self._executor_lock = threading.Lock()
 
     # ---- life cycle -----------------------------------------------------------------------------
 
@@ -145,25 +142,17 @@ class Runner:
         log.info("job %s: %s", job.id, status)
 
     def _search(self, job: JobRecord, cancel: threading.Event) -> Any:
-        from synth.distributed import make_executor
-        from synth.search import SearchOptions
+        from netsynth import api
+        from synth.options import API_OPTIONS, SearchOptions
 
-        synthesize = self._synthesize
-        if synthesize is None:
-            from synth.api import synthesize
-        workers = int(job.options.get("workers") or self.settings.workers)
-        known = {"timeout", "max_size", "min_agreement", "sample_size", "seed"}
-        options = SearchOptions(workers=workers, ray_address=self.settings.ray_address,
-                                **{k: v for k, v in job.options.items() if k in known and v is not None})
+        stored = {k: v for k, v in job.options.items() if v is not None}
+        options = SearchOptions.from_mapping(
+            {"workers": self.settings.workers, **stored, "ray_address": self.settings.ray_address},
+            allowed=(*API_OPTIONS, "ray_address"))
         model = self.store.model_bytes(job.model_sha)
-        # keep_alive: an embedded Ray started by the first job is reused by every later one.
-        with self._executor_lock:  # two first jobs must not both start a Ray
-            executor = make_executor(workers, address=self.settings.ray_address, keep_alive=True)
-        try:
-            return synthesize(job.spec, model, options=options, progress=self._progress(job.id),
-                              cancel=cancel, executor=executor)
-        finally:
-            executor.close()
+        # keep_ray: an embedded Ray started by the first job is reused by every later one.
+        return api.synthesize(job.spec, model, options=options, progress=self._progress(job.id),
+                          cancel=cancel, keep_ray=True)
 
     def _progress(self, job_id: str) -> Callable[[Any], None]:
         last = [0.0, None]  # time of the last write, level written

@@ -18,13 +18,13 @@ from dsl.ast import Node
 from dsl.evaluate import evaluate
 from dsl.language import DSL
 from dsl.types import Type
-from synth.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Found, Piece, \
+from synth.int_engine.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Found, Piece, \
     Production, Segment, SortedFound, fingerprint_key, fingerprints, is_new, rebuild
-from synth.enumerate import Shard, WorkItem, expand, group_rank, plan
+from synth.int_engine.enumerate import Shard, WorkItem, expand, group_rank, plan
 from synth.outcome import StopReason
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
-#: from the allocator's heap (below its mmap threshold, see synth/memory.py), which on virtual
+#: from the allocator's heap (below its mmap threshold, see synth/int_engine/memory.py), which on virtual
 #: machines is several times faster to fault in than fresh large mappings.
 SEGMENT_ROWS = 8192
 #: Levels of at least this many candidates run through compiled kernels.
@@ -44,7 +44,7 @@ class LevelInputs:
     target_type: Type
     need: int
     segment_rows: int = SEGMENT_ROWS
-    compiled: bool = False      # whether operators run through compiled kernels (synth/kernels.py)
+    compiled: bool = False      # whether operators run through compiled kernels (synth/int_engine/kernels.py)
     #: Result type name -> about how many new rows the level may find: hash tables start that
     #: large instead of doubling their way there (a guess; they grow past it when short).
     expect: Mapping[str, int] = dataclasses.field(default_factory=dict)
@@ -75,7 +75,7 @@ def found_of(found: dict[str, Found], inputs: LevelInputs, type_name: str) -> Fo
     (no compiler) on the others."""
     if type_name not in found:
         if inputs.compiled:
-            from synth.kernels import FingerprintTable
+            from synth.int_engine.kernels import FingerprintTable
 
             found[type_name] = FingerprintTable(inputs.seen[type_name],
                                                 expected=inputs.expect.get(type_name, 0))

@@ -81,8 +81,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from synth.service.app import create_app
-    from synth.service.settings import Settings
+    from netsynth.service.app import create_app
+    from netsynth.service.settings import Settings
 
     for flag in ("max_jobs", "workers", "max_model_bytes", "port"):
         if getattr(args, flag) < (0 if flag == "port" else 1):
@@ -106,9 +106,9 @@ def run_serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     if settings.uses_ray:
-        from synth.distributed import start_ray
+        from netsynth.api import start_compute
 
-        start_ray(settings.workers, address=settings.ray_address)   # on the main thread
+        start_compute(settings.workers, address=settings.ray_address)   # on the main thread
     config = uvicorn.Config(create_app(settings), log_level=args.log_level.lower(),
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
@@ -128,8 +128,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m synth.service [serve options]`: the server without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="python -m synth.service",
+    """`python -m netsynth.service [serve options]`: the server without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="python -m netsynth.service",
                                      description="Run the netsynth job API.")
     add_serve_arguments(parser)
     return run_serve(parser.parse_args(argv))
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---- client commands ----------------------------------------------------------------------------
 
 def _client(args: argparse.Namespace) -> Any:
-    from synth.service.client import Client
+    from netsynth.service.client import Client
 
     server = args.server or os.environ.get("NETSYNTH_SERVER") or DEFAULT_SERVER
     return Client(server, token=os.environ.get("NETSYNTH_TOKEN") or None)
@@ -151,7 +151,7 @@ def _fail(e: Exception) -> int:
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    from synth.service.client import ApiError
+    from netsynth.service.client import ApiError
 
     model = args.model
     if model is None:
@@ -215,7 +215,7 @@ def _follow(client: Any, job_id: str) -> dict[str, Any]:
 
 
 def _finish(client: Any, job: dict[str, Any], json_out: Path | None) -> int:
-    from synth.service.client import ApiError
+    from netsynth.service.client import ApiError
 
     if job.get("status") == "failed":
         print(f"netsynth: job {job['id']} failed: {job.get('error')}", file=sys.stderr)
@@ -235,7 +235,7 @@ def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str 
     if json_out is not None and str(json_out) == "-":
         print(text)
     else:
-        from synth.report import Report
+        from netsynth.report import Report
 
         print(f"job {status}")
         print(Report.from_dict(report).render())
@@ -245,7 +245,7 @@ def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str 
 def _ask(args: argparse.Namespace, *calls: str) -> list[Any] | int:
     """The answers of the client methods `calls` for job `args.id`, or the exit code of a
     failure (already reported)."""
-    from synth.service.client import ApiError
+    from netsynth.service.client import ApiError
 
     try:
         with _client(args) as client:

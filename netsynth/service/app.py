@@ -27,11 +27,11 @@ from fastapi.responses import (
 from pydantic import BaseModel
 
 from dsl.errors import DSLError, NetsynthError
-from synth.service import ui
-from synth.service.limits import BodyLimit, TooLarge, read_capped
-from synth.service.runner import Runner
-from synth.service.settings import Settings
-from synth.service.store import JobRecord, Store
+from netsynth.service import ui
+from netsynth.service.limits import BodyLimit, TooLarge, read_capped
+from netsynth.service.runner import Runner
+from netsynth.service.settings import Settings
+from netsynth.service.store import JobRecord, Store
 
 CHUNK = 1 << 16
 
@@ -343,7 +343,7 @@ def create_app(settings: Settings) -> FastAPI:
         """Judge a program against the network: `verifier.check(...).to_dict()`."""
         import verifier
         from dsl.language import get_dsl
-        from synth.service.runner import _jsonable
+        from netsynth.service.runner import _jsonable
 
         checked = check_uploads(settings, spec, model)
         dsl = get_dsl(checked.spec.dsl)

@@ -12,8 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from synth.service import picture
-from synth.service.store import JobRecord, Store
+from netsynth.service import picture
+from netsynth.service.store import JobRecord, Store
 
 log = logging.getLogger("netsynth.service")
 

@@ -1,4 +1,4 @@
-"""The job service: an HTTP API that runs `synth.api.synthesize` jobs from a durable queue.
+"""The job service: an HTTP API that runs `netsynth.api.synthesize` jobs from a durable queue.
 
 - `app`: `create_app(settings)`, the FastAPI application and its endpoints.
 - `store`: the SQLAlchemy job table and the content-addressed model folder.
@@ -6,5 +6,5 @@
 - `ui`, `picture`: the HTML results pages and the network-against-program pictures.
 - `client`, `cli`: the HTTP client and the `netsynth serve|submit|status|result|cancel` commands.
 
-`import synth.service` imports none of these (FastAPI, SQLAlchemy, httpx load on use).
+`import netsynth.service` imports none of these (FastAPI, SQLAlchemy, httpx load on use).
 """

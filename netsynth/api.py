@@ -1,0 +1,141 @@
+"""The one entry of every door: the CLI, `netsynth.extract` and the job service call only this.
+
+- `synthesize(spec, model, *, options, ...) -> Report`: load the spec and the network, pick the
+  search family for the spec's kind of network (`FAMILIES`), search, verify, report.
+- `check(spec, model, program, *, reference=None, ...) -> Verification`: judge a given program.
+- `start_compute(workers, address=...)`: start or join Ray once, on the main thread of a
+  long-lived process (the job service does at start-up); searches then share it.
+
+Nothing here parses command lines or HTTP forms: the doors turn their input into a spec, a model
+and `SearchOptions` (validated once, synth/options.py) and come here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from synth.options import SearchOptions
+from synth.outcome import Progress
+
+if TYPE_CHECKING:
+    from netsynth.report import Report
+    from synth.portfolio import Strategy
+
+#: The search family of each kind of network. Integer and boolean functions today; real-valued
+#: formulas, decision rules, programs with state and automata each add a row (docs/architecture.md).
+FAMILIES = {"function": "synth.search"}
+
+_RAY_START = threading.Lock()        # two first jobs of a service must not both start a Ray
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def start_compute(workers: int, *, address: str | None = None) -> None:
+    """Start an embedded local Ray with `workers` CPUs, or join the cluster at `address`, unless
+    Ray is up already. Call it on the main thread of a long-lived process (a Ray started from a
+    short-lived thread takes the process down with it)."""
+    from synth.int_engine.distributed import start_ray
+
+    with _RAY_START:
+        start_ray(workers, address=address)
+
+
+def load_spec(spec: Any) -> Any:
+    """A Spec from a Spec, a path (str or Path), JSON text or a dict."""
+    from oracle.spec import Spec, load_spec as load
+
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, str) and not spec.lstrip().startswith("{"):
+        spec = Path(spec)
+    return load(spec)
+
+
+def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchOptions(),
+               progress: Callable[[Progress], None] | None = None,
+               cancel: threading.Event | None = None, verify: bool = True,
+               portfolio: Sequence[Strategy] | None = None, keep_ray: bool = False,
+               executor: Any = None) -> Report:
+    """Search for a program that does what the network does, then judge it.
+
+    `spec` is a Spec, a path to a spec file, JSON text or a dict; `model` a path, ONNX bytes or a
+    torch module (default: the spec's `model`). `portfolio` races those strategies as Ray tasks
+    instead of one search (synth/portfolio.py); the report's search figures then name the
+    `strategy` whose program it holds and each strategy's outcome. `keep_ray` leaves an embedded
+    Ray running after the search (a service reuses one). `executor` runs the search's levels on a
+    given engine executor (tests and benchmarks). Raises NetsynthError subclasses for bad input.
+    """
+    import importlib
+
+    import oracle as oracle_pkg
+    from netsynth.report import build
+    from synth.problem import Problem
+
+    if portfolio and executor is not None:
+        raise ValueError("synthesize: pass either `executor` or `portfolio`, not both (a "
+                         "portfolio runs each strategy in-process in its own Ray task)")
+    spec = load_spec(spec)
+    net = oracle_pkg.load(spec, model)
+    family = importlib.import_module(FAMILIES["function"])
+    extra: dict[str, Any] = {}
+    if portfolio:
+        result, net, extra = _race(spec, model, net, portfolio, options, progress, cancel)
+        problem = Problem.from_spec(net.spec, net)
+    else:
+        problem = Problem.from_spec(spec, net)
+        own = executor is None
+        if own:
+            from synth.int_engine.distributed import make_executor
+
+            with _RAY_START:
+                executor = make_executor(options.workers, address=options.ray_address,
+                                         keep_alive=keep_ray)
+        try:
+            result = family.run(problem, options=options, progress=progress, cancel=cancel,
+                                executor=executor)
+        finally:
+            if own:
+                executor.close()
+    verification = None
+    if verify and result.program is not None and not (cancel is not None and cancel.is_set()):
+        if progress:
+            progress(Progress(result.levels, result.candidates, result.distinct,
+                              result.agreement, result.seconds, result.rounds,
+                              result.sample_size, phase="verify"))
+        from verifier import check as judge
+
+        verification = judge(result.program, net, min_agreement=options.min_agreement,
+                             seed=options.seed)
+    report = build(problem, result, workers=options.workers, verification=verification)
+    return replace(report, search={**report.search, **extra}) if extra else report
+
+
+def check(spec: Any, model: Any, program: Any, *, reference: Any = None,
+          min_agreement: float = 1.0, timeout_ms: int = 10_000) -> Any:
+    """Judge `program` (DSL text or a Node) against the network: a `verifier.Verification`."""
+    import oracle as oracle_pkg
+    from verifier import check as judge
+
+    net = model if isinstance(model, oracle_pkg.Oracle) else oracle_pkg.load(load_spec(spec), model)
+    return judge(program, net, reference=reference, min_agreement=min_agreement,
+                 timeout_ms=timeout_ms)
+
+
+def _race(spec, model, net, strategies, options, progress, cancel):
+    """The portfolio's result, the oracle to judge it with (in the winner's DSL), and what the
+    report's `search` section adds: the winning strategy and every strategy's outcome."""
+    import oracle as oracle_pkg
+    from synth import portfolio as pf
+
+    race = pf.run(spec, pf.shippable(spec, model), strategies=strategies, options=options,
+                  progress=progress, cancel=cancel)
+    if race.winner is not None and race.winner.dsl is not None:
+        net = oracle_pkg.load(race.winner.spec(spec), model)
+    return race.result, net, {"strategy": race.winner.name if race.winner else None,
+                              "portfolio": [o.to_dict() for o in race.outcomes]}
