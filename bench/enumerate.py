@@ -75,7 +75,7 @@ def examples() -> None:
     from pathlib import Path
 
     from netsynth.api import synthesize
-    from synth.search import SearchOptions
+    from synth.options import SearchOptions
 
     root = Path(__file__).resolve().parents[1] / "examples"
     for spec in sorted(root.glob("*/spec.json")):
@@ -85,8 +85,8 @@ def examples() -> None:
                             verify=False)
         total = time.perf_counter() - t0
         s = report.search
-        print(f"{spec.parent.name:12} {report.status:8} {report.program!s:24} search "
-              f"{s['seconds']:6.2f} s ({s['candidates']:>9,} tried), with loading and the "
+        print(f"{spec.parent.name:12} {report.status.value:8} {report.text!s:24} search "
+              f"{s.seconds:6.2f} s ({s.candidates:>9,} tried), with loading and the "
               f"final fidelity check {total:6.2f} s")
 
 

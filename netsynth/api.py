@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -112,8 +111,7 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
 
         verification = judge(result.program, net, min_agreement=options.min_agreement,
                              seed=options.seed)
-    report = build(problem, result, workers=options.workers, verification=verification)
-    return replace(report, search={**report.search, **extra}) if extra else report
+    return build(problem, result, workers=options.workers, verification=verification, extra=extra)
 
 
 def check(spec: Any, model: Any, program: Any, *, reference: Any = None,

@@ -152,7 +152,10 @@ def _run(args) -> int:
     finally:
         if bar:
             bar.close()
-    _emit(report.to_dict(), report.render(), args.json)
+    from netsynth.render import render
+
+    data = report.to_dict()
+    _emit(data, render(data), args.json)
     return 0 if report.solved else 1
 
 

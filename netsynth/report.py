@@ -1,144 +1,186 @@
-"""The report of a synthesis: what `netsynth run --json`, the job API and notebooks return."""
+"""The report of a synthesis: what `netsynth run`, `netsynth.extract` and the job API return.
+
+A `Report` is a small immutable value: the program found (a `dsl.program.Program`), a `Status`,
+the search's `StopReason`, the fidelity to the network (measured once, on one point set: the
+verifier's when the program was verified), the Pareto front, the search figures, the spec, the
+verification, and the data of the network-against-program pictures. `to_dict()` is the JSON
+schema of `netsynth run --json` and of the job API's `/jobs/{id}/result`; `from_dict` reads it
+back; `render()` is the text a terminal shows.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from dsl.export import to_python
+from dsl.program import Expression, Program
 from synth.outcome import SearchResult, StopReason
-from synth.problem import Problem
+from verifier.fidelity import Fidelity
+from verifier.verify import Verification
 
 MAX_DISAGREEMENTS = 20
 
 
+class Status(enum.Enum):
+    SOLVED = "solved"          # a program meets the agreement threshold
+    PARTIAL = "partial"        # the best program found agrees somewhere, short of the threshold
+    UNSOLVED = "unsolved"      # nothing agreeing was found
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ParetoEntry:
+    program: Program
+    size: int
+    agreement: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"program": self.program.show(), "size": self.size, "agreement": self.agreement}
+
+
+@dataclass(frozen=True)
+class SearchFigures:
+    seconds: float
+    candidates: int
+    distinct: int
+    rounds: int
+    sample_size: int
+    levels: int
+    workers: int
+    stop_detail: str
+    backend: dict[str, Any] = field(default_factory=dict)
+    strategy: str | None = None                       # with a portfolio: whose program it is
+    portfolio: tuple[dict[str, Any], ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in ("seconds", "candidates", "distinct", "rounds",
+                                             "sample_size", "levels", "workers", "stop_detail",
+                                             "backend")}
+        if self.portfolio is not None:
+            out.update(strategy=self.strategy, portfolio=list(self.portfolio))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SearchFigures":
+        portfolio = d.get("portfolio")
+        return cls(d["seconds"], d["candidates"], d["distinct"], d["rounds"], d["sample_size"],
+                   d["levels"], d["workers"], d["stop_detail"], d.get("backend") or {},
+                   d.get("strategy"), tuple(portfolio) if portfolio is not None else None)
+
+
 @dataclass(frozen=True)
 class Report:
-    status: str                           # "solved" | "partial" | "unsolved"
-    program: str | None
-    python: str | None
-    fidelity: dict[str, Any]
-    stop_reason: str
-    pareto: tuple[dict[str, Any], ...]
-    search: dict[str, Any]
-    spec: dict[str, Any]
-    verification: dict[str, Any] | None = None
-    notes: tuple[str, ...] = field(default=())
+    status: Status
+    program: Program | None
+    stop_reason: StopReason
+    fidelity: Fidelity | None
+    pareto: tuple[ParetoEntry, ...]
+    search: SearchFigures
+    spec: Any                                  # oracle.spec.Spec
+    verification: Verification | None = None
+    notes: tuple[str, ...] = ()
+    comparison: Any = None                     # netsynth.comparison.Comparison
 
     @property
     def solved(self) -> bool:
-        return self.status == "solved"
+        return self.status is Status.SOLVED
+
+    @property
+    def text(self) -> str | None:
+        """The program as text in its DSL."""
+        return self.program.show() if self.program is not None else None
+
+    @property
+    def python(self) -> str | None:
+        """The program as standalone Python source (`def f(...)`)."""
+        return self.program.to_python() if self.program is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        from oracle.sampling import domain
+
+        fidelity = self.fidelity.to_dict() if self.fidelity is not None else {
+            "agree": 0, "total": 0, "exhaustive": domain(self.spec) is not None,
+            "agreement": 0.0, "disagreements": []}
+        return {"status": self.status.value, "program": self.text, "python": self.python,
+                "fidelity": fidelity, "stop_reason": self.stop_reason.value,
+                "pareto": [p.to_dict() for p in self.pareto], "search": self.search.to_dict(),
+                "verification": self.verification.to_dict() if self.verification else None,
+                "spec": self.spec.to_dict(), "notes": list(self.notes),
+                "comparison": self.comparison.to_dict() if self.comparison is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
         """The inverse of `to_dict` (for clients that receive the JSON report)."""
-        return cls(status=data["status"], program=data["program"], python=data["python"],
-                   fidelity=data["fidelity"], stop_reason=data["stop_reason"],
-                   pareto=tuple(data["pareto"]), search=data["search"], spec=data["spec"],
-                   verification=data.get("verification"), notes=tuple(data.get("notes", ())))
+        from netsynth.comparison import Comparison
+        from oracle.spec import load_spec
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "program": self.program, "python": self.python,
-                "fidelity": self.fidelity, "stop_reason": self.stop_reason,
-                "pareto": list(self.pareto), "search": self.search,
-                "verification": self.verification, "spec": self.spec, "notes": list(self.notes)}
+        spec = load_spec(data["spec"])
+
+        def program(text: str) -> Program:
+            return Expression.parse(text, spec.variables(), dsl=spec.dsl)
+
+        f = data.get("fidelity")
+        return cls(
+            status=Status(data["status"]),
+            program=program(data["program"]) if data.get("program") is not None else None,
+            stop_reason=StopReason(data["stop_reason"]),
+            fidelity=Fidelity.from_dict(f) if f and f.get("total") else None,
+            pareto=tuple(ParetoEntry(program(p["program"]), p["size"], p["agreement"])
+                         for p in data["pareto"]),
+            search=SearchFigures.from_dict(data["search"]), spec=spec,
+            verification=Verification.from_dict(data["verification"])
+            if data.get("verification") else None,
+            notes=tuple(data.get("notes", ())),
+            comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None)
 
     def render(self) -> str:
         """A readable summary for a terminal."""
-        f, s = self.fidelity, self.search
-        lines = [f"netsynth: {self.spec.get('name')}: {self.status} ({self.stop_reason})"]
-        if self.program is not None:
-            lines += [f"program   {self.program}", "python", *("  " + ln for ln in
-                                                             self.python.splitlines())]
-            scope = "whole domain" if f["exhaustive"] else "sample"
-            lines.append(f"fidelity  {f['agree']}/{f['total']} ({100 * f['agreement']:.2f}%, "
-                         f"{scope})")
-            for d in f["disagreements"][:5]:
-                lines.append(f"  differs at {d['inputs']}: network {d['network']}, "
-                             f"program {d['program']}")
-        lines.append(f"search    {s['seconds']:.2f} s, {s['candidates']:,} candidates, "
-                     f"{s['distinct']:,} distinct, {s['rounds']} round(s), sample of "
-                     f"{s['sample_size']}, {s['workers']} worker(s)")
-        if s.get("portfolio"):
-            lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
-        if len(self.pareto) > 1:
-            lines.append("pareto    " + "; ".join(f"size {p['size']}: {100 * p['agreement']:.1f}%"
-                                                for p in self.pareto))
-        v = self.verification
-        if v:
-            lines.append(f"reference {v['reference']}"
-                         + (f" (counterexample {v['counterexample']})" if v["counterexample"]
-                            else "")
-                         + (f" ({v['reference_reason']})" if v.get("reference_reason") else ""))
-            g = v["generalisation"]
-            if g["holds"] is not None:
-                lines.append(f"beyond    {'holds' if g['holds'] else 'fails'} on {g['checked']} "
-                             f"inputs outside the training range"
-                             + (f"; counterexample {g['counterexample']}"
-                                if g["counterexample"] else ""))
-            if g.get("network_agreement_beyond_range") is not None:
-                lines.append(f"network   {100 * g['network_agreement_beyond_range']:.1f}% right "
-                             f"beyond its training range")
-            sp = v["speed"]
-            lines.append(f"speed     network {sp['network_us_per_query']:.3f} us/query, program "
-                         f"{sp['program_us_per_query']:.4f} us/query: {sp['speedup']:.0f}x")
-        lines += [f"note      {n}" for n in self.notes]
-        return "\n".join(lines)
+        from netsynth.render import render
+
+        return render(self.to_dict())
+
+    def __str__(self) -> str:
+        return self.render()
 
 
-def build(problem: Problem, result: SearchResult, *, workers: int,
-          verification: Any = None) -> Report:
-    """Assemble the report of `result`; fidelity is measured again on the full check set."""
-    from oracle import sampling
+def build(problem: Any, result: SearchResult, *, workers: int,
+          verification: Verification | None = None, extra: dict[str, Any] | None = None,
+          comparison: bool = True) -> Report:
+    """The report of `result`. Fidelity is the verification's when there is one (one point set
+    for every figure); otherwise it is measured here, on the verifier's points."""
+    from verifier.fidelity import measure
 
-    spec = problem.spec
-    program = result.program
-    full = sampling.domain(spec)
-    exhaustive = full is not None
-    if full is None:
-        full = sampling.sample(spec, 1 << 16, seed=1)
-    fidelity = {"agree": 0, "total": len(next(iter(full.values()))), "exhaustive": exhaustive,
-                "agreement": 0.0, "disagreements": []}
-    if program is not None:
-        fidelity = _fidelity(problem, program, full, exhaustive)
+    from oracle.metric import metric_for
+
+    spec, dsl = problem.spec, problem.dsl
+    inputs = spec.input_names
+    program = Expression(result.program, dsl, inputs) if result.program is not None else None
+    fidelity = None
+    if verification is not None:
+        fidelity = verification.fidelity
+    elif program is not None:
+        fidelity = measure(program, problem.oracle, max_disagreements=MAX_DISAGREEMENTS,
+                           metric=metric_for(spec))
     if result.accepted:
-        status = "solved"
+        status = Status.SOLVED
     else:
-        status = "partial" if program is not None and fidelity["agree"] > 0 else "unsolved"
+        status = Status.PARTIAL if fidelity is not None and fidelity.agree > 0 else Status.UNSOLVED
+    extra = extra or {}
+    pictures = None
+    if comparison and program is not None:
+        from netsynth.comparison import Comparison
+
+        pictures = Comparison.measure(program, problem.oracle)
     return Report(
-        status=status,
-        program=problem.dsl.show(program) if program is not None else None,
-        python=to_python(program, spec.input_names, dsl=problem.dsl) if program is not None
-        else None,
-        fidelity=fidelity,
-        stop_reason=result.stop_reason.value,
-        pareto=tuple({"program": problem.dsl.show(p.program), "size": p.size,
-                      "agreement": p.agreement} for p in result.pareto),
-        search={"seconds": result.seconds, "candidates": result.candidates,
-                "distinct": result.distinct, "rounds": result.rounds,
-                "sample_size": result.sample_size, "levels": result.levels,
-                "workers": workers, "stop_detail": StopReason(result.stop_reason).describe(),
-                "backend": result.backend},
-        spec=spec.to_dict(),
-        verification=verification.to_dict() if verification is not None else None,
-        notes=result.notes,
-    )
-
-
-def _outcome(o: dict[str, Any]) -> str:
-    """One strategy of a portfolio: "plain cancelled", "conditional won (solved, 100.0%)"."""
-    text = f"{o['name']} {o['outcome']}"
-    if o["stop_reason"] is not None:
-        text += f" ({o['stop_reason']}, {100 * o['agreement']:.1f}%)"
-    return text + (f": {o['error']}" if o["error"] else "")
-
-
-def _fidelity(problem: Problem, program, full, exhaustive: bool) -> dict[str, Any]:
-    from verifier.fidelity import compare
-
-    f = compare(program, full, problem.oracle.query(full), exhaustive=exhaustive,
-                max_disagreements=MAX_DISAGREEMENTS, dsl=problem.dsl)
-    return {"agree": f.agree, "total": f.total, "exhaustive": exhaustive,
-            "agreement": f.agreement, "disagreements": [
-                {"inputs": dict(d.inputs), "network": d.network, "program": d.program}
-                for d in f.disagreements]}
+        status=status, program=program, stop_reason=result.stop_reason, fidelity=fidelity,
+        pareto=tuple(ParetoEntry(Expression(p.program, dsl, inputs), p.size, p.agreement)
+                     for p in result.pareto),
+        search=SearchFigures(result.seconds, result.candidates, result.distinct, result.rounds,
+                             result.sample_size, result.levels, workers,
+                             StopReason(result.stop_reason).describe(), result.backend,
+                             extra.get("strategy"),
+                             tuple(extra["portfolio"]) if "portfolio" in extra else None),
+        spec=spec, verification=verification, notes=result.notes, comparison=pictures)

@@ -181,12 +181,12 @@ def test_extract_with_a_portfolio_names_the_winner(ray_instance, problem):
     _, model = problem
     report = netsynth.extract(model, SPEC, portfolio=[PLAIN, CONDITIONAL], workers=2,
                               timeout=300, verify=False)
-    assert report.solved and report.search["strategy"] == "conditional"
-    assert [(o["name"], o["outcome"]) for o in report.search["portfolio"]] == \
+    assert report.solved and report.search.strategy == "conditional"
+    assert [(o["name"], o["outcome"]) for o in report.search.portfolio] == \
         [("plain", "cancelled"), ("conditional", "won")]
     spec = load_spec(SPEC)
     domain = sampling.domain(spec)
-    found = DSL.parse(report.program, spec.variables())
+    found = DSL.parse(report.text, spec.variables())
     assert np.array_equal(evaluate(found, domain).values, truth(domain))
     assert "portfolio plain cancelled; conditional won" in report.render()
     assert _cpus_free(ray_instance)

@@ -13,9 +13,11 @@ from typing import Any
 
 from dsl import Node, get_dsl
 from dsl.errors import DSLError
+from dsl.program import Expression
 from dsl.types import type_named
+from oracle.metric import metric_for
 from verifier import equivalence, fidelity, generalisation, speed
-from verifier.equivalence import Equivalence, Verdict
+from verifier.equivalence import Counterexample, Equivalence, Verdict
 from verifier.fidelity import Fidelity
 from verifier.generalisation import Generalisation, NetworkBeyond
 from verifier.speed import Size, Speed
@@ -59,12 +61,34 @@ class Verification:
             "holds": self.holds,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Verification":
+        """The inverse of `to_dict` (for clients that receive a JSON report)."""
+        def counterexample(d: dict[str, Any] | None) -> Counterexample | None:
+            return Counterexample(tuple(d["inputs"].items()), d["program"], d["reference"]) if d else None
 
-def check(program: Node | str, oracle: Any, *, reference: Node | str | None = None,
+        g, sp, sz = data["generalisation"], data["speed"], data["size"]
+        verdict = Verdict(data["reference"])
+        return cls(
+            fidelity=Fidelity.from_dict(data["fidelity"]),
+            equivalence=Equivalence(verdict, counterexample(data["counterexample"]),
+                                    data.get("reference_reason")),
+            generalisation=None if g["holds"] is None and not g["checked"]
+            else Generalisation(g["checked"], g["holds"], counterexample(g["counterexample"])),
+            network_beyond=NetworkBeyond(g["network_agreement_beyond_range"],
+                                         note=g["network_beyond_range_note"]),
+            speed=Speed(sp["network_us_per_query"], sp["program_us_per_query"],
+                        sp["python_us_per_query"], 0),
+            size=Size(sz["program_nodes"], sz["program_chars"], sz["network_parameters"],
+                      sz["network_bytes"]),
+            min_agreement=data["fidelity"]["agreement"] if data["holds"] else 1.0)
+
+
+def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
           min_agreement: float = 1.0, timeout_ms: int = 10_000, max_disagreements: int = 20,
           seed: int = 0, hypothesis_examples: int = 500, sample_size: int = 200_000,
           speed_points: int = 65_536) -> Verification:
-    """Judge `program` (a Node, or text in the spec's DSL) against `oracle`'s network.
+    """Judge `program` (an Expression, a Node, or text in the spec's DSL) against `oracle`'s network.
 
     `reference` (a Node or DSL text; default `oracle.spec.reference`) is proved equal to the
     program on the training range with Z3 (`timeout_ms` per query) and compared beyond it with
@@ -74,6 +98,8 @@ def check(program: Node | str, oracle: Any, *, reference: Node | str | None = No
     spec = oracle.spec
     dsl = get_dsl(spec.dsl)
     variables = spec.variables()
+    if isinstance(program, Expression):
+        dsl, program = program.dsl, program.node
     program = dsl.parse(program, variables) if isinstance(program, str) else program
     if program.type != type_named(spec.output.type):
         raise DSLError(f"program: has type {program.type} but the spec's output is "
@@ -89,7 +115,8 @@ def check(program: Node | str, oracle: Any, *, reference: Node | str | None = No
                                     seed=seed)
     return Verification(
         fidelity=fidelity.measure(program, oracle, max_disagreements=max_disagreements,
-                                  sample_size=sample_size, seed=seed, dsl=dsl),
+                                  sample_size=sample_size, seed=seed, dsl=dsl,
+                                  metric=metric_for(spec)),
         equivalence=equivalence.prove(program, reference, variables=variables,
                                       ranges=spec.ranges(), timeout_ms=timeout_ms, dsl=dsl),
         generalisation=gen,

@@ -1,9 +1,9 @@
-"""Network against program over the domain: the data and pictures of the results page.
+"""Network against program: the pictures of the results page, drawn from a report's comparison.
 
-`compare(spec_dict, model, program) -> Comparison` evaluates both on a grid of at most `CELLS`
-values per input (the first two inputs vary; any others stay at their `lo`). `heat_maps` renders a
-two-input comparison as three PNG images (network, program, where they disagree); `strip_chart`
-renders a one-input comparison as an inline SVG line chart.
+The data (`netsynth.comparison.Comparison`) is measured when the report is built, while the model
+is open; nothing here opens a model or parses a program. `heat_maps` renders a two-input
+comparison as three PNG images (network, program, where they disagree); `strip_chart` renders a
+one-input comparison as an inline SVG line chart.
 """
 
 from __future__ import annotations
@@ -11,62 +11,15 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
-from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 import numpy as np
 
-CELLS = 128
+from netsynth.comparison import Comparison
 # viridis at five stops, interpolated linearly
 PALETTE = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
                    dtype=float)
 AGREE, DISAGREE = (236, 236, 236), (214, 39, 40)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    names: tuple[str, ...]        # the varying inputs (one or two)
-    axes: tuple[np.ndarray, ...]  # their values
-    fixed: dict[str, int]         # the other inputs, held at their lo
-    network: np.ndarray           # shape = tuple(len(a) for a in axes)
-    program: np.ndarray
-    wrong: np.ndarray             # bool: disagree (or the program overflows)
-    lo: int
-    hi: int
-
-
-def axis(lo: int, hi: int) -> np.ndarray:
-    if hi - lo + 1 <= CELLS:
-        return np.arange(lo, hi + 1, dtype=np.int64)
-    return np.unique(np.linspace(lo, hi, CELLS).round().astype(np.int64))
-
-
-def compare(spec_dict: dict[str, Any], model: bytes, program: str) -> Comparison:
-    import oracle
-    from dsl import evaluate, get_dsl
-    from oracle.spec import load_spec
-
-    spec = load_spec(spec_dict)
-    net = oracle.load(spec, model=model)
-    node = get_dsl(spec.dsl).parse(program, spec.variables())
-    varying = spec.inputs[:2]
-    axes = tuple(axis(i.lo, i.hi) for i in varying)
-    grids = np.meshgrid(*axes, indexing="ij")
-    shape = grids[0].shape
-    columns = {}
-    for inp in spec.inputs:
-        k = next((j for j, v in enumerate(varying) if v.name == inp.name), None)
-        col = grids[k].ravel() if k is not None else np.full(grids[0].size, inp.lo, np.int64)
-        columns[inp.name] = col.astype(bool) if inp.type == "bool" else col
-    got = net.query(columns).astype(np.int64)
-    ev = evaluate(node, columns)
-    mine = np.broadcast_to(np.asarray(ev.values), got.shape).astype(np.int64)
-    bad = np.zeros(got.shape, bool) if ev.bad is None else np.broadcast_to(ev.bad, got.shape)
-    return Comparison(tuple(i.name for i in varying), axes,
-                      {i.name: i.lo for i in spec.inputs[2:]}, got.reshape(shape),
-                      mine.reshape(shape), ((got != mine) | bad).reshape(shape),
-                      spec.output.lo, spec.output.hi)
 
 
 def colours(values: np.ndarray, lo: int, hi: int) -> np.ndarray:

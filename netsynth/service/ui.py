@@ -12,7 +12,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from netsynth.comparison import Comparison
 from netsynth.service import picture
+from netsynth.service.store import ENDED
 from netsynth.service.store import JobRecord, Store
 
 log = logging.getLogger("netsynth.service")
@@ -29,7 +31,7 @@ image-rendering: pixelated; border: 1px solid #ccc; } figcaption { text-align: c
 LIVE = """
 <script>
 (function () {
-  const id = %s, ended = %s;
+  const id = %s, ended = %s, endStates = %s;
   if (ended) return;
   async function poll() {
     try {
@@ -41,7 +43,7 @@ LIVE = """
         document.getElementById("progress").textContent =
           "size " + (p.level ?? "-") + ", " + (p.candidates ?? 0) + " candidates, best agreement "
           + (p.best_agreement ?? 0) + ", " + (p.elapsed ?? 0).toFixed(1) + " s";
-        if (["succeeded", "failed", "cancelled"].includes(job.status)) { location.reload(); return; }
+        if (endStates.includes(job.status)) { location.reload(); return; }
       }
     } catch (e) { /* the server may be restarting: keep polling */ }
     setTimeout(poll, 1000);
@@ -84,9 +86,13 @@ class PictureCache:
 
 
 def render_picture(job: JobRecord, store: Store) -> str:
+    """The pictures of a job's report, drawn from the comparison its report carries."""
+    data = (job.report or {}).get("comparison")
+    if not data:
+        return "<p>No picture: this report carries no comparison of network and program.</p>"
     try:
-        c = picture.compare(job.spec, store.model_bytes(job.model_sha), job.report["program"])
-    except Exception as e:  # a picture is a nicety: say why there is none, keep the page
+        c = Comparison.from_dict(data)
+    except (KeyError, TypeError, ValueError) as e:  # a picture is a nicety: keep the page
         log.warning("job %s: no picture: %s", job.id, e)
         return f"<p>No picture: {escape(type(e).__name__)}: {escape(str(e))}</p>"
     held = ", ".join(f"{k} = {v}" for k, v in c.fixed.items())
@@ -151,7 +157,7 @@ def job_page(job: JobRecord, out: dict[str, Any], *, picture: str | None) -> str
     for key, title in (("fidelity", "Fidelity"), ("verification", "Verification")):
         if report.get(key) is not None:
             parts.append(f"<h2>{title}</h2><pre>{escape(json.dumps(report[key], indent=2))}</pre>")
-    parts.append(LIVE % (json.dumps(job.id), "true" if job.ended else "false"))
+    parts.append(LIVE % (json.dumps(job.id), "true" if job.ended else "false", json.dumps(list(ENDED))))
     return page(f"netsynth job {job.id}", "".join(parts))
 
 

@@ -1,0 +1,85 @@
+"""The typed report: programs through the Program protocol, one fidelity figure, a JSON round trip,
+and the picture data the results page draws from.
+
+Truths: numpy's own |x - y| and (x + y) % 16 on the whole domain, the exported Python run by
+Python, the network queried directly through ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netsynth
+from dsl.program import Expression, Program
+from netsynth.render import render
+from netsynth.report import Report, Status
+from oracle.sampling import domain
+from synth.outcome import StopReason
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def abs_report() -> Report:
+    return netsynth.extract(EXAMPLES / "abs_diff" / "model.onnx", EXAMPLES / "abs_diff" / "spec.json",
+                            workers=1, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def noisy_report() -> Report:
+    return netsynth.extract(EXAMPLES / "noisy_add" / "model.onnx", EXAMPLES / "noisy_add" / "spec.json",
+                            workers=1, timeout=60, min_agreement=0.97)
+
+
+def test_the_program_is_a_program_that_computes_the_truth(abs_report: Report) -> None:
+    program = abs_report.program
+    assert isinstance(program, Program) and isinstance(program, Expression)
+    assert abs_report.status is Status.SOLVED and abs_report.stop_reason is StopReason.SOLVED
+    cols = domain(abs_report.spec)
+    truth = np.abs(cols["x"] - cols["y"])
+    assert np.array_equal(program.evaluate(cols).values, truth)
+    namespace: dict = {}
+    exec(compile(program.to_python(), "f.py", "exec"), namespace)
+    assert [namespace["f"](int(a), int(b)) for a, b in zip(cols["x"], cols["y"])] == truth.tolist()
+    assert abs_report.python == program.to_python() and abs_report.text == program.show()
+    assert program.size == abs_report.verification.size.program_nodes
+
+
+def test_fidelity_is_one_figure(noisy_report: Report) -> None:
+    """The report's fidelity is the verification's: one point set, one count."""
+    assert noisy_report.fidelity is noisy_report.verification.fidelity
+    cols = domain(noisy_report.spec)
+    import oracle
+
+    net = oracle.load(EXAMPLES / "noisy_add" / "spec.json")
+    wrong = int((noisy_report.program.evaluate(cols).values != net.query(cols)).sum())
+    d = noisy_report.to_dict()
+    assert d["fidelity"]["total"] - d["fidelity"]["agree"] == wrong == 5
+    assert d["verification"]["fidelity"] == d["fidelity"]
+
+
+def test_json_round_trip(abs_report: Report, noisy_report: Report) -> None:
+    for report in (abs_report, noisy_report):
+        data = json.loads(json.dumps(report.to_dict()))
+        again = Report.from_dict(data)
+        assert again.program == report.program and again.status is report.status
+        assert json.loads(json.dumps(again.to_dict())) == data
+        assert render(data) == report.render() == str(report)
+
+
+def test_the_comparison_is_the_network_and_the_program_on_a_grid(noisy_report: Report) -> None:
+    import oracle
+
+    c = noisy_report.comparison
+    assert c.names == ("x", "y") and c.network.shape == (16, 16)
+    net = oracle.load(EXAMPLES / "noisy_add" / "spec.json")
+    x, y = np.meshgrid(np.arange(16), np.arange(16), indexing="ij")
+    assert np.array_equal(c.network, net.query({"x": x.ravel(), "y": y.ravel()}).reshape(16, 16))
+    assert np.array_equal(c.program, (x + y) % 16)
+    assert np.array_equal(c.wrong, c.network != (x + y) % 16) and int(c.wrong.sum()) == 5
