@@ -1,8 +1,8 @@
 """Back-ends that run a network: float32 (n, D) in, float32 (n, K) out.
 
-`open_backend(model, *, max_bytes, threads)` picks one: a `torch.nn.Module` runs in-process (trusted
-code, for notebooks); anything else must be an ONNX model given as a path or as bytes, and runs in
-ONNX Runtime from bytes held in memory. torch and onnxruntime are imported only when needed.
+`open_backend(model, *, max_bytes, threads, ...limits)` picks one: a `torch.nn.Module` runs
+in-process (trusted code, for notebooks); anything else must be an ONNX model given as a path or as
+bytes, and runs in ONNX Runtime from bytes held in memory. torch and onnxruntime are imported only when needed.
 Nothing here ever unpickles: no `torch.load`, no TorchScript, no pickle.
 
 ONNX models are refused with `ModelError` when larger than `max_bytes`, when they are not ONNX
@@ -10,25 +10,38 @@ ONNX models are refused with `ModelError` when larger than `max_bytes`, when the
 tensor anywhere in the model refers to external data, or when the graph does not have exactly one
 input and one output.
 
+An uploaded model must not exhaust the server's memory or time either. Before ONNX Runtime opens it
+in-process, `oracle.sizes.check_sizes` refuses any tensor above `max_elements` elements for one row
+and any size or control flow computed from the input's values, and `oracle.sandbox.probe` loads
+and runs it in a worker process allowed `max_memory` more bytes and `probe_seconds` seconds; a model
+that breaks a limit is refused with `ModelError` naming it. The probe also finds the largest batch
+that fits (`rows_per_call`, at most 65536 rows), and `run` splits a larger input into batches of
+that size. What bounds a job's time: each call into ONNX Runtime runs at most `rows_per_call` rows,
+a batch the probe saw finish (in about a second at most, unless it is the probe's first batch)
+with the same number of threads; the job's own timeout is checked by the search between queries.
+A call in progress is not interrupted.
+
 An uploaded model must never make the server read a file. Two walls stand in the way:
 1. `external_references` walks every place ONNX can keep a tensor (initializers, sparse
    initializers, every tensor and sparse-tensor attribute, subgraphs of control-flow nodes,
    model-local functions, training graphs) and any reference to external data is refused.
 2. ONNX Runtime is given the checked copy re-serialised without unknown fields (so it sees no field
    the check could not see), and its folder for external data is a fresh empty directory (so a
-   relative path resolves to nothing, not to a file in the server's working directory).
+   relative path resolves to nothing, not to a file in the server's working directory). Both the
+   server's session and the probe's worker open the model with `oracle.sandbox.open_session`.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 import numpy as np
 
 from dsl.errors import ModelError
+from oracle.sandbox import MAX_MEMORY, PROBE_SECONDS, open_session, probe
+from oracle.sizes import MAX_ELEMENTS, check_sizes
 
 
 class Backend(Protocol):
@@ -40,12 +53,16 @@ class Backend(Protocol):
     def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def open_backend(model: Any, *, max_bytes: int, threads: int | None = None) -> Backend:
-    """Wrap `model` (a path, ONNX bytes, or a torch.nn.Module) in a back-end."""
+def open_backend(model: Any, *, max_bytes: int, threads: int | None = None, max_elements: int = MAX_ELEMENTS,
+                 max_memory: int = MAX_MEMORY, probe_seconds: float = PROBE_SECONDS) -> Backend:
+    """Wrap `model` (a path, ONNX bytes, or a torch.nn.Module) in a back-end. The limits apply to
+    ONNX models (see OnnxBackend); a torch module is trusted code and runs as it is."""
+    limits = dict(max_bytes=max_bytes, threads=threads, max_elements=max_elements, max_memory=max_memory,
+                  probe_seconds=probe_seconds)
     if isinstance(model, (bytes, bytearray, memoryview)):
-        return OnnxBackend(bytes(model), max_bytes=max_bytes, threads=threads)
+        return OnnxBackend(bytes(model), **limits)
     if isinstance(model, (str, Path)):
-        return OnnxBackend(_read_capped(Path(model), max_bytes), max_bytes=max_bytes, threads=threads)
+        return OnnxBackend(_read_capped(Path(model), max_bytes), **limits)
     if type(model).__module__.startswith("torch") or hasattr(model, "parameters"):
         import torch
         if isinstance(model, torch.nn.Module):
@@ -74,9 +91,15 @@ def _sniff(data: bytes) -> str | None:
 
 
 class OnnxBackend:
+    """An ONNX model in an in-process ONNX Runtime session, opened only once the checks and the
+    probe have passed: at construction when the model declares its input width, else at the first
+    `run` (which then raises the `ModelError`s construction would have)."""
+
     name = "onnxruntime"
 
-    def __init__(self, data: bytes, *, max_bytes: int, threads: int | None = None) -> None:
+    def __init__(self, data: bytes, *, max_bytes: int, threads: int | None = None,
+                 max_elements: int = MAX_ELEMENTS, max_memory: int = MAX_MEMORY,
+                 probe_seconds: float = PROBE_SECONDS) -> None:
         import onnx
         from google.protobuf.message import DecodeError
 
@@ -109,10 +132,34 @@ class OnnxBackend:
         self.input_width = dims[1].dim_value if len(dims) == 2 and dims[1].HasField("dim_value") else None
         self.parameter_count = int(sum(np.prod(t.dims, dtype=np.int64) for t in proto.graph.initializer))
         self.model_bytes = len(data)
-        self._session = _session(data, threads)
+        check_sizes(proto, max_elements=max_elements)
+        self.rows_per_call: int | None = None  # known once the probe has run
+        self._data: bytes | None = data
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._limits = dict(max_memory=max_memory, timeout=probe_seconds)
+        self._session: Any = None
+        if self.input_width is not None:
+            self._open(self.input_width)
+
+    def _open(self, width: int) -> None:
+        found = probe(self._data, width=width, threads=self._threads, **self._limits)
+        refusal = found.refusal()
+        if refusal:
+            raise ModelError(refusal)
+        self._session = _session(self._data, self._threads)
         self._input = self._session.get_inputs()[0].name
+        self.rows_per_call = found.rows_per_call
+        self._data = None
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            self._open(x.shape[-1])
+        rows = self.rows_per_call
+        if len(x) <= rows:
+            return self._run(x)
+        return np.concatenate([self._run(x[i:i + rows]) for i in range(0, len(x), rows)])
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         try:
             return np.asarray(self._session.run(None, {self._input: x})[0], dtype=np.float32)
         except Exception as e:  # onnxruntime's own exception classes are not importable by name
@@ -121,23 +168,14 @@ class OnnxBackend:
             raise
 
 
-def _session(data: bytes, threads: int | None) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    # A model loaded from bytes resolves external data against this folder (by default the
-    # working directory): an empty one that lives only while the session loads leaves nothing to read.
-    with tempfile.TemporaryDirectory(prefix="netsynth-no-files-") as empty:
-        options.add_session_config_entry("session.model_external_initializers_file_folder_path", empty)
-        try:
-            return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        except Exception as e:
-            if type(e).__module__.startswith("onnxruntime"):
-                raise ModelError(f"model: ONNX Runtime cannot load it: {e}") from None
-            raise
+def _session(data: bytes, threads: int) -> Any:
+    """`open_session` (with its empty folder for external data), its errors as ModelError."""
+    try:
+        return open_session(data, threads)
+    except Exception as e:
+        if type(e).__module__.startswith("onnxruntime"):
+            raise ModelError(f"model: ONNX Runtime cannot load it: {e}") from None
+        raise
 
 
 def external_references(model: Any) -> list[tuple[str, str, str]]:
