@@ -10,7 +10,7 @@ import numpy as np
 
 from dsl.ast import Const, Node, Var
 from dsl.errors import DSLError
-from dsl.language import DSL, get_dsl
+from dsl.language import DSL, check_depth, get_dsl
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,11 @@ class Evaluation:
 
 
 def evaluate(node: Node, env: Mapping[str, np.ndarray], *, dsl: DSL | None = None) -> Evaluation:
-    """Evaluate `node` at every point of `env` (input name -> 1-D array, all the same length)."""
+    """Evaluate `node` at every point of `env` (input name -> 1-D array, all the same length).
+
+    Raises DSLError for an input with no values, or a program nested deeper than MAX_DEPTH.
+    """
+    check_depth(node)
     dsl = dsl or get_dsl("int")
     arrays = {k: np.asarray(v) for k, v in env.items()}
     n = max((a.shape[0] for a in arrays.values() if a.ndim), default=1)
@@ -44,7 +48,9 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], dsl: DSL) -> tuple[np.ndarr
     if isinstance(node, Const):
         return np.asarray(node.value, dtype=node.type.np_dtype), np.zeros((), bool)
     row = dsl.operators[node.op]
-    results = [_eval(a, env, dsl) for a in node.args]
+    results = []
+    for arg in node.args:  # a loop, not a comprehension: one frame per level
+        results.append(_eval(arg, env, dsl))
     values = tuple(r[0] for r in results)
     bads = tuple(r[1] for r in results)
     with np.errstate(over="ignore"):

@@ -3,6 +3,10 @@
 `get_dsl("int")` returns the built-in DSL; `get_dsl("path/to/my.lark")` loads a user DSL whose rows
 are the `OPERATORS` list of the Python file of the same stem beside it. Both are validated: every
 grammar alias has a row, every row an alias, arities and types are consistent.
+
+Programs have limits (`MAX_CHARS`, `MAX_DEPTH`): `parse` refuses a longer or deeper text before any
+recursion over it, and `check_depth` refuses a deeper AST, so that the recursive walks over
+programs (printing, evaluation, export, Z3) never run out of stack.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import functools
 import importlib.util
 import keyword
 import string
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -25,6 +30,15 @@ from dsl.types import BOOL, INT, Type, substitute, unify
 RESERVED = frozenset({"var", "int_lit", "true", "false"})
 BUILTIN_DIR = Path(__file__).parent
 BUILTINS = ("int",)
+
+#: The longest program text `parse` accepts. lark parses 10,000 characters of any shape in a
+#: fraction of a second; a reference a person writes is a few hundred.
+MAX_CHARS = 10_000
+#: The deepest program accepted: at most this many levels of syntax tree (a variable or literal is
+#: one level, each operator one more) and of nested parentheses. A search builds programs of at
+#: most 64 nodes. At this depth the recursive walks stay far from Python's recursion limit, and
+#: an int program's exported Python nests at most 199 parentheses: Python's parser takes 200.
+MAX_DEPTH = 200
 
 
 class DSL:
@@ -94,13 +108,24 @@ class DSL:
 
     # ---- parsing -------------------------------------------------------------------------------
     def parse(self, text: str, variables: Mapping[str, Type]) -> Node:
-        """Parse `text` into a typed AST over the given input variables."""
+        """Parse `text` into a typed AST over the given input variables.
+
+        Raises DSLError for a text that does not parse or type-check, one longer than MAX_CHARS
+        characters, or one nested deeper than MAX_DEPTH (parentheses or syntax tree).
+        """
+        _check_text(text)
         try:
             tree = self._parser.parse(text)
         except lark.exceptions.UnexpectedInput as e:
             context = e.get_context(text).rstrip("\n")
             raise DSLError(f"cannot parse {text!r} at line {e.line}, column {e.column}: "
                            f"{_describe(e, self._terminals)}\n{context}") from None
+        levels, deepest = _tree_depth(tree)
+        if levels > MAX_DEPTH:
+            where = (f" (deepest at line {deepest.meta.line}, column {deepest.meta.column})"
+                     if not deepest.meta.empty else "")
+            raise DSLError(f"program: nested {levels} deep{where}, above the limit of "
+                           f"{MAX_DEPTH}; it starts {_start(text)}")
         return self._convert(tree, text, variables)
 
     def _convert(self, tree: lark.Tree, text: str, variables: Mapping[str, Type]) -> Node:
@@ -125,7 +150,9 @@ class DSL:
             if value < INT64_MIN:
                 raise DSLError(f"integer literal {value} at {where} does not fit 64 bits")
             return Const(value, INT)
-        args = [self._convert(c, text, variables) for c in tree.children]
+        args = []
+        for child in tree.children:  # a loop, not a comprehension: one frame per level
+            args.append(self._convert(child, text, variables))
         try:
             return self.app(str(kind), *args)
         except DSLError as e:
@@ -134,10 +161,15 @@ class DSL:
 
     # ---- printing ------------------------------------------------------------------------------
     def show(self, node: Node) -> str:
-        """Print with the fewest parentheses that parse back to the same AST."""
+        """Print with the fewest parentheses that parse back to the same AST.
+
+        Raises DSLError for a program nested deeper than MAX_DEPTH.
+        """
+        check_depth(node)
         return self._show(node, total=False)[0]
 
     def _show(self, node: Node, *, total: bool) -> tuple[str, int]:
+        """(text, precedence); with `total`, Python source that never raises (see dsl.export)."""
         if isinstance(node, Var):
             return node.name, ATOM
         if isinstance(node, Const):
@@ -145,12 +177,19 @@ class DSL:
                 return str(node.value), ATOM
             return str(node.value), (UNARY if node.value < 0 else ATOM)
         row = self.operators[node.op]
-        parts = []
-        for arg, need in zip(node.args, row.arg_prec):
-            text, prec = self._show(arg, total=total)
-            parts.append(f"({text})" if prec < need else text)
+        shown = []
+        for arg in node.args:  # a loop, not a comprehension: one frame per level
+            shown.append(self._show(arg, total=total))
+        parts = [f"({text})" if prec < need else text
+                 for (text, prec), need in zip(shown, row.arg_prec)]
         if total and row.total and row.needs_total and row.needs_total(node.args):
-            return row.total.format(*parts), ATOM
+            if all(isinstance(node.args[i], (Var, Const)) for i in _repeated(row.total)):
+                return row.total.format(*parts), ATOM
+            # Spelling out a repeated compound argument twice per level would make the source
+            # grow as 2^depth (`x % y % y % ...`): a lambda computes each argument once.
+            names = [f"_{i}" for i in range(len(parts))]
+            call = ", ".join(text for text, _ in shown)  # call arguments need no parentheses
+            return f"(lambda {', '.join(names)}: {row.total.format(*names)})({call})", ATOM
         return row.template.format(*parts), row.prec
 
 
@@ -165,6 +204,75 @@ def _describe(e: lark.exceptions.UnexpectedInput, terminals: Mapping[str, str]) 
     if isinstance(e, lark.exceptions.UnexpectedEOF):
         return "unexpected end of program"
     return type(e).__name__
+
+
+def check_depth(node: Node) -> None:
+    """Raise DSLError if `node` is nested deeper than MAX_DEPTH (measured without recursion)."""
+    levels = _ast_depth(node)
+    if levels > MAX_DEPTH:
+        raise DSLError(f"program: nested {levels} deep, above the limit of {MAX_DEPTH}")
+
+
+def _ast_depth(node: Node) -> int:
+    # Level by level, without recursion; a sub-program shared between branches is counted once.
+    levels, frontier = 1, [node]
+    while True:
+        below = {id(a): a for n in frontier if isinstance(n, App) for a in n.args}
+        if not below:
+            return levels
+        levels, frontier = levels + 1, below.values()
+
+
+def _tree_depth(tree: lark.Tree) -> tuple[int, lark.Tree]:
+    """The depth of a parse tree and its deepest node, without recursion; a negative literal
+    (`neg` of `int_lit`, which the parser folds) is one level, as its AST `Const` is."""
+    deepest, at = 0, tree
+    stack = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest, at = level, node
+        if node.data == "neg" and getattr(node.children[0], "data", None) == "int_lit":
+            continue
+        stack.extend((c, level + 1) for c in node.children if isinstance(c, lark.Tree))
+    return deepest, at
+
+
+def _check_text(text: str) -> None:
+    """Refuse, before lark sees it, a text longer than MAX_CHARS or with parentheses nested
+    deeper than MAX_DEPTH."""
+    if len(text) > MAX_CHARS:
+        raise DSLError(f"program: {len(text)} characters, above the limit of {MAX_CHARS}; "
+                       f"it starts {_start(text)}")
+    if text.count("(") <= MAX_DEPTH:
+        return
+    level = deepest = 0
+    first = None  # where the nesting first goes past the limit
+    for i, char in enumerate(text):
+        if char == "(":
+            level += 1
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH and first is None:
+                first = i
+        elif char == ")":
+            level -= 1
+    if first is not None:
+        line = text.count("\n", 0, first) + 1
+        column = first - text.rfind("\n", 0, first)
+        raise DSLError(f"program: parentheses nested {deepest} deep (level {MAX_DEPTH + 1} "
+                       f"opens at line {line}, column {column}), above the limit of "
+                       f"{MAX_DEPTH}; it starts {_start(text)}")
+
+
+def _start(text: str, chars: int = 40) -> str:
+    return repr(text) if len(text) <= chars else repr(text[:chars]) + "..."
+
+
+@functools.lru_cache(maxsize=None)
+def _repeated(template: str) -> frozenset[int]:
+    """The arguments a template uses more than once: {0} for "({0} + {0}) * {1}"."""
+    uses = Counter(int(f[1]) for f in string.Formatter().parse(template) if f[1] is not None)
+    return frozenset(i for i, n in uses.items() if n > 1)
 
 
 def _check_row(op: object, where: str) -> None:

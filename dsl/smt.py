@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from dsl.ast import Const, Node, Var
 from dsl.errors import Z3EncodingError
-from dsl.language import DSL, get_dsl
+from dsl.language import DSL, check_depth, get_dsl
 from dsl.ops import signed_bits
 from dsl.types import BOOL, INT
 
@@ -26,15 +26,23 @@ def interval(node: Node, ranges: Mapping[str, tuple[int, int]], *, dsl: DSL | No
              seen: list | None = None) -> tuple[int, int] | None:
     """An interval holding every value of `node` for inputs in `ranges` (None for bools).
 
-    Every int sub-interval met is appended to `seen` when given.
+    Every int sub-interval met is appended to `seen` when given. Raises DSLError for a program
+    nested deeper than MAX_DEPTH.
     """
-    dsl = dsl or get_dsl("int")
+    check_depth(node)
+    return _interval(node, ranges, dsl or get_dsl("int"), seen)
+
+
+def _interval(node: Node, ranges: Mapping[str, tuple[int, int]], dsl: DSL,
+              seen: list | None) -> tuple[int, int] | None:
     if isinstance(node, Var):
         out = tuple(ranges[node.name]) if node.type == INT else None
     elif isinstance(node, Const):
         out = (int(node.value), int(node.value)) if node.type == INT else None
     else:
-        args = [interval(a, ranges, dsl=dsl, seen=seen) for a in node.args]
+        args = []
+        for arg in node.args:  # a loop, not a comprehension: one frame per level
+            args.append(_interval(arg, ranges, dsl, seen))
         row = dsl.operators[node.op]
         out = row.bounds(*args) if node.type == INT else None
     if out is not None and seen is not None:
@@ -72,10 +80,12 @@ def to_z3(node: Node, variables: Mapping[str, Any], *, dsl: DSL | None = None,
 
     Literals are `width`-bit vectors (default: the width of the int variables, else 64), built in
     `ctx` (default: the variables' context, else Z3's default context). Operator rows combine terms
-    with Z3's overloaded operators and `If`/`And`, which stay in their arguments' context.
+    with Z3's overloaded operators and `If`/`And`, which stay in their arguments' context. Raises
+    DSLError for a program nested deeper than MAX_DEPTH.
     """
     import z3
 
+    check_depth(node)
     dsl = dsl or get_dsl("int")
     if width is None:
         width = next((v.size() for v in variables.values() if z3.is_bv(v)), 64)
@@ -93,7 +103,9 @@ def _term(node: Node, variables: Mapping[str, Any], dsl: DSL, width: int, ctx: A
         if node.type == BOOL:
             return z3.BoolVal(node.value, ctx)
         return z3.BitVecVal(node.value, width, ctx)
-    args = [_term(a, variables, dsl, width, ctx) for a in node.args]
+    args = []
+    for arg in node.args:  # a loop, not a comprehension: one frame per level
+        args.append(_term(arg, variables, dsl, width, ctx))
     return dsl.operators[node.op].z3(*args)
 
 
