@@ -84,8 +84,8 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
     family = importlib.import_module(FAMILIES["function"])
     extra: dict[str, Any] = {}
     if portfolio:
-        result, net, extra = _race(spec, model, net, portfolio, options, progress, cancel)
-        problem = Problem.from_spec(net.spec, net)
+        result, winner_spec, extra = _race(spec, model, portfolio, options, progress, cancel)
+        problem = Problem.from_spec(winner_spec, net)     # the same network, the winner's DSL
     else:
         problem = Problem.from_spec(spec, net)
         own = executor is None
@@ -107,10 +107,11 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
             progress(Progress(result.levels, result.candidates, result.distinct,
                               result.agreement, result.seconds, result.rounds,
                               result.sample_size, phase="verify"))
+        from dsl.program import Expression
         from verifier import check as judge
 
-        verification = judge(result.program, net, min_agreement=options.min_agreement,
-                             seed=options.seed)
+        program = Expression(result.program, problem.dsl, spec.input_names)
+        verification = judge(program, net, min_agreement=options.min_agreement, seed=options.seed)
     return build(problem, result, workers=options.workers, verification=verification, extra=extra)
 
 
@@ -125,15 +126,13 @@ def check(spec: Any, model: Any, program: Any, *, reference: Any = None,
                  timeout_ms=timeout_ms)
 
 
-def _race(spec, model, net, strategies, options, progress, cancel):
-    """The portfolio's result, the oracle to judge it with (in the winner's DSL), and what the
-    report's `search` section adds: the winning strategy and every strategy's outcome."""
-    import oracle as oracle_pkg
+def _race(spec, model, strategies, options, progress, cancel):
+    """The portfolio's result, the spec of the winning strategy (its DSL may differ), and what the
+    report's search figures add: the winning strategy and every strategy's outcome."""
     from synth import portfolio as pf
 
     race = pf.run(spec, pf.shippable(spec, model), strategies=strategies, options=options,
                   progress=progress, cancel=cancel)
-    if race.winner is not None and race.winner.dsl is not None:
-        net = oracle_pkg.load(race.winner.spec(spec), model)
-    return race.result, net, {"strategy": race.winner.name if race.winner else None,
-                              "portfolio": [o.to_dict() for o in race.outcomes]}
+    winner_spec = race.winner.spec(spec) if race.winner is not None else spec
+    return race.result, winner_spec, {"strategy": race.winner.name if race.winner else None,
+                                      "portfolio": [o.to_dict() for o in race.outcomes]}

@@ -238,3 +238,32 @@ def test_cli_portfolio_with_one_worker_is_bad_input():
 def _cpus_free(ray, attempts: int = 600) -> bool:
     total = ray.cluster_resources()["CPU"]
     return poll(lambda: ray.available_resources().get("CPU", 0) == total, attempts=attempts)
+
+
+@pytest.mark.integration
+def test_a_user_dsl_winner_is_verified_in_its_dsl_without_reopening_the_model(
+        ray_instance, problem, monkeypatch):
+    """The winner searched in a user DSL: the report shows and verifies its program in that DSL,
+    on the network the driver already opened (one load, counted on the real loader)."""
+    import netsynth
+    import oracle.core
+
+    fixture = ROOT / "tests" / "dsl_user" / "clamp.lark"
+    loads = []
+    real_load = oracle.core.load
+
+    def counted(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(oracle.core, "load", counted)
+    _, model = problem
+    report = netsynth.extract(model, SPEC, portfolio=[pf.Strategy.of("clamp", dsl=str(fixture))],
+                              workers=2, timeout=300)
+    assert len(loads) == 1
+    assert report.solved and report.search.strategy == "clamp"
+    assert report.spec.dsl == str(fixture) and report.program.dsl is get_dsl(fixture)
+    assert report.verification is not None and report.verification.holds
+    spec = load_spec(SPEC)
+    domain = sampling.domain(spec)
+    assert np.array_equal(report.program.evaluate(domain).values, truth(domain))
