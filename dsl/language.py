@@ -333,10 +333,18 @@ def _load(key: str) -> DSL:
     return DSL(grammar_path.stem, grammar_path.read_text(), rows, source=str(grammar_path))
 
 
+def dsl_key(name_or_path: str | Path, *, base: str | Path | None = None) -> str:
+    """How a DSL is named everywhere (specs, options, caches): a built-in's name, or the absolute
+    path of a user grammar, a relative path taken from `base` (default: the working directory)."""
+    key = str(name_or_path)
+    if key in BUILTINS:
+        return key
+    return str((Path(base) / key).resolve() if base is not None else Path(key).resolve())
+
+
 def get_dsl(name_or_path: str | Path = "int") -> DSL:
     """The built-in DSL of that name, or the user DSL whose grammar is at that path."""
-    key = str(name_or_path)
-    return _load(key if key in BUILTINS else str(Path(key).resolve()))
+    return _load(dsl_key(name_or_path))
 
 
 def is_identifier(name: str) -> bool:

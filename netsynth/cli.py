@@ -118,7 +118,9 @@ def _load_spec(args):
         raise _input_error(f"spec: no such file {str(args.spec)!r}")
     spec = load_spec(args.spec)
     if args.dsl:
-        spec = replace(spec, dsl=args.dsl if args.dsl == "int" else str(Path(args.dsl).resolve()))
+        from dsl.language import dsl_key
+
+        spec = replace(spec, dsl=dsl_key(args.dsl))
     if args.model is not None and not args.model.is_file():
         raise _input_error(f"--model: no such file {str(args.model)!r}")
     return spec

@@ -66,8 +66,9 @@ class Strategy:
     def spec(self, base: Any) -> Any:
         if self.dsl is None:
             return base
-        return dataclasses.replace(base, dsl=self.dsl if self.dsl == "int"
-                                   else str(Path(self.dsl).resolve()))
+        from dsl.language import dsl_key
+
+        return dataclasses.replace(base, dsl=dsl_key(self.dsl))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "options": dict(self.overrides),
