@@ -12,115 +12,23 @@ from html import escape
 import os
 import pickle
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
+from test_service_kit import (
+    ABS, EXAMPLES, FAST, NOISY, ROOT, SLOW, Server, ended, free_port, job, submit, wait_for,
+)
+
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-ABS = EXAMPLES / "abs_diff"
-NOISY = EXAMPLES / "noisy_add"
-ENDED = ("succeeded", "failed", "cancelled")
-FAST = {"timeout": "30", "max_size": "6"}        # abs(x - y) is size 4: found in about a second
-SLOW = {"timeout": "120", "max_size": "30"}      # noisy_add at min_agreement 1: no small program
-
-
-# ---- a server in a subprocess -------------------------------------------------------------------
-
-class Server:
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.args = args
-        inherited = {k: v for k, v in os.environ.items() if k != "NETSYNTH_TOKEN"}
-        self.env = {**inherited, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir / "server.log"
-
-    def start(self) -> "Server":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "netsynth.service", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir), "--workers", "1", *self.args],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                r = httpx.get(self.url + "/healthz", timeout=2)
-                if r.status_code == 200 and r.json().get("status") == "ok":    # this service's
-                    return self
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not answer /healthz in 60 s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(what: str, probe: Callable[[], Any], *, timeout: float, every: float = 0.1) -> Any:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
-
-def submit(url: str, example: Path, fields: dict[str, str] | None = None, *,
-           headers: dict[str, str] | None = None, model: bytes | None = None,
-           spec: bytes | None = None, spec_name: str = "spec.json") -> httpx.Response:
-    files = {"spec": (spec_name, spec if spec is not None else (example / "spec.json").read_bytes()),
-             "model": ("model.onnx", model if model is not None else (example / "model.onnx").read_bytes())}
-    return httpx.post(url + "/jobs", files=files, data=fields or {}, headers=headers, timeout=60)
-
-
-def job(url: str, job_id: str) -> dict[str, Any]:
-    r = httpx.get(f"{url}/jobs/{job_id}", timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def ended(url: str, job_id: str) -> dict[str, Any] | None:
-    j = job(url, job_id)
-    return j if j["status"] in ENDED else None
 
 
 def domain_xy(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,8 +228,8 @@ def test_oversize_model_is_refused_with_413(tmp_path: Path) -> None:
         small = (EXAMPLES / "bitwise_8" / "model.onnx").read_bytes()
         spec = (EXAMPLES / "bitwise_8" / "spec.json").read_bytes()
         assert submit(s.url, ABS, {"max_size": "1", "timeout": "5"}, model=small, spec=spec).status_code == 202
-        assert not list((tmp_path / "small" / "models").glob(".upload-*"))
-        assert len(list((tmp_path / "small" / "models").glob("*.onnx"))) == 1
+        with sqlite3.connect(tmp_path / "small" / "netsynth.db") as db:
+            assert db.execute("select count(*) from models").fetchone() == (1,)
     finally:
         s.stop()
 
@@ -339,6 +247,12 @@ def test_token_is_required_when_set(tmp_path: Path) -> None:
         r = submit(s.url, ABS, FAST, headers=good)
         assert r.status_code == 202
         assert httpx.get(f"{s.url}/jobs/{r.json()['id']}", headers=good).status_code == 200
+        # Issue 15, item 10: the schema and the docs pages answered without the token.
+        for path in ("/openapi.json", "/docs", "/redoc", "/docs/assets/swagger-ui-bundle.js"):
+            assert httpx.get(s.url + path).status_code in (303, 401), path
+            assert httpx.get(s.url + path, headers=good).status_code == 200, path
+        schema = httpx.get(s.url + "/openapi.json", headers=good).json()
+        assert schema["paths"]["/jobs"]["post"]["security"] == [{"bearer": []}]
     finally:
         s.stop()
 
@@ -366,36 +280,33 @@ def test_a_browser_signs_in_once_then_reads_pages_but_cannot_write(tmp_path: Pat
         s.stop()
 
 
-# ---- durability ---------------------------------------------------------------------------------
-
-def test_killed_server_job_is_rerun_after_restart(tmp_path: Path) -> None:
-    data = tmp_path / "durable"
-    s = Server(data).start()
+def test_event_stream_sends_heartbeats_while_a_job_is_unchanged(tmp_path: Path) -> None:
+    """Item 10: a job waiting its turn sent nothing on its event stream (proxies and clients
+    then close an idle connection). Now a comment line every --heartbeat seconds."""
+    s = Server(tmp_path / "beat", "--max-jobs", "1", "--heartbeat", "0.5").start()
+    ids = []
     try:
-        r = submit(s.url, NOISY, {"timeout": "6", "max_size": "30"})
-        job_id = r.json()["id"]
-        wait_for("the job to run with progress", lambda: (j := job(s.url, job_id))["status"] == "running"
-                 and j["progress"], timeout=60)
-        s.kill()
-        with sqlite3.connect(data / "netsynth.db") as db:
-            assert db.execute("select status, attempts from jobs where id = ?", (job_id,)).fetchone() \
-                == ("running", 1)
-        s = Server(data).start()
-        seen = set()
-
-        def end() -> dict[str, Any] | None:
-            j = job(s.url, job_id)
-            seen.add(j["status"])
-            return j if j["status"] in ENDED else None
-
-        done = wait_for("the re-queued job to end", end, timeout=90)
-        assert done["status"] == "succeeded" and done["attempts"] == 2
-        assert seen <= {"interrupted", "running", "succeeded"}
-        report = httpx.get(f"{s.url}/jobs/{job_id}/result").json()
-        assert report["stop_reason"] in ("time budget", "solved") and report["status"]
+        for _ in range(2):
+            r = submit(s.url, NOISY, SLOW)
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        wait_for("the first job to run", lambda: job(s.url, ids[0])["status"] == "running", timeout=60)
+        lines = []
+        with httpx.stream("GET", f"{s.url}/jobs/{ids[1]}/events",
+                          timeout=httpx.Timeout(10, read=30)) as stream:
+            for line in stream.iter_lines():
+                lines.append(line)
+                if lines.count(": heartbeat") == 2:
+                    break
+        assert lines[0] == "event: progress" and json.loads(lines[1][5:])["status"] == "queued"
+        assert "event: end" not in lines
     finally:
+        for i in ids:
+            httpx.post(f"{s.url}/jobs/{i}/cancel")
         s.stop()
 
+
+# ---- durability ---------------------------------------------------------------------------------
 
 def test_concurrent_submissions_all_finish_and_sqlite_is_wal(server: Server) -> None:
     results: list[httpx.Response] = []
@@ -424,12 +335,14 @@ def test_concurrent_submissions_all_finish_and_sqlite_is_wal(server: Server) -> 
         assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
         rows = dict(conn.execute(f"select id, status from jobs where id in ({','.join('?' * 12)})", ids))
     assert rows == {i: "succeeded" for i in ids}
-    # Identical uploads are stored once, under their sha256.
+    # Identical uploads are stored once, under their sha256, in the database.
     import hashlib
 
-    sha = hashlib.sha256((ABS / "model.onnx").read_bytes()).hexdigest()
-    assert (server.data_dir / "models" / f"{sha}.onnx").read_bytes() == (ABS / "model.onnx").read_bytes()
-    assert len(list((server.data_dir / "models").glob(f"{sha[:8]}*"))) == 1
+    model = (ABS / "model.onnx").read_bytes()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select data from models where sha = ?",
+                            (hashlib.sha256(model).hexdigest(),)).fetchall()
+    assert rows == [(model,)]
 
 
 # ---- verify, CLI, schema, pages -----------------------------------------------------------------
@@ -566,3 +479,123 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
                               env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+# ---- issue 15: input the parsers choke on, form fields, echoes, docs, Origin -------------------
+
+def test_numbers_and_nesting_past_the_parsers_limits_are_422_on_spec(server: Server) -> None:
+    """Item 3: a number of more than 4,300 digits or nesting 100,000 deep, in JSON or TOML, was a
+    500 on POST /jobs and POST /verify. Now a 422 naming `spec`, short, nothing stored."""
+    before = httpx.get(server.url + "/jobs").json()["total"]
+    digits, deep = "1" * 5000, "[" * 100_000 + "]" * 100_000
+    specs = [("spec.json", f'{{"name": "n", "constants": [{digits}]}}'),
+             ("spec.json", f'{{"name": "n", "inputs": {deep}}}'),
+             ("spec.toml", f'name = "n"\nconstants = [{digits}]\n'),
+             ("spec.toml", f'name = "n"\ninputs = {deep}\n')]
+    model = (ABS / "model.onnx").read_bytes()
+    for name, text in specs:
+        for path, data in (("/jobs", {}), ("/verify", {"program": "x - y"})):
+            r = httpx.post(server.url + path, files={"spec": (name, text.encode()),
+                                                     "model": ("m.onnx", model)},
+                           data=data, timeout=60)
+            assert r.status_code == 422, (name, path, r.status_code, r.text[:300])
+            detail = r.json()["detail"][0]
+            assert detail["loc"] == ["body", "spec"] and detail["msg"].startswith("spec: invalid")
+            assert len(r.content) < 1000
+    assert httpx.get(server.url + "/jobs").json()["total"] == before
+
+
+def test_unknown_and_repeated_form_fields_are_422_naming_them(server: Server) -> None:
+    """Item 6: `max_sise=3` was dropped and a repeated field's last value won, silently."""
+    before = httpx.get(server.url + "/jobs").json()["total"]
+    cases = [({"max_sise": "3"}, "max_sise", "unknown field"),
+             ([("max_size", "3"), ("max_size", "9")], "max_size", "given 2 times"),
+             ({"conditionals": "maybe"}, "conditionals", "expected true or false"),
+             ({"seed": "-1"}, "seed", "seed: expected an integer"),
+             ({"timeout": "none"}, "timeout", "at most")]
+    for fields, name, words in cases:
+        r = submit(server.url, ABS, fields)
+        assert r.status_code == 422, (fields, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["loc"] == ["body", name] and words in detail["msg"], (fields, detail)
+    files = [("spec", ("a.json", (ABS / "spec.json").read_bytes())),
+             ("spec", ("b.json", (ABS / "spec.json").read_bytes())),
+             ("model", ("m.onnx", (ABS / "model.onnx").read_bytes()))]
+    r = httpx.post(server.url + "/jobs", files=files, timeout=60)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "spec"]
+    r = httpx.post(server.url + "/verify", files=files[1:], data={"program": "x", "prog": "y"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "prog"]
+    assert httpx.get(server.url + "/jobs").json()["total"] == before
+
+
+def test_the_form_is_the_table_of_search_options(server: Server) -> None:
+    """POST /jobs takes a field per option of synth.options that a client may set, described by
+    the option's help, and stores what it parsed (typed)."""
+    from synth.options import API_OPTIONS, BY_NAME
+
+    schema = httpx.get(server.url + "/openapi.json").json()
+    body = schema["paths"]["/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(body["properties"]) == {"spec", "model", *API_OPTIONS}
+    for name in API_OPTIONS:
+        assert body["properties"][name]["description"].startswith(BY_NAME[name].help)
+    r = submit(server.url, ABS, {**FAST, "seed": "7", "conditionals": "false", "sample_size": "64"})
+    assert r.status_code == 202, r.text
+    options = job(server.url, r.json()["id"])["options"]
+    assert options == {"timeout": 30.0, "max_size": 6, "seed": 7, "conditionals": False,
+                       "sample_size": 64, "workers": 1}
+    wait_for("the job to end", lambda: ended(server.url, r.json()["id"]), timeout=60)
+
+
+def test_422_answers_do_not_echo_the_input(server: Server) -> None:
+    """Item 10: a model sent as a text field came back whole in the 422 body."""
+    model = (ABS / "model.onnx").read_bytes()
+    blob = model.hex()[:60_000]
+    for path, extra in (("/jobs", {}), ("/verify", {"program": "x"})):
+        r = httpx.post(server.url + path, files={"spec": ("s.json", (ABS / "spec.json").read_bytes())},
+                       data={"model": blob, **extra}, timeout=60)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "model"], r.text[:300]
+        assert len(r.content) < 1000 and blob[1000:1100] not in r.text
+    r = submit(server.url, ABS, {"max_size": "9" * 5000})
+    assert r.status_code == 422 and len(r.content) < 1000
+    r = httpx.get(server.url + "/jobs", params={"limit": "x" * 50_000})
+    assert r.status_code == 422 and len(r.content) < 1000
+
+
+def test_cross_origin_writes_are_refused_without_a_token(server: Server) -> None:
+    """Item 10: with no token, a page on another site could submit and cancel jobs through the
+    user's browser (a form post needs no CORS permission). Writes naming another Origin: 403."""
+    before = httpx.get(server.url + "/jobs").json()["total"]
+    evil = {"Origin": "http://evil.example"}
+    assert submit(server.url, ABS, FAST, headers=evil).status_code == 403
+    assert submit(server.url, ABS, FAST, headers={"Origin": "null"}).status_code == 403
+    assert httpx.post(server.url + "/ui/login", data={"token": "x"}, headers=evil).status_code == 403
+    assert httpx.get(server.url + "/jobs", headers=evil).status_code == 200     # reads are fine
+    assert httpx.get(server.url + "/jobs").json()["total"] == before
+    r = submit(server.url, ABS, FAST, headers={"Origin": server.url})            # the own pages
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert httpx.post(f"{server.url}/jobs/{job_id}/cancel", headers=evil).status_code == 403
+    wait_for("the job to end", lambda: ended(server.url, job_id), timeout=60)
+
+
+def test_docs_pages_work_offline(server: Server, tmp_path: Path) -> None:
+    """Item 10: /docs loaded Swagger UI from a CDN, a blank page without a network. Its scripts
+    now come from this server; headless Chromium (no network here) draws the operations."""
+    page = httpx.get(server.url + "/docs").text
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        assert f'"{asset}"' in page
+        r = httpx.get(server.url + asset)
+        assert r.status_code == 200 and len(r.content) > 100_000
+    assert "cdn" not in page.lower() and "https://" not in page
+    redoc = httpx.get(server.url + "/redoc").text
+    assert '"/docs/assets/redoc.standalone.js"' in redoc and "https://" not in redoc
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--no-first-run", "--disable-background-networking",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+                          "--dump-dom", server.url + "/docs"],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "/jobs/{job_id}/cancel" in dom.stdout and "opblock" in dom.stdout

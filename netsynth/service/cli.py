@@ -33,10 +33,12 @@ def add_subcommands(sub: Any) -> None:
                         help="follow progress on stderr until the job ends, then print the report")
     submit.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="with --wait, write the report JSON here ('-' for stdout)")
-    submit.add_argument("--timeout", type=float, default=None, metavar="S")
-    submit.add_argument("--max-size", type=int, default=None, metavar="N")
-    submit.add_argument("--min-agreement", type=float, default=None, metavar="A")
-    submit.add_argument("--workers", type=int, default=None, metavar="N")
+    from synth.options import OPTIONS
+
+    for option in OPTIONS:          # the job API's form fields: the server checks the values
+        if option.api:
+            submit.add_argument(option.flag, dest=option.name, default=None,
+                                metavar=option.metavar, help=option.help)
     _client_options(submit)
     submit.set_defaults(handler=run_submit)
 
@@ -66,6 +68,17 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="default workers per job (default: all cores; 1 = in-process, no Ray)")
     p.add_argument("--max-model-bytes", type=int, default=64 * 2**20, metavar="B",
                    help="largest model upload (default 64 MiB)")
+    p.add_argument("--max-attempts", type=int, default=3, metavar="N",
+                   help="starts of a job before it is failed (default 3)")
+    p.add_argument("--lease", type=float, default=30.0, metavar="S",
+                   help="seconds without a heartbeat before another server sharing the database "
+                        "takes over a running job (default 30)")
+    p.add_argument("--heartbeat", type=float, default=15.0, metavar="S",
+                   help="seconds between comment lines of an unchanged event stream (default 15)")
+    p.add_argument("--search-nice", type=int, default=10, metavar="N",
+                   help="niceness of the search processes (default 10: the API is served first)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                   help="another site whose pages may send writes (repeatable)")
     p.add_argument("--log-level", default="info")
 
 
@@ -82,34 +95,42 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from netsynth.service.app import create_app
+    from netsynth.service.runner import DataDirInUse, claim_node
     from netsynth.service.settings import Settings
 
-    for flag in ("max_jobs", "workers", "max_model_bytes", "port"):
+    for flag in ("max_jobs", "workers", "max_model_bytes", "max_attempts", "port"):
         if getattr(args, flag) < (0 if flag == "port" else 1):
             print(f"netsynth: error: --{flag.replace('_', '-')}: expected a positive integer, "
                   f"got {getattr(args, flag)}", file=sys.stderr)
+            return 2
+    for flag in ("lease", "heartbeat"):
+        if not 0 < getattr(args, flag) < 1e6:
+            print(f"netsynth: error: --{flag}: expected a positive number of seconds, got "
+                  f"{getattr(args, flag)}", file=sys.stderr)
             return 2
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     settings = Settings(data_dir=args.data_dir, db_url=args.db, max_jobs=args.max_jobs,
                         workers=args.workers,
                         ray_address=args.ray_address or os.environ.get("RAY_ADDRESS") or None,
                         token=os.environ.get("NETSYNTH_TOKEN") or None,
-                        max_model_bytes=args.max_model_bytes)
+                        allowed_origins=tuple(args.allow_origin),
+                        max_model_bytes=args.max_model_bytes, max_attempts=args.max_attempts,
+                        lease=args.lease, event_heartbeat=args.heartbeat,
+                        search_nice=args.search_nice)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The port is taken before Ray starts: Ray's processes pick free ports of their own (its
-    # metrics exporter answers any GET), and one of them could otherwise take this one first.
+    try:
+        node, _lock = claim_node(settings.data_dir)   # held until the process exits
+    except (DataDirInUse, OSError) as e:
+        print(f"netsynth: error: {e}", file=sys.stderr)
+        return 1
     try:
         sock = _listen(args.host, args.port)
     except OSError as e:
         print(f"netsynth: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
               file=sys.stderr)
         return 1
-    if settings.uses_ray:
-        from netsynth.api import start_compute
-
-        start_compute(settings.workers, address=settings.ray_address)   # on the main thread
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level.lower(),
+    config = uvicorn.Config(create_app(settings, node=node), log_level=args.log_level.lower(),
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -165,9 +186,10 @@ def run_submit(args: argparse.Namespace) -> int:
             return 2
     try:
         with _client(args) as client:
-            accepted = client.submit(args.spec, model, timeout=args.timeout,
-                                     max_size=args.max_size, min_agreement=args.min_agreement,
-                                     workers=args.workers)
+            from synth.options import API_OPTIONS
+
+            accepted = client.submit(args.spec, model,
+                                     **{name: getattr(args, name) for name in API_OPTIONS})
             if not args.wait:
                 print(accepted["id"])
                 return 0

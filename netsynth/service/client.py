@@ -7,6 +7,8 @@ the server could not be reached), so the commands can pick an exit code without 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -38,12 +40,23 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, spec: Path, model: Path, **options: Any) -> dict[str, Any]:
+    def submit(self, spec: Path, model: Path, *, tries: int = 3, **options: Any) -> dict[str, Any]:
+        """Send a job; a submission that may not have arrived (the connection failed) is sent
+        again, up to `tries` times, under the same Idempotency-Key, so it makes one job."""
         fields = {k: str(v) for k, v in options.items() if v is not None}
-        with spec.open("rb") as s, model.open("rb") as m:
-            files = {"spec": (spec.name, s, "application/octet-stream"),
-                     "model": (model.name, m, "application/octet-stream")}
-            return self._json("POST", "/jobs", files=files, data=fields)
+        key = uuid.uuid4().hex
+        for attempt in range(tries):
+            with spec.open("rb") as s, model.open("rb") as m:
+                files = {"spec": (spec.name, s, "application/octet-stream"),
+                         "model": (model.name, m, "application/octet-stream")}
+                try:
+                    return self._json("POST", "/jobs", files=files, data=fields,
+                                      headers={"Idempotency-Key": key})
+                except ApiError as e:
+                    if e.status is not None or attempt == tries - 1:
+                        raise
+            time.sleep(1.0 + attempt)   # a restarting server: give it a moment
+        raise ApiError(f"cannot reach {self.server}")
 
     def status(self, job_id: str) -> dict[str, Any]:
         return self._json("GET", f"/jobs/{job_id}")

@@ -1,49 +1,61 @@
-"""Runs stored jobs: at most `max_jobs` at once, the rest waiting in order of submission.
+"""Runs stored jobs in search processes: at most `max_jobs` at once, the rest waiting in order.
 
-`Runner(store, settings).start()` first marks jobs a dead server left `running` as `interrupted`
-(they wait again, ahead of newer jobs since the order is by submission time), then a dispatcher
-thread claims waiting jobs whenever a slot is free. Each job runs `netsynth.api.synthesize` in its own
-thread with its own cancel Event and a progress callback that writes to the store at most every
-`progress_interval` seconds. A job's failure is recorded on the job (its `NetsynthError` message,
-or `internal error: <type>`), never raised into the server.
+`Runner(store, settings, node=...).start()` first puts back the jobs this server (`node`, kept
+in the data folder) left running when it died: `interrupted` ones wait again, ahead of newer jobs
+since the order is by submission; one whose cancel was recorded becomes `cancelled`; one started
+`max_attempts` times becomes `failed`. Then a dispatcher thread, every `tick` seconds or when
+woken:
+- claims waiting jobs while a search process is free, and sends each to one (`worker.py`): a
+  process per slot, started when first needed and kept for later jobs;
+- relays cancels recorded in the database (by this server's API or another's) to the process
+  running the job;
+- marks this server's running jobs alive (a heartbeat), and takes back the running jobs of any
+  server whose heartbeat is older than `lease` seconds (a server that died for good).
+A search process that dies mid-job (killed, out of memory) counts as an interruption of its job.
 
-`stop()` (server shutdown) cancels running searches and puts their jobs back as `interrupted`, so
-the next start runs them again: an accepted job is never lost.
+`stop()` (server shutdown) ends the search processes and puts their jobs back as `interrupted`
+without counting the attempt: the next start runs them again and an accepted job is never lost.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
-from dataclasses import asdict, is_dataclass
-from typing import Any, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
 
-from dsl.errors import NetsynthError
 from netsynth.service.settings import Settings
-from netsynth.service.store import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED, JobRecord, Store
+from netsynth.service.store import JobRecord, Store, now
 
 log = logging.getLogger("netsynth.service")
 
 
 class Runner:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, *, node: str) -> None:
         self.store = store
         self.settings = settings
+        self.node = node
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}   # job id -> its cancel Event
-        self._threads: dict[str, threading.Thread] = {}
+        self._slots = [Slot(i, self) for i in range(settings.max_jobs)]
         self._dispatcher: threading.Thread | None = None
+        self._beat = 0.0            # time of the last heartbeat
 
     # ---- life cycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        interrupted = self.store.interrupt_running()
-        if interrupted:
-            log.warning("re-queued %d job(s) interrupted by a previous server: %s",
-                        len(interrupted), ", ".join(interrupted))
+        back = self.store.requeue(owner=self.node, reason="its server stopped",
+                                  max_attempts=self.settings.max_attempts)
+        if back:
+            log.warning("jobs a previous run of this server left running: %s",
+                        ", ".join(f"{i} -> {s}" for i, s in back))
         self._dispatcher = threading.Thread(target=self._dispatch, name="netsynth-dispatch",
                                             daemon=True)
         self._dispatcher.start()
@@ -51,139 +63,182 @@ class Runner:
     def stop(self, *, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
-        with self._lock:
-            for ev in self._running.values():
-                ev.set()
-            threads = list(self._threads.values())
-        deadline = time.monotonic() + timeout
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
         if self._dispatcher:
-            self._dispatcher.join(max(0.0, deadline - time.monotonic()))
+            self._dispatcher.join(timeout)
+        for slot in self._slots:
+            slot.close(timeout=3.0)
+        back = self.store.requeue(owner=self.node, reason="its server stopped",
+                                  max_attempts=self.settings.max_attempts, refund=True)
+        if back:
+            log.info("put back for the next start: %s", ", ".join(i for i, _ in back))
 
     def wake(self) -> None:
-        """A job was submitted: look for work now rather than at the next tick."""
+        """A job was submitted or a cancel recorded: look now rather than at the next tick."""
         self._wake.set()
-
-    def cancel(self, job_id: str) -> bool:
-        """Cancel a waiting job at once, or ask a running one to stop. False if neither."""
-        if self.store.cancel_waiting(job_id):
-            return True
-        with self._lock:
-            ev = self._running.get(job_id)
-        if ev is not None:
-            ev.set()
-            return True
-        return False
 
     def running(self) -> list[str]:
         with self._lock:
-            return list(self._running)
+            return [s.job.id for s in self._slots if s.job is not None]
 
     # ---- dispatch -------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(1.0)
+            self._wake.wait(self.settings.tick)
             self._wake.clear()
-            while not self._stopping.is_set():
-                with self._lock:
-                    if len(self._running) >= self.settings.max_jobs:
-                        break
-                    try:
-                        job = self.store.claim_next()
-                    except Exception:  # a locked or unreachable database: try again next tick
-                        log.exception("cannot claim a job")
-                        break
-                    if job is None:
-                        break
-                    cancel = threading.Event()
-                    self._running[job.id] = cancel
-                    t = threading.Thread(target=self._run, args=(job, cancel),
-                                         name=f"netsynth-job-{job.id[:8]}", daemon=True)
-                    self._threads[job.id] = t
-                t.start()
-
-    def _run(self, job: JobRecord, cancel: threading.Event) -> None:
-        try:
-            self._execute(job, cancel)
-        except Exception:  # the store itself failed; the job stays running until the next start
-            log.exception("job %s: could not record its outcome", job.id)
-        finally:
-            with self._lock:
-                self._running.pop(job.id, None)
-                self._threads.pop(job.id, None)
-            self._wake.set()
-
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> None:
-        log.info("job %s: started (attempt %d)", job.id, job.attempts)
-        try:
-            report = self._search(job, cancel)
-        except NetsynthError as e:
-            self._end(job, cancel, FAILED, error=str(e))
-            return
-        except Exception as e:
-            log.exception("job %s: internal error", job.id)
-            self._end(job, cancel, FAILED, error=f"internal error: {type(e).__name__}")
-            return
-        data = _jsonable(report.to_dict())
-        stop = data.get("stop_reason")
-        stop = stop if isinstance(stop, str) or stop is None else str(stop)
-        status = CANCELLED if cancel.is_set() else SUCCEEDED
-        self._end(job, cancel, status, report=data, stop_reason=stop)
-
-    def _end(self, job: JobRecord, cancel: threading.Event, status: str, **fields: Any) -> None:
-        if self._stopping.is_set() and cancel.is_set():
-            # The server is shutting down, not the user cancelling: run it again next time.
-            self.store.finish(job.id, INTERRUPTED)
-            log.info("job %s: interrupted by shutdown", job.id)
-            return
-        self.store.finish(job.id, status, **fields)
-        log.info("job %s: %s", job.id, status)
-
-    def _search(self, job: JobRecord, cancel: threading.Event) -> Any:
-        from netsynth import api
-        from synth.options import API_OPTIONS, SearchOptions
-
-        stored = {k: v for k, v in job.options.items() if v is not None}
-        options = SearchOptions.from_mapping(
-            {"workers": self.settings.workers, **stored, "ray_address": self.settings.ray_address},
-            allowed=(*API_OPTIONS, "ray_address"))
-        model = self.store.model_bytes(job.model_sha)
-        # keep_ray: an embedded Ray started by the first job is reused by every later one.
-        return api.synthesize(job.spec, model, options=options, progress=self._progress(job.id),
-                          cancel=cancel, keep_ray=True)
-
-    def _progress(self, job_id: str) -> Callable[[Any], None]:
-        last = [0.0, None]  # time of the last write, level written
-
-        def write(p: Any) -> None:
-            t = time.monotonic()
-            level = getattr(p, "level", None)
-            final = getattr(p, "phase", None) == "done"     # the search's last word: always kept
-            if t - last[0] < self.settings.progress_interval and level == last[1] and not final:
-                return
-            last[0], last[1] = t, level
             try:
-                self.store.set_progress(job_id, _jsonable(asdict(p) if is_dataclass(p) else dict(p)))
-            except Exception:  # progress is advisory: a busy database must not stop the search
-                log.warning("job %s: could not write progress", job_id, exc_info=True)
+                self._tick()
+            except Exception:  # a locked or unreachable database: try again next tick
+                log.exception("runner: cannot reach the job store")
 
-        return write
+    def _tick(self) -> None:
+        if self.running():
+            for job_id, attempt in self.store.cancels(self.node):
+                for slot in self._slots:
+                    slot.cancel(job_id, attempt)
+        if time.monotonic() - self._beat > self.settings.lease / 4:
+            self._beat = time.monotonic()
+            self.store.heartbeat(self.node)
+            taken = self.store.requeue(stale_before=now() - timedelta(seconds=self.settings.lease),
+                                       reason="its server stopped answering",
+                                       max_attempts=self.settings.max_attempts)
+            if taken:
+                log.warning("took back jobs of a server that stopped answering: %s",
+                            ", ".join(f"{i} -> {s}" for i, s in taken))
+        while not self._stopping.is_set():
+            with self._lock:
+                free = next((s for s in self._slots if s.job is None), None)
+            if free is None:
+                return
+            job = self.store.claim_next(self.node)
+            if job is None:
+                return
+            free.run(job)
+
+    # ---- what the search processes say --------------------------------------------------------------
+
+    def _ended(self, slot: "Slot", job: JobRecord, status: str | None) -> None:
+        log.debug("slot %d: job %s ended (%s)", slot.index, job.id, status)
+        self._wake.set()
+
+    def _died(self, slot: "Slot", job: JobRecord | None, code: int | None) -> None:
+        if self._stopping.is_set():
+            return
+        how = (f"killed by signal {-code}" if code is not None and code < 0
+               else f"exit status {code}")
+        if job is not None:
+            log.error("job %s: its search process died (%s)", job.id, how)
+            self.store.requeue(attempt=(job.id, job.attempts), max_attempts=self.settings.max_attempts,
+                               reason=f"its search process died ({how})")
+        self._wake.set()
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (enums by value, numpy scalars as Python numbers, the rest as text)."""
-    import enum
+class Slot:
+    """One search process and the job it runs (None when idle)."""
 
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+    def __init__(self, index: int, runner: Runner) -> None:
+        self.index = index
+        self.runner = runner
+        self.job: JobRecord | None = None
+        self._cancelled: set[tuple[str, int]] = set()
+        self._proc: subprocess.Popen | None = None
+        self._input: IO[str] | None = None
+
+    def run(self, job: JobRecord) -> None:
+        with self.runner._lock:
+            self.job = job
+        try:
+            self._send({"run": job.id, "attempt": job.attempts})
+        except OSError:        # the process died as it was handed the job: the reader saw it
+            log.warning("slot %d: search process gone before job %s", self.index, job.id)
+
+    def cancel(self, job_id: str, attempt: int) -> None:
+        job = self.job
+        if job is None or (job.id, job.attempts) != (job_id, attempt) \
+                or (job_id, attempt) in self._cancelled:
+            return
+        self._cancelled.add((job_id, attempt))
+        try:
+            self._send({"cancel": job_id, "attempt": attempt})
+        except OSError:
+            pass
+
+    def close(self, *, timeout: float) -> None:
+        proc, stdin = self._proc, self._input
+        if proc is None:
+            return
+        try:
+            stdin.close()                  # end of input: the process exits at once
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        assert self._input is not None
+        self._input.write(json.dumps(msg) + "\n")
+        self._input.flush()
+
+    def _start(self) -> None:
+        read, write = os.pipe()
+        proc = subprocess.Popen([sys.executable, "-m", "netsynth.service.worker", str(write),
+                                 str(os.getpid())],
+                                stdin=subprocess.PIPE, pass_fds=(write,), text=True,
+                                env={k: v for k, v in os.environ.items() if k != "NETSYNTH_TOKEN"})
+        os.close(write)
+        proc.stdin.write(json.dumps({"settings": self.runner.settings.to_json()}) + "\n")
+        proc.stdin.flush()
+        self._proc, self._input = proc, proc.stdin
+        threading.Thread(target=self._listen, args=(proc, os.fdopen(read)), daemon=True,
+                         name=f"netsynth-slot-{self.index}").start()
+        log.info("slot %d: search process %d started", self.index, proc.pid)
+
+    def _listen(self, proc: subprocess.Popen, answers: IO[str]) -> None:
+        with answers:
+            for line in answers:
+                msg = json.loads(line)
+                with self.runner._lock:
+                    job, self.job = self.job, None
+                self._cancelled.clear()
+                if job is not None and job.id == msg.get("done"):
+                    self.runner._ended(self, job, msg.get("status"))
+        code = proc.wait()
+        with self.runner._lock:
+            if self._proc is not proc:      # already replaced: that job ended before the death
+                return
+            job, self.job = self.job, None
+            self._proc = self._input = None
+        self.runner._died(self, job, code)
+
+
+class DataDirInUse(Exception):
+    pass
+
+
+def claim_node(data_dir: Path) -> tuple[str, IO[str]]:
+    """This server's lasting name (kept in `<data_dir>/node-id`) and the open lock file that
+    keeps a second server off the same folder for as long as it stays open. Raises DataDirInUse.
+
+    The name is what lets a restarted server take back at once the jobs it left running; servers
+    sharing one database need folders of their own.
+    """
+    import fcntl
+    import uuid
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / "server.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise DataDirInUse(f"another netsynth server is using the data folder {str(data_dir)!r}") \
+            from None
+    path = data_dir / "node-id"
+    if not path.exists():
+        path.write_text(uuid.uuid4().hex + "\n")
+    return path.read_text().strip(), lock

@@ -1,9 +1,19 @@
-"""Durable job storage: a SQLAlchemy 2 database of jobs and a content-addressed model folder.
+"""Durable job storage: one SQLAlchemy 2 database of jobs and of the models they run.
 
-`Store(url, data_dir)` opens (and creates) the database; SQLite files run in WAL mode with a busy
-timeout so the runner's threads and the request handlers can write at once. Models live under
-`<data_dir>/models/<sha256>.onnx`, written to a temporary file and renamed into place, so identical
-uploads are stored once and a crash never leaves half a model under its final name.
+`Store(url, data_dir)` opens (and creates, or adds missing columns to) the database: a SQLite file
+under `data_dir` by default, or any SQLAlchemy URL (PostgreSQL for servers sharing one queue).
+SQLite files run in WAL mode with a busy timeout, so the request handlers and the search processes
+write at once. Models are stored in the database by sha256, once per content, so every server
+sharing the database can run every job.
+
+Every change of a job is one conditional UPDATE, so two servers (or a server and a search process
+it lost track of) never both win:
+- `claim_next(owner)` takes the oldest waiting job (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the
+  database's write lock on SQLite) and counts an attempt;
+- writes of a running job (`set_progress`, `finish`) name the attempt they belong to and change
+  nothing once the job has moved on (a search process still running after its server died);
+- `request_cancel` is committed before the API answers; `requeue` turns a cancel recorded for a
+  job whose server died into `cancelled`, never into another run.
 
 Every method returns `JobRecord`s, frozen snapshots: no ORM object leaves this module.
 """
@@ -12,14 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, create_engine, event, func, select, update
+from sqlalchemy import (
+    JSON, DateTime, Index, Integer, LargeBinary, String, Text, case, create_engine, event, func,
+    inspect, literal, select, text, update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
@@ -49,6 +61,23 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Added by issue 15 (older databases get them as nullable columns at start-up):
+    cancel_requested: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)      # the claiming server
+    heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_jobs_idempotency_key", "idempotency_key", unique=True),)
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    sha: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 @dataclass(frozen=True)
@@ -66,16 +95,26 @@ class JobRecord:
     error: str | None
     stop_reason: str | None
     attempts: int
+    cancel_requested: dt.datetime | None = None
+    owner: str | None = None
 
     @property
     def ended(self) -> bool:
         return self.status in ENDED
 
 
+class KeyConflict(Exception):
+    """An idempotency key already names a job made from a different request."""
+
+    def __init__(self, job: JobRecord) -> None:
+        super().__init__(job.id)
+        self.job = job
+
+
 def _record(job: Job) -> JobRecord:
     return JobRecord(job.id, job.status, job.spec, job.model_sha, job.options, job.created,
                      job.started, job.finished, job.progress, job.report, job.error,
-                     job.stop_reason, job.attempts)
+                     job.stop_reason, job.attempts, job.cancel_requested, job.owner)
 
 
 def now() -> dt.datetime:
@@ -86,16 +125,17 @@ def now() -> dt.datetime:
 class Store:
     def __init__(self, url: str | None, data_dir: str | Path) -> None:
         self.data_dir = Path(data_dir)
-        self.models = self.data_dir / "models"
-        self.models.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         url = url or f"sqlite:///{(self.data_dir / 'netsynth.db').resolve()}"
         self.url = url
-        sqlite = url.startswith("sqlite")
+        self.sqlite = url.startswith("sqlite")
         self.engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {})
-        if sqlite:
+            url, pool_pre_ping=not self.sqlite,
+            connect_args={"check_same_thread": False, "timeout": 30} if self.sqlite else {})
+        if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -106,34 +146,46 @@ class Store:
     def put_model(self, data: bytes) -> str:
         """Store `data` under its sha256 (once) and return the hex digest."""
         sha = hashlib.sha256(data).hexdigest()
-        path = self.model_path(sha)
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=self.models, prefix=".upload-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+        with self._session() as s:
+            if s.get(Model, sha) is not None:
+                return sha
+        try:
+            with self._session.begin() as s:
+                s.add(Model(sha=sha, data=data, size=len(data), created=now()))
+        except IntegrityError:      # the same model, stored by another request meanwhile
+            pass
         return sha
 
-    def model_path(self, sha: str) -> Path:
-        return self.models / f"{sha}.onnx"
-
     def model_bytes(self, sha: str) -> bytes:
-        return self.model_path(sha).read_bytes()
+        with self._session() as s:
+            model = s.get(Model, sha)
+            if model is not None:
+                return model.data
+        old = self.data_dir / "models" / f"{sha}.onnx"     # where servers before issue 15 kept it
+        return old.read_bytes()
 
     # ---- jobs -----------------------------------------------------------------------------------
 
-    def create(self, *, spec: dict[str, Any], model_sha: str, options: dict[str, Any]) -> JobRecord:
+    def create(self, *, spec: dict[str, Any], model_sha: str, options: dict[str, Any],
+               idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+        """A new queued job, and True; or, when `idempotency_key` already names a job made from
+        the same request, that job and False. Raises KeyConflict when it names another request."""
+        digest = hashlib.sha256(repr((spec, model_sha, sorted(options.items()))).encode()).hexdigest()
         job = Job(id=uuid.uuid4().hex, status=QUEUED, spec=spec, model_sha=model_sha,
-                  options=options, created=now(), attempts=0)
-        with self._session.begin() as s:
-            s.add(job)
-        return _record(job)
+                  options=options, created=now(), attempts=0, idempotency_key=idempotency_key,
+                  request_sha=digest if idempotency_key else None)
+        try:
+            with self._session.begin() as s:
+                s.add(job)
+            return _record(job), True
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+        with self._session() as s:
+            found = s.scalars(select(Job).where(Job.idempotency_key == idempotency_key)).one()
+            if found.request_sha != digest:
+                raise KeyConflict(_record(found))
+            return _record(found), False
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._session() as s:
@@ -148,50 +200,104 @@ class Store:
                              .limit(limit).offset(offset)).all()
             return [_record(j) for j in rows], total
 
-    def claim_next(self) -> JobRecord | None:
-        """Mark the oldest waiting job running and return it (None when nothing waits).
-
-        The compare-and-set UPDATE makes a claim atomic even if two runners share a database.
-        """
+    def claim_next(self, owner: str) -> JobRecord | None:
+        """Mark the oldest waiting job running for `owner`, count an attempt and return it (None
+        when nothing waits). One UPDATE: on PostgreSQL its subquery skips rows another server is
+        claiming (`FOR UPDATE SKIP LOCKED`); SQLite runs it under its database write lock."""
+        t = now()
+        pick = (select(Job.id).where(Job.status.in_(WAITING), Job.cancel_requested.is_(None))
+                .order_by(Job.created, Job.id).limit(1)
+                .with_for_update(skip_locked=True).scalar_subquery())
         with self._session.begin() as s:
-            while True:
-                job_id = s.scalar(select(Job.id).where(Job.status.in_(WAITING))
-                                  .order_by(Job.created, Job.id).limit(1))
-                if job_id is None:
-                    return None
-                done = s.execute(update(Job).where(Job.id == job_id, Job.status.in_(WAITING))
-                                 .values(status=RUNNING, started=now(), finished=None, progress=None,
-                                         attempts=Job.attempts + 1))
-                if done.rowcount == 1:
-                    return _record(s.get(Job, job_id, populate_existing=True))
+            job_id = s.scalar(update(Job).where(Job.id == pick, Job.status.in_(WAITING))
+                              .values(status=RUNNING, owner=owner, heartbeat=t, started=t,
+                                      finished=None, progress=None, attempts=Job.attempts + 1)
+                              .returning(Job.id))
+            return None if job_id is None else _record(s.get(Job, job_id, populate_existing=True))
 
-    def cancel_waiting(self, job_id: str) -> bool:
-        """Cancel a job that has not started; False when it is not waiting."""
+    def request_cancel(self, job_id: str) -> JobRecord | None:
+        """Record a cancel, durably, before anyone answers: a waiting job is cancelled at once, a
+        running one keeps the request until its search stops (or its server's successor sees
+        it). None when there is no such job; an ended job is returned unchanged."""
+        t = now()
         with self._session.begin() as s:
-            done = s.execute(update(Job).where(Job.id == job_id, Job.status.in_(WAITING))
-                             .values(status=CANCELLED, finished=now(),
-                                     stop_reason="cancelled"))
+            s.execute(update(Job).where(Job.id == job_id, Job.status.in_(WAITING))
+                      .values(status=CANCELLED, finished=t, stop_reason="cancelled",
+                              cancel_requested=t))
+            s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING,
+                                        Job.cancel_requested.is_(None))
+                      .values(cancel_requested=t))
+        return self.get(job_id)
+
+    def cancels(self, owner: str) -> list[tuple[str, int]]:
+        """(id, attempt) of `owner`'s running jobs whose cancel was requested."""
+        with self._session() as s:
+            return [(i, a) for i, a in s.execute(
+                select(Job.id, Job.attempts).where(Job.owner == owner, Job.status == RUNNING,
+                                                   Job.cancel_requested.is_not(None)))]
+
+    def heartbeat(self, owner: str) -> None:
+        """`owner` is alive: its running jobs are not to be taken over."""
+        with self._session.begin() as s:
+            s.execute(update(Job).where(Job.owner == owner, Job.status == RUNNING)
+                      .values(heartbeat=now()))
+
+    def set_progress(self, job_id: str, attempt: int, progress: dict[str, Any]) -> None:
+        with self._session.begin() as s:
+            s.execute(update(Job).where(Job.id == job_id, Job.attempts == attempt,
+                                        Job.status == RUNNING).values(progress=progress))
+
+    def finish(self, job_id: str, attempt: int, status: str, *,
+               report: dict[str, Any] | None = None, error: str | None = None,
+               stop_reason: str | None = None) -> bool:
+        """End attempt `attempt` of a running job; False (nothing written) if it is not current."""
+        with self._session.begin() as s:
+            done = s.execute(update(Job).where(Job.id == job_id, Job.attempts == attempt,
+                                               Job.status == RUNNING)
+                             .values(status=status, finished=now() if status in ENDED else None,
+                                     report=report, error=error, stop_reason=stop_reason))
             return done.rowcount == 1
 
-    def set_progress(self, job_id: str, progress: dict[str, Any]) -> None:
-        with self._session.begin() as s:
-            s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                      .values(progress=progress))
+    def requeue(self, *, reason: str, max_attempts: int, owner: str | None = None,
+                stale_before: dt.datetime | None = None,
+                attempt: tuple[str, int] | None = None,
+                refund: bool = False) -> list[tuple[str, str]]:
+        """Put running jobs whose search stopped without an end back in the queue: those of
+        `owner`, those whose heartbeat is older than `stale_before`, or one `(id, attempt)`.
 
-    def finish(self, job_id: str, status: str, *, report: dict[str, Any] | None = None,
-               error: str | None = None, stop_reason: str | None = None) -> None:
+        A job whose cancel was requested becomes `cancelled`; one started `max_attempts` times
+        becomes `failed` with `reason` in its error; the rest `interrupted` (waiting again).
+        With `refund` (a clean shutdown, not the job's doing) the attempt is not counted and
+        the cap does not apply. Returns (id, new status) pairs.
+        """
+        where = [Job.status == RUNNING]
+        if owner is not None:
+            where.append(Job.owner == owner)
+        if stale_before is not None:
+            where.append(Job.heartbeat < stale_before)
+        if attempt is not None:
+            where += [Job.id == attempt[0], Job.attempts == attempt[1]]
+        if len(where) == 1:
+            raise ValueError("requeue: name an owner, a heartbeat cut-off or an attempt")
+        capped = (f"{reason}; not run again: the job was started {max_attempts} times without "
+                  f"finishing (the service's attempt cap)")
+        t = now()
+        cap = Job.attempts >= max_attempts
+        if refund:
+            cap = literal(False)
+        status = case((Job.cancel_requested.is_not(None), CANCELLED), (cap, FAILED),
+                      else_=INTERRUPTED)
         with self._session.begin() as s:
-            s.execute(update(Job).where(Job.id == job_id)
-                      .values(status=status, finished=now() if status in ENDED else None,
-                              report=report, error=error, stop_reason=stop_reason))
-
-    def interrupt_running(self) -> list[str]:
-        """At start-up: jobs a dead server left `running` become `interrupted` (and so waiting)."""
-        with self._session.begin() as s:
-            ids = list(s.scalars(select(Job.id).where(Job.status == RUNNING)))
-            if ids:
-                s.execute(update(Job).where(Job.id.in_(ids)).values(status=INTERRUPTED))
-            return ids
+            return [(i, st) for i, st in s.execute(
+                update(Job).where(*where).values(
+                    status=status,
+                    finished=case((status == INTERRUPTED, None), else_=t),
+                    stop_reason=case((Job.cancel_requested.is_not(None), "cancelled"), else_=None),
+                    error=case((Job.cancel_requested.is_(None) & cap, literal(capped)),
+                               else_=None),
+                    attempts=case((status == INTERRUPTED, Job.attempts - int(refund)),
+                                  else_=Job.attempts))
+                .returning(Job.id, Job.status), execution_options={"synchronize_session": False})]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -200,3 +306,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _add_missing_columns(engine: Any) -> None:
+    """A database made by an older server gets the columns added since, all nullable."""
+    have = {c["name"] for c in inspect(engine).get_columns("jobs")}
+    missing = [c for c in Job.__table__.columns if c.name not in have]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {column.name} {kind}"))
+        for index in Job.__table__.indexes:
+            index.create(conn, checkfirst=True)
