@@ -1,36 +1,84 @@
-"""netsynth for notebooks: `extract(model_or_path, spec, **options) -> Report`.
+"""netsynth for notebooks: `extract(model, spec, **options) -> Report`.
 
     >>> import netsynth
     >>> report = netsynth.extract("examples/mod_add_113/model.onnx", "examples/mod_add_113/spec.json")
-    >>> report.program
+    >>> report.text
     '(x + y) % 113'
 
-`model_or_path` is a path to an ONNX file, ONNX bytes, or an in-process `torch.nn.Module` (trusted
-code only). Options are those of `synth.options.SearchOptions` (timeout, max_size, min_agreement,
-workers, ...) plus `verify` (default True) and `progress` (a callable receiving Progress).
-`portfolio=True` races the default search strategies as Ray tasks (a sequence of
-`synth.portfolio.Strategy` races those); `workers` then defaults to all local cores and must be
-at least 2.
+`model` is a path to an ONNX file, ONNX bytes, or an in-process `torch.nn.Module` (trusted code
+only; its train/eval mode is restored afterwards). `spec` is a path to a JSON or TOML spec, JSON
+text, a dict or a `Spec`. The two may come in either order (or as keywords `model=` and `spec=`)
+when they can be told apart. Options are those of `synth.options.SearchOptions` (timeout,
+max_size, min_agreement, workers, ...), checked exactly as the CLI checks its flags, plus `verify`
+(default True) and `progress` (True for a progress bar, or a callable receiving `Progress`).
+Searches run in-process unless `workers` > 1 or `ray_address` is given. `portfolio=True` races
+the default search strategies as Ray tasks (a sequence of `synth.portfolio.Strategy` races
+those); `workers` then defaults to all local cores and must be at least 2.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = ["extract"]
 
 
-def extract(model_or_path: Any, spec: Any, *, verify: bool = True, progress=None, cancel=None,
-            portfolio: Any = False, **options: Any):
+def extract(model: Any = None, spec: Any = None, *, verify: bool = True, progress: Any = None,
+            cancel=None, portfolio: Any = False, **options: Any):
     """Find, verify and report a program equivalent to the network; see the module docstring."""
+    from dsl.errors import SpecError
     from netsynth.api import default_workers, synthesize
     from synth.options import SearchOptions
 
+    if model is None or spec is None:
+        raise SpecError("extract: expected a model and a spec, e.g. extract('model.onnx', "
+                        "'spec.json')")
+    if _is_spec(model) and not _is_spec(spec):
+        model, spec = spec, model
+    elif not _is_spec(spec):
+        raise SpecError(f"extract: expected a spec (a .json or .toml path, JSON text, a dict or a "
+                        f"Spec) beside the model, got {_describe(spec)} and {_describe(model)}")
     strategies = None
     if portfolio:
         from synth.portfolio import DEFAULT
 
         strategies = DEFAULT if portfolio is True else tuple(portfolio)
     options.setdefault("workers", default_workers() if strategies else 1)
-    return synthesize(spec, model_or_path, options=SearchOptions.from_mapping(options),
-                      progress=progress, cancel=cancel, verify=verify, portfolio=strategies)
+    checked = SearchOptions.from_mapping(options)
+    if not (progress is None or progress is False or progress is True or callable(progress)):
+        raise SpecError(f"progress: expected True, False or a callable, got {progress!r}")
+    bar = None
+    if progress is True:
+        from netsynth.progress import ProgressBar
+
+        progress = bar = ProgressBar()
+    training = getattr(model, "training", None) if hasattr(model, "parameters") else None
+    try:
+        return synthesize(spec, model, options=checked, progress=progress or None, cancel=cancel,
+                          verify=verify, portfolio=strategies)
+    finally:
+        if bar is not None:
+            bar.close()
+        if training is not None:
+            model.train(training)
+
+
+def _is_spec(value: Any) -> bool:
+    from collections.abc import Mapping
+
+    from oracle.spec import Spec
+
+    if isinstance(value, (Spec, Mapping)):
+        return True
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        return True
+    return isinstance(value, (str, Path)) and Path(value).suffix.lower() in (".json", ".toml")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return f"{len(value)} bytes"
+    if isinstance(value, (str, Path)):
+        return repr(str(value)[:80])
+    return type(value).__name__

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -35,14 +36,16 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def start_compute(workers: int, *, address: str | None = None) -> None:
+def start_compute(workers: int, *, address: str | None = None) -> float:
     """Start an embedded local Ray with `workers` CPUs, or join the cluster at `address`, unless
-    Ray is up already. Call it on the main thread of a long-lived process (a Ray started from a
-    short-lived thread takes the process down with it)."""
+    Ray is up already; the seconds it took. Call it on the main thread of a long-lived process (a
+    Ray started from a short-lived thread takes the process down with it)."""
     from synth.int_engine.distributed import start_ray
 
+    began = time.monotonic()
     with _RAY_START:
         start_ray(workers, address=address)
+    return time.monotonic() - began
 
 
 def load_spec(spec: Any) -> Any:
@@ -60,7 +63,7 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
                progress: Callable[[Progress], None] | None = None,
                cancel: threading.Event | None = None, verify: bool = True,
                portfolio: Sequence[Strategy] | None = None, keep_ray: bool = False,
-               executor: Any = None) -> Report:
+               executor: Any = None, startup: float = 0.0) -> Report:
     """Search for a program that does what the network does, then judge it.
 
     `spec` is a Spec, a path to a spec file, JSON text or a dict; `model` a path, ONNX bytes or a
@@ -68,7 +71,9 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
     instead of one search (synth/portfolio.py); the report's search figures then name the
     `strategy` whose program it holds and each strategy's outcome. `keep_ray` leaves an embedded
     Ray running after the search (a service reuses one). `executor` runs the search's levels on a
-    given engine executor (tests and benchmarks). Raises NetsynthError subclasses for bad input.
+    given engine executor (tests and benchmarks). `startup`: seconds the caller already spent
+    starting Ray for this search, reported apart from the search's own time (as is the time Ray
+    takes to start here). Raises NetsynthError subclasses for bad input.
     """
     import importlib
 
@@ -92,9 +97,12 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
         if own:
             from synth.int_engine.distributed import make_executor
 
+            began = time.monotonic()
             with _RAY_START:
                 executor = make_executor(options.workers, address=options.ray_address,
                                          keep_alive=keep_ray)
+            if options.workers > 1:
+                startup += time.monotonic() - began
         try:
             result = family.run(problem, options=options, progress=progress, cancel=cancel,
                                 executor=executor)
@@ -112,7 +120,8 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
 
         program = Expression(result.program, problem.dsl, spec.input_names)
         verification = judge(program, net, min_agreement=options.min_agreement, seed=options.seed)
-    return build(problem, result, workers=options.workers, verification=verification, extra=extra)
+    return build(problem, result, workers=options.workers, min_agreement=options.min_agreement,
+                 verification=verification, extra=extra, startup=startup)
 
 
 def check(spec: Any, model: Any, program: Any, *, reference: Any = None,

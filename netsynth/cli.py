@@ -32,11 +32,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("netsynth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`netsynth run ... --json - | head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="netsynth", description="Turn a trained network into a small, verified program.")
+        prog="netsynth", description="Turn a trained network into a small, verified program.",
+        epilog="The service commands read NETSYNTH_SERVER (default http://127.0.0.1:8000) and "
+               "NETSYNTH_TOKEN (the bearer token of a server started with one).")
+    parser.add_argument("--version", action="version", version=f"netsynth {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="search for a program that does what the network does")
@@ -127,13 +135,17 @@ def _load_spec(args):
 
 
 def _run(args) -> int:
-    from netsynth.api import default_workers, synthesize
+    from netsynth.api import default_workers, start_compute, synthesize
+    from netsynth.progress import ProgressBar
+    from netsynth.render import render
     from synth.options import OPTIONS, SearchOptions
 
     spec = _load_spec(args)
     given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None}
-    given.setdefault("workers", default_workers())
     given.setdefault("ray_address", os.environ.get("RAY_ADDRESS") or None)
+    # In-process by default: Ray only when asked for (several workers, a cluster, a portfolio).
+    wants_ray = args.portfolio or given["ray_address"] is not None
+    given.setdefault("workers", default_workers() if wants_ray else 1)
     options = SearchOptions.from_mapping(given)
     portfolio = None
     if args.portfolio:
@@ -142,22 +154,49 @@ def _run(args) -> int:
         if options.workers < 2:
             raise _input_error(f"--portfolio: runs its strategies as concurrent Ray tasks and "
                                f"needs --workers >= 2, got {options.workers}")
+    startup = 0.0
+    if options.workers > 1 or options.ray_address:
+        startup = start_compute(options.workers, address=options.ray_address)  # main thread
     cancel = threading.Event()
-    bar = None if args.no_progress or not sys.stderr else _ProgressBar()
-    try:
-        report = synthesize(spec, args.model, options=options, cancel=cancel,
-                            progress=bar.update if bar else None, verify=not args.no_verify,
-                            portfolio=portfolio)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
-    finally:
-        if bar:
-            bar.close()
-    from netsynth.render import render
+    bar = None if args.no_progress or not sys.stderr else ProgressBar()
+    outcome: dict = {}
+    done = threading.Event()
 
+    def search() -> None:
+        try:
+            outcome["report"] = synthesize(spec, args.model, options=options, cancel=cancel,
+                                           progress=bar.update if bar else None,
+                                           verify=not args.no_verify, portfolio=portfolio,
+                                           startup=startup)
+        except BaseException as e:  # handed to the main thread, which raises it
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    # The search runs in a thread so that Ctrl-C reaches this loop, which asks the search to stop
+    # and still prints what it found. (An Event, not Thread.join: a join interrupted by Ctrl-C can
+    # leave the thread looking finished.)
+    threading.Thread(target=search, name="netsynth-search", daemon=True).start()
+    interrupted = False
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+        except KeyboardInterrupt:
+            if interrupted:
+                raise                    # a second Ctrl-C: give up at once
+            interrupted = True
+            print("\nnetsynth: interrupted: stopping the search and keeping the best program so "
+                  "far (Ctrl-C again to quit at once)", file=sys.stderr)
+            cancel.set()
+    if bar:
+        bar.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    report = outcome["report"]
     data = report.to_dict()
     _emit(data, render(data), args.json)
+    if interrupted:
+        return 130
     return 0 if report.solved else 1
 
 
@@ -191,30 +230,6 @@ def _emit(data: dict, text: str, json_out: Path | None) -> None:
         json_out.write_text(json.dumps(data, indent=2) + "\n")
 
 
-class _ProgressBar:
-    """A tqdm bar counting candidates, with the size level and best agreement beside it."""
-
-    def __init__(self) -> None:
-        self._bar = None          # made at the first report, once the spec and model loaded
-        self._lock = threading.Lock()
-
-    def update(self, p) -> None:
-        with self._lock:
-            if self._bar is None:
-                from tqdm import tqdm
-
-                self._bar = tqdm(total=None, unit=" cand", unit_scale=True, file=sys.stderr,
-                                 dynamic_ncols=True, leave=False, desc="searching")
-            self._bar.set_description(f"{p.phase} size {p.level}")
-            self._bar.set_postfix_str(f"best {100 * p.best_agreement:.1f}%, "
-                                      f"{p.distinct:,} distinct, round {p.round}", refresh=False)
-            self._bar.update(max(0, p.candidates - self._bar.n))
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def _positive(kind):
     def parse(text: str):
         try:
@@ -226,6 +241,15 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
         return value
     return parse
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("netsynth")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _input_error(message: str) -> NetsynthError:

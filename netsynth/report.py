@@ -11,6 +11,7 @@ back; `render()` is the text a terminal shows.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,16 @@ from verifier.verify import Verification
 MAX_DISAGREEMENTS = 20
 
 
+#: Below this share of points right, the best program found is no answer at all.
+APPROXIMATE_FLOOR = 0.5
+#: A best program this close below the threshold gets a note saying how to accept it.
+NEAR = 0.05
+
+
 class Status(enum.Enum):
-    SOLVED = "solved"          # a program meets the agreement threshold
-    PARTIAL = "partial"        # the best program found agrees somewhere, short of the threshold
-    UNSOLVED = "unsolved"      # nothing agreeing was found
+    SOLVED = "solved"                # a program meets the agreement threshold
+    APPROXIMATE = "approximate"      # short of the threshold, but right on most points
+    NOTHING = "nothing found"        # nothing right on even half of the points
 
     def __str__(self) -> str:
         return self.value
@@ -54,11 +61,12 @@ class SearchFigures:
     backend: dict[str, Any] = field(default_factory=dict)
     strategy: str | None = None                       # with a portfolio: whose program it is
     portfolio: tuple[dict[str, Any], ...] | None = None
+    startup: float = 0.0                              # seconds starting Ray, not in `seconds`
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("seconds", "candidates", "distinct", "rounds",
                                              "sample_size", "levels", "workers", "stop_detail",
-                                             "backend")}
+                                             "backend", "startup")}
         if self.portfolio is not None:
             out.update(strategy=self.strategy, portfolio=list(self.portfolio))
         return out
@@ -68,7 +76,8 @@ class SearchFigures:
         portfolio = d.get("portfolio")
         return cls(d["seconds"], d["candidates"], d["distinct"], d["rounds"], d["sample_size"],
                    d["levels"], d["workers"], d["stop_detail"], d.get("backend") or {},
-                   d.get("strategy"), tuple(portfolio) if portfolio is not None else None)
+                   d.get("strategy"), tuple(portfolio) if portfolio is not None else None,
+                   d.get("startup", 0.0))
 
 
 @dataclass(frozen=True)
@@ -146,9 +155,9 @@ class Report:
         return self.render()
 
 
-def build(problem: Any, result: SearchResult, *, workers: int,
+def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: float = 1.0,
           verification: Verification | None = None, extra: dict[str, Any] | None = None,
-          comparison: bool = True) -> Report:
+          comparison: bool = True, startup: float = 0.0) -> Report:
     """The report of `result`. Fidelity is the verification's when there is one (one point set
     for every figure); otherwise it is measured here, on the verifier's points."""
     from verifier.fidelity import measure
@@ -164,10 +173,19 @@ def build(problem: Any, result: SearchResult, *, workers: int,
     elif program is not None:
         fidelity = measure(program, problem.oracle, max_disagreements=MAX_DISAGREEMENTS,
                            metric=metric_for(spec))
+    notes = result.notes
     if result.accepted:
         status = Status.SOLVED
+    elif fidelity is not None and fidelity.agreement >= APPROXIMATE_FLOOR:
+        status = Status.APPROXIMATE
+        if fidelity.agreement >= min_agreement - NEAR:
+            accept = math.floor(fidelity.wilson_low * 1000) / 1000
+            notes += (f"the best program is right on {100 * fidelity.agreement:.2f}% of the "
+                      f"points, just short of the {100 * min_agreement:g}% asked for; to accept "
+                      f"it, ask for --min-agreement {accept:g} (min_agreement={accept:g} in "
+                      f"Python)",)
     else:
-        status = Status.PARTIAL if fidelity is not None and fidelity.agree > 0 else Status.UNSOLVED
+        status = Status.NOTHING
     extra = extra or {}
     pictures = None
     if comparison and program is not None:
@@ -182,5 +200,6 @@ def build(problem: Any, result: SearchResult, *, workers: int,
                              result.sample_size, result.levels, workers,
                              StopReason(result.stop_reason).describe(), result.backend,
                              extra.get("strategy"),
-                             tuple(extra["portfolio"]) if "portfolio" in extra else None),
-        spec=spec, verification=verification, notes=result.notes, comparison=pictures)
+                             tuple(extra["portfolio"]) if "portfolio" in extra else None,
+                             startup),
+        spec=spec, verification=verification, notes=notes, comparison=pictures)

@@ -38,7 +38,17 @@ class Exact:
         return ok & ~bad if bad is not None else ok
 
     def summary(self, program: np.ndarray, network: np.ndarray, bad: np.ndarray | None = None) -> dict[str, Any]:
-        return {"metric": self.name}
+        """For int outputs, how far off the program is where it disagrees: the mean and largest
+        absolute error over the trusted points (an approximate network's error measure)."""
+        p, n = np.asarray(program), np.asarray(network)
+        if p.dtype == bool or n.dtype == bool or p.dtype.kind not in "iu":
+            return {"metric": self.name}
+        use = ~bad if bad is not None else np.ones(len(n), bool)
+        err = np.abs(p[use].astype(np.float64) - n[use].astype(np.float64))
+        return {"metric": self.name,
+                "mean_abs_error": float(err.mean()) if err.size else None,
+                "max_abs_error": int(err.max()) if err.size else None,
+                "untrusted": int((~use).sum())}
 
 
 @dataclass(frozen=True)

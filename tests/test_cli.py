@@ -66,7 +66,7 @@ def test_run_reports_unsolved_with_exit_1(tmp_path):
                     "--no-progress", "--max-size", "3", "--no-verify", "--json", str(out))
     assert proc.returncode == 1
     report = json.loads(out.read_text())
-    assert report["status"] == "partial" and report["stop_reason"] == "exhausted"
+    assert report["status"] == "approximate" and report["stop_reason"] == "exhausted"
     assert report["fidelity"]["agree"] < report["fidelity"]["total"]
 
 
