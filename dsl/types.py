@@ -1,9 +1,10 @@
 """Value types of netsynth programs.
 
 A `Type` knows its numpy dtype, so the evaluator, the enumerator's value banks and the oracle can
-agree on representation. `int` and `bool` exist now; `real` and list types are meant to slot in as
-further `Type` values (a list type would carry an element type in `params`) without changing the
-type checker, which only compares types and binds type variables.
+agree on representation. `INT`, `BOOL` and `REAL` (float64) are the types a spec's inputs and output
+may have; a sequence of steps is `seq(step)`, a `Type` whose `params` hold the step type (it has no
+single dtype: a batch of sequences is an (n, T, D) array). The type checker only compares types and
+binds type variables, so new types slot in without changing it.
 """
 
 from __future__ import annotations
@@ -37,14 +38,23 @@ class Type:
 
 INT = Type("int", "int64")
 BOOL = Type("bool", "bool")
+REAL = Type("real", "float64")
 T = Type("T", var=True)
 
 #: Types a spec or a user DSL may name.
-BY_NAME: Mapping[str, Type] = {"int": INT, "bool": BOOL}
+BY_NAME: Mapping[str, Type] = {"int": INT, "bool": BOOL, "real": REAL}
 
 
-def type_named(name: str) -> Type:
-    """Return the concrete type called `name`; raise KeyError naming the known ones otherwise."""
+def seq(step: Type) -> Type:
+    """The type of sequences whose steps have type `step` (of any length)."""
+    return Type("seq", None, (step,))
+
+
+def type_named(name: str | Type) -> Type:
+    """Return the concrete type called `name` (a `Type` is returned as it is); raise KeyError
+    naming the known ones otherwise."""
+    if isinstance(name, Type):
+        return name
     try:
         return BY_NAME[name]
     except KeyError:
