@@ -29,3 +29,8 @@ class EncodingError(NetsynthError, ValueError):
 
 class Z3EncodingError(NetsynthError):
     """A program cannot be encoded for Z3 (for example, a bit-vector would be too wide)."""
+
+
+class ComputeError(NetsynthError):
+    """Ray cannot be joined: nothing answers at the cluster's address, the cluster refuses this
+    driver's authentication token, or it runs another Ray or Python version."""

@@ -19,7 +19,8 @@ flight is cancelled with `ray.cancel(force=True)`; after a hit (`finish`), the f
 left to finish.
 
 Joined clusters must have netsynth (and any user DSL files, at the same paths) installed on every
-node: nothing is shipped with a `working_dir`.
+node: nothing is shipped with a `working_dir`. `cluster.join` checks a cluster before joining it,
+so that a wrong address, token or Ray version is a `ComputeError` saying what to check.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from collections import deque
 from itertools import islice
 from typing import Any, Iterator, Sequence
 
-
 from synth.int_engine.bank import Segment
+from synth.int_engine.cluster import join
 from synth.int_engine.engine import Executor, InProcess, LevelInputs, batches, found_of, run_items
 from synth.int_engine.enumerate import Shard, WorkItem
 
@@ -68,13 +69,14 @@ def start_ray(workers: int, *, address: str | None = None) -> bool:
 
     Call it from the main thread of a long-lived process (the job service does, at start-up):
     a Ray initialised from a short-lived thread crashes the process once that thread is gone.
+    Raises ComputeError when the cluster at `address` cannot be joined (see `cluster.join`).
     """
     import ray
 
     if ray.is_initialized():
         return False
     if address:
-        ray.init(address=address, log_to_driver=False, ignore_reinit_error=True)
+        join(address)
         return False
     ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
              ignore_reinit_error=True, object_store_memory=_local_object_store(),
