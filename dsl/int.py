@@ -17,7 +17,8 @@ import numpy as np
 
 from dsl.ops import (
     AND, ARITH, BITAND, BITOR, BITXOR, INT64_MIN, NOT, OR, SHIFT, TERM, TERNARY, UNARY,
-    Operator, bitwise_bounds, call, comparison, corners, infix, lifted, magnitude, prefix, z3mod,
+    Operator, bitwise_bounds, call, comparison, corners, infix, lifted, magnitude, prefix,
+    sympymod, z3mod,
 )
 from dsl.ast import Const
 from dsl.types import BOOL, INT, T
@@ -163,6 +164,75 @@ def _z3_if(c, a, b):
     return z3mod().If(c, a, b)
 
 
+# ---- sympy forms (LaTeX is printed from these) -----------------------------------------------
+
+def _sp(name: str):
+    """A builder calling the sympy function `name` (sympy is imported on first use)."""
+    return lambda *args: getattr(sympymod(), name)(*args)
+
+
+def _condition(relation):
+    """A comparison as a plain Boolean: one whose sides are Piecewise (an int `ite`) is unfolded
+    into And/Or over the branches, as sympy (1.14) mis-simplifies Piecewise inside conditions."""
+    sp = sympymod()
+    folded = sp.piecewise_fold(relation)
+    if not isinstance(folded, sp.Piecewise):
+        return folded
+    terms, earlier = [], sp.false
+    for value, when in folded.args:
+        terms.append(sp.And(when, sp.Not(earlier), value))
+        earlier = sp.Or(earlier, when)
+    return sp.Or(*terms)
+
+
+def _compare(name: str):
+    return lambda a, b: _condition(getattr(sympymod(), name)(a, b))
+
+
+def _sp_floordiv(a, b):
+    sp = sympymod()
+    if b.is_zero:                       # a literal 0 (or an expression sympy folds to one)
+        return sp.Integer(0)
+    if b.is_zero is False:              # known non-zero: no guard
+        return sp.floor(a / b)
+    return sp.Piecewise((0, _condition(sp.Eq(b, 0))), (sp.floor(a / b), True))
+
+
+def _sp_mod(a, b):
+    sp = sympymod()
+    if b.is_zero:
+        return a
+    if b.is_zero is False:
+        return sp.Mod(a, b)
+    return sp.Piecewise((a, _condition(sp.Eq(b, 0))), (sp.Mod(a, b), True))
+
+
+def _sp_shift(left: bool):
+    def build(a, n):
+        sp = sympymod()
+        shifted = a * 2**n if left else sp.floor(a / 2**n)
+        return sp.Piecewise((0, _condition(sp.Lt(n, 0))), (shifted, True))
+    return build
+
+
+def _sp_ite(a, c, b):
+    sp = sympymod()
+    def boolean(e) -> bool:     # int inputs are Symbols too (a Symbol is a sympy Boolean)
+        return isinstance(e, sp.logic.boolalg.Boolean) and not (isinstance(e, sp.Symbol) and e.is_integer)
+
+    if boolean(a) or boolean(b):
+        return sp.ITE(c, a, b)                      # Booleans: sympy's own if-then-else
+    return sp.Piecewise((a, c), (b, True))
+
+
+def _sp_bitwise(name: str):
+    def build(a, b):
+        from dsl import formats          # its sympy functions subclass sympy's, loaded on use
+
+        return getattr(formats, name)()(a, b)
+    return build
+
+
 # ---- which exported forms need a guard --------------------------------------------------------
 
 def _unless_nonzero_literal(args):
@@ -187,53 +257,68 @@ def _shift_bounds(a, n):
 OPERATORS = [
     # arithmetic ----------------------------------------------------------------------------------
     Operator("add", I2, INT, _add, **infix("+", ARITH), commutative=True,
+             sympy=lambda a, b: a + b, c="({0} + {1})",
              scalar=lambda a, b: a + b,
              z3=lambda a, b: a + b, bounds=lambda a, b: (a[0] + b[0], a[1] + b[1])),
     Operator("sub", I2, INT, _sub, **infix("-", ARITH), scalar=lambda a, b: a - b,
+             sympy=lambda a, b: a - b, c="({0} - {1})",
              z3=lambda a, b: a - b, bounds=lambda a, b: (a[0] - b[1], a[1] - b[0])),
     Operator("mul", I2, INT, _mul, **infix("*", TERM), commutative=True,
+             sympy=lambda a, b: a * b, c="({0} * {1})",
              scalar=lambda a, b: a * b,
              z3=lambda a, b: a * b, bounds=lambda a, b: corners(lambda x, y: x * y, a, b)),
     Operator("floordiv", I2, INT, _floordiv, **infix("//", TERM),
+             sympy=_sp_floordiv, c="ns_floordiv({0}, {1})",
              total="({0} // {1} if {1} else 0)", needs_total=_unless_nonzero_literal,
              scalar=_scalar_floordiv, scalar_when=_float_exact,
              z3=_z3_floordiv, bounds=lambda a, b: (-magnitude(a), magnitude(a)),
              doc="floor division; x // 0 == 0"),
     Operator("mod", I2, INT, _mod, **infix("%", TERM),
+             sympy=_sp_mod, c="ns_mod({0}, {1})",
              total="({0} % {1} if {1} else {0})", needs_total=_unless_nonzero_literal,
              scalar=_scalar_mod, scalar_when=_float_exact,
              z3=_z3_mod, bounds=lambda a, b: (-max(magnitude(a), magnitude(b)),
                                               max(magnitude(a), magnitude(b))),
              doc="modulo with the sign of the divisor; x % 0 == x"),
     Operator("neg", (INT,), INT, _neg, **prefix("-", UNARY), scalar=lambda a: -a,
+             sympy=lambda a: -a, c="(-{0})",
              z3=lambda a: -a, bounds=lambda a: (-a[1], -a[0])),
     Operator("abs", (INT,), INT, _abs, **call("abs", 1), scalar=lambda a: abs(a),
+             sympy=_sp("Abs"), c="ns_abs({0})",
              z3=lambda a: z3mod().If(a < 0, -a, a),
              bounds=lambda a: (0 if a[0] <= 0 <= a[1] else min(abs(a[0]), abs(a[1])),
                                magnitude(a))),
     Operator("min", I2, INT, lifted(np.minimum), **call("min", 2), commutative=True,
+             sympy=_sp("Min"), c="ns_min({0}, {1})",
              scalar=lambda a, b: min(a, b),
              z3=lambda a, b: z3mod().If(a <= b, a, b),
              bounds=lambda a, b: (min(a[0], b[0]), min(a[1], b[1]))),
     Operator("max", I2, INT, lifted(np.maximum), **call("max", 2), commutative=True,
+             sympy=_sp("Max"), c="ns_max({0}, {1})",
              scalar=lambda a, b: max(a, b),
              z3=lambda a, b: z3mod().If(a >= b, a, b),
              bounds=lambda a, b: (max(a[0], b[0]), max(a[1], b[1]))),
     # bitwise (two's complement with infinite sign extension, as Python) -----------------------
     Operator("bitand", I2, INT, lifted(np.bitwise_and), **infix("&", BITAND), commutative=True,
+             sympy=_sp_bitwise("BitAnd"), c="({0} & {1})",
              scalar=lambda a, b: a & b, z3=lambda a, b: a & b, bounds=bitwise_bounds),
     Operator("bitor", I2, INT, lifted(np.bitwise_or), **infix("|", BITOR), commutative=True,
+             sympy=_sp_bitwise("BitOr"), c="({0} | {1})",
              scalar=lambda a, b: a | b, z3=lambda a, b: a | b, bounds=bitwise_bounds),
     Operator("bitxor", I2, INT, lifted(np.bitwise_xor), **infix("^", BITXOR), commutative=True,
+             sympy=_sp_bitwise("BitXor"), c="({0} ^ {1})",
              scalar=lambda a, b: a ^ b, z3=lambda a, b: a ^ b, bounds=bitwise_bounds),
     Operator("invert", (INT,), INT, lifted(np.invert), **prefix("~", UNARY), scalar=lambda a: ~a,
+             sympy=lambda a: -a - 1, c="(~{0})",
              z3=lambda a: ~a, bounds=lambda a: (~a[1], ~a[0])),
     Operator("lshift", I2, INT, _lshift, **infix("<<", SHIFT),
+             sympy=_sp_shift(True), c="ns_shl({0}, {1})",
              total="({0} << {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
              scalar=_scalar_lshift, overflow=_lshift_overflow,
              z3=lambda a, n: z3mod().If(n < 0, 0, a << n), bounds=_shift_bounds,
              doc="left shift; a negative count gives 0"),
     Operator("rshift", I2, INT, _rshift, **infix(">>", SHIFT),
+             sympy=_sp_shift(False), c="ns_shr({0}, {1})",
              total="({0} >> {1} if {1} >= 0 else 0)", needs_total=_unless_nonnegative_literal,
              scalar=_scalar_rshift,
              z3=lambda a, n: z3mod().If(n < 0, 0, a >> n),
@@ -241,27 +326,37 @@ OPERATORS = [
              doc="arithmetic right shift; a negative count gives 0"),
     # comparisons ---------------------------------------------------------------------------------
     Operator("eq", I2, BOOL, lifted(np.equal), **comparison("=="), commutative=True,
+             sympy=_compare("Eq"), c="({0} == {1})",
              scalar=lambda a, b: a == b, z3=lambda a, b: a == b),
     Operator("ne", I2, BOOL, lifted(np.not_equal), **comparison("!="), commutative=True,
+             sympy=_compare("Ne"), c="({0} != {1})",
              scalar=lambda a, b: a != b, z3=lambda a, b: a != b),
     Operator("lt", I2, BOOL, lifted(np.less), **comparison("<"), scalar=lambda a, b: a < b,
+             sympy=_compare("Lt"), c="({0} < {1})",
              z3=lambda a, b: a < b),
     Operator("le", I2, BOOL, lifted(np.less_equal), **comparison("<="),
+             sympy=_compare("Le"), c="({0} <= {1})",
              scalar=lambda a, b: a <= b, z3=lambda a, b: a <= b),
     Operator("gt", I2, BOOL, lifted(np.greater), **comparison(">"), scalar=lambda a, b: a > b,
+             sympy=_compare("Gt"), c="({0} > {1})",
              z3=lambda a, b: a > b),
     Operator("ge", I2, BOOL, lifted(np.greater_equal), **comparison(">="),
+             sympy=_compare("Ge"), c="({0} >= {1})",
              scalar=lambda a, b: a >= b, z3=lambda a, b: a >= b),
     # Boolean connectives -------------------------------------------------------------------------
     Operator("and", B2, BOOL, lifted(np.logical_and), **infix("and", AND), commutative=True,
+             sympy=_sp("And"), c="({0} && {1})",
              propagate=_and_bad, scalar=lambda a, b: a and b, z3=lambda a, b: z3mod().And(a, b)),
     Operator("or", B2, BOOL, lifted(np.logical_or), **infix("or", OR), commutative=True,
+             sympy=_sp("Or"), c="({0} || {1})",
              propagate=_or_bad, scalar=lambda a, b: a or b, z3=lambda a, b: z3mod().Or(a, b)),
     Operator("not", (BOOL,), BOOL, lifted(np.logical_not), template="not {0}", prec=NOT,
+             sympy=_sp("Not"), c="(!{0})",
              arg_prec=(NOT,), scalar=lambda a: not a,
              z3=lambda a: z3mod().Not(a)),
     # conditional: `a if c else b`, arguments in text order --------------------------------------
     Operator("ite", (T, BOOL, T), T, _ite, template="{0} if {1} else {2}", prec=TERNARY,
+             sympy=_sp_ite, c="({1} ? {0} : {2})",
              arg_prec=(TERNARY + 1, TERNARY + 1, TERNARY), propagate=_ite_bad,
              scalar=lambda a, c, b: a if c else b,
              z3=lambda a, c, b: _z3_if(c, a, b),

@@ -45,7 +45,11 @@ class Operator:
     result where `bounds` shows that no overflow is possible and `scalar_when(*intervals)` (if
     given) holds for the arguments' intervals. `overflow(*values)`, when given, says whether the
     true value at one point does not fit int64; `scalar` is then exact wherever it is False, and
-    kernels may run anywhere, checking every point.
+    kernels may run anywhere, checking every point. `sympy(*exprs)` builds the operator over sympy
+    expressions (integer symbols; the total semantics, with `Piecewise` where a guard is needed),
+    from which LaTeX is printed; `c` is its C form over `int64_t` and `bool`, fully parenthesised,
+    `{0}`, `{1}`... for the arguments, using the `ns_` helpers of `dsl.formats.C_PRELUDE` where
+    C's own operators differ from Python's (floor division, modulo, shifts).
     """
 
     name: str
@@ -63,6 +67,8 @@ class Operator:
     scalar: Optional[Callable[..., Any]] = None
     scalar_when: Optional[Callable[..., bool]] = None
     overflow: Optional[Callable[..., bool]] = None
+    sympy: Optional[Callable[..., Any]] = None
+    c: Optional[str] = None
     commutative: bool = False
     doc: str = ""
 
@@ -100,6 +106,13 @@ def z3mod() -> Any:
     import z3
 
     return z3
+
+
+def sympymod() -> Any:
+    """The sympy module, imported on first use so that `import dsl` stays cheap."""
+    import sympy
+
+    return sympy
 
 
 # ---- interval helpers ---------------------------------------------------------------------------

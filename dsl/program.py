@@ -12,21 +12,23 @@ protocol. The report, the verifier, the service and every export reach programs 
   cannot be trusted, e.g. int64 overflow);
 - `to_python(name="f")`: standalone Python source of `def name(<inputs>): ...`.
 
-`Expression` wraps a `dsl.ast.Node` with its DSL and the input order.
+`Expression` wraps a `dsl.ast.Node` with its DSL, the input order and the inputs' types, and
+exports beyond Python (`dsl.formats`): `to_sympy()`, `to_latex()`, `to_c(name)`,
+`to_smtlib(ranges, name)`, and `function()`, the exported Python compiled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 from dsl.ast import Node, size
 from dsl.evaluate import Evaluation, evaluate
-from dsl.export import to_python
+from dsl.export import compile_python, to_python
 from dsl.language import DSL, get_dsl
-from dsl.types import Type
+from dsl.types import INT, Type
 
 
 @runtime_checkable
@@ -54,13 +56,19 @@ class Expression:
     node: Node
     dsl: DSL = field(compare=False, repr=False)
     inputs: tuple[str, ...]
+    types: tuple[Type, ...] = ()        # of the inputs, in order (default: all int)
     kind: str = "expression"
 
     @classmethod
     def parse(cls, text: str, variables: Mapping[str, Type], *, dsl: DSL | str = "int") -> "Expression":
         """Parse `text` in `dsl` over `variables` (name -> type, in input order); DSLError if bad."""
         language = dsl if isinstance(dsl, DSL) else get_dsl(dsl)
-        return cls(language.parse(text, variables), language, tuple(variables))
+        return cls(language.parse(text, variables), language, tuple(variables),
+                   tuple(variables.values()))
+
+    @property
+    def variables(self) -> dict[str, Type]:
+        return dict(zip(self.inputs, self.types or (INT,) * len(self.inputs)))
 
     def show(self) -> str:
         return self.dsl.show(self.node)
@@ -78,6 +86,30 @@ class Expression:
 
     def to_python(self, name: str = "f") -> str:
         return to_python(self.node, self.inputs, name=name, dsl=self.dsl)
+
+    def function(self) -> Callable[..., Any]:
+        """The exported Python, compiled: call it with the inputs in order."""
+        return compile_python(self.node, self.inputs, dsl=self.dsl)
+
+    def to_sympy(self) -> Any:
+        from dsl.formats import to_sympy
+
+        return to_sympy(self.node, dsl=self.dsl)
+
+    def to_latex(self) -> str:
+        from dsl.formats import to_latex
+
+        return to_latex(self.node, dsl=self.dsl)
+
+    def to_c(self, name: str = "f") -> str:
+        from dsl.formats import to_c
+
+        return to_c(self.node, self.inputs, self.variables, name=name, dsl=self.dsl)
+
+    def to_smtlib(self, ranges: Mapping[str, tuple[int, int]], name: str = "f") -> str:
+        from dsl.formats import to_smtlib
+
+        return to_smtlib(self.node, self.variables, ranges, name=name, dsl=self.dsl)
 
     def __str__(self) -> str:
         return self.show()

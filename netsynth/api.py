@@ -118,7 +118,8 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
         from dsl.program import Expression
         from verifier import check as judge
 
-        program = Expression(result.program, problem.dsl, spec.input_names)
+        program = Expression(result.program, problem.dsl, spec.input_names,
+                             tuple(spec.variables().values()))
         verification = judge(program, net, min_agreement=options.min_agreement, seed=options.seed)
     return build(problem, result, workers=options.workers, min_agreement=options.min_agreement,
                  verification=verification, extra=extra, startup=startup)

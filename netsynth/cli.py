@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+#: `--export` file suffixes and the forms they name (netsynth.report.Report.export).
+EXPORTS = {".py": "python", ".c": "c", ".tex": "latex", ".smt2": "smtlib", ".sympy": "sympy"}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netsynth", description="Turn a trained network into a small, verified program.",
@@ -58,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--json", type=Path, default=None, metavar="OUT",
                      help="also write the report as JSON ('-' for stdout instead of the text)")
+    run.add_argument("--export", type=Path, action="append", default=[], metavar="FILE",
+                     help="also write the program to FILE, in the form its suffix names: .py, .c, "
+                          ".tex (LaTeX), .smt2 (SMT-LIB define-fun), .sympy (repeatable)")
     run.set_defaults(handler=_run)
 
     verify = sub.add_parser("verify", help="check a given program against a network")
@@ -141,6 +148,10 @@ def _run(args) -> int:
     from synth.options import OPTIONS, SearchOptions
 
     spec = _load_spec(args)
+    for path in args.export:
+        if path.suffix not in EXPORTS:
+            raise _input_error(f"--export: expected a file ending in one of {sorted(EXPORTS)}, "
+                               f"got {str(path)!r}")
     given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None}
     given.setdefault("ray_address", os.environ.get("RAY_ADDRESS") or None)
     # In-process by default: Ray only when asked for (several workers, a cluster, a portfolio).
@@ -195,6 +206,9 @@ def _run(args) -> int:
     report = outcome["report"]
     data = report.to_dict()
     _emit(data, render(data), args.json)
+    if report.program is not None:
+        for path in args.export:
+            path.write_text(report.export(EXPORTS[path.suffix]))
     if interrupted:
         return 130
     return 0 if report.solved else 1

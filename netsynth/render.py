@@ -29,9 +29,10 @@ def render(report: dict[str, Any]) -> str:
                  f"{s['workers']} worker(s)")
     if s.get("portfolio"):
         lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
-    if len(report['pareto']) > 1:
-        lines.append("pareto    " + "; ".join(f"size {p['size']}: {100 * p['agreement']:.1f}%"
-                                            for p in report['pareto']))
+    if len(report["pareto"]) > 1:
+        lines.append("pareto    size  agreement  program")
+        lines += [f"          {p['size']:>4}  {100 * p['agreement']:>8.2f}%  {p['program']}"
+                  for p in report["pareto"]]
     v = report.get("verification")
     if v:
         lines.append("reference " + _reference(v))
@@ -99,3 +100,16 @@ def _ratio(speedup: float) -> str:
     if speedup >= 1:
         return f"{speedup:,.3g}x faster" if speedup < 1000 else f"{speedup:,.0f}x faster"
     return f"{1 / speedup:.3g}x slower"
+
+
+def html(report: dict[str, Any]) -> str:
+    """A report as an HTML fragment (notebooks): the text summary and the Pareto front as a
+    table. Everything inline: no script, no asset from elsewhere."""
+    from html import escape
+
+    rows = "".join(f"<tr><td>{p['size']}</td><td>{100 * p['agreement']:.2f}%</td>"
+                   f"<td><code>{escape(p['program'])}</code></td></tr>" for p in report["pareto"])
+    table = (f"<table><tr><th>size</th><th>agreement</th><th>program</th></tr>{rows}</table>"
+             if rows else "")
+    return (f"<div class=\"netsynth-report\"><pre>{escape(render(report))}</pre>"
+            f"<p><b>Pareto front</b> (size against agreement on the check points)</p>{table}</div>")

@@ -154,6 +154,30 @@ class Report:
     def __str__(self) -> str:
         return self.render()
 
+    def _repr_html_(self) -> str:
+        """The report in a notebook: the summary, the Pareto front, and the picture."""
+        from netsynth.render import html
+
+        return html(self.to_dict())
+
+    # ---- the program, ready to use -------------------------------------------------------------
+
+    @property
+    def function(self) -> Any:
+        """The program as a Python callable (its exported source, compiled); None if none."""
+        return self.program.function() if self.program is not None else None
+
+    def export(self, form: str) -> str:
+        """The program as `python`, `latex`, `c`, `smtlib` or `sympy` (the expression's text)."""
+        if self.program is None:
+            raise ValueError("export: this report has no program")
+        forms = {"python": self.program.to_python, "latex": self.program.to_latex,
+                 "c": self.program.to_c, "sympy": lambda: str(self.program.to_sympy()),
+                 "smtlib": lambda: self.program.to_smtlib(self.spec.ranges())}
+        if form not in forms:
+            raise ValueError(f"export: expected one of {sorted(forms)}, got {form!r}")
+        return forms[form]()
+
 
 def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: float = 1.0,
           verification: Verification | None = None, extra: dict[str, Any] | None = None,
@@ -166,7 +190,8 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
 
     spec, dsl = problem.spec, problem.dsl
     inputs = spec.input_names
-    program = Expression(result.program, dsl, inputs) if result.program is not None else None
+    types = tuple(spec.variables().values())
+    program = Expression(result.program, dsl, inputs, types) if result.program is not None else None
     fidelity = None
     if verification is not None:
         fidelity = verification.fidelity
@@ -194,7 +219,7 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
         pictures = Comparison.measure(program, problem.oracle)
     return Report(
         status=status, program=program, stop_reason=result.stop_reason, fidelity=fidelity,
-        pareto=tuple(ParetoEntry(Expression(p.program, dsl, inputs), p.size, p.agreement)
+        pareto=tuple(ParetoEntry(Expression(p.program, dsl, inputs, types), p.size, p.agreement)
                      for p in result.pareto),
         search=SearchFigures(result.seconds, result.candidates, result.distinct, result.rounds,
                              result.sample_size, result.levels, workers,

@@ -93,6 +93,18 @@ def _address(v: Any) -> str | None:
     return None if v is None or (isinstance(v, str) and v) else f"expected a Ray address or None, got {v!r}"
 
 
+def _names(text: str) -> tuple[str, ...] | None:
+    if str(text).strip().lower() in ("", "none", "all"):
+        return None
+    return tuple(t.strip() for t in str(text).split(",") if t.strip())
+
+
+def _operators(v: Any) -> str | None:
+    if v is None or (isinstance(v, tuple) and v and all(isinstance(t, str) and t for t in v)):
+        return None
+    return f"expected operator names or symbols such as ('+', '-', '&', '>>'), or None, got {v!r}"
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -121,6 +133,9 @@ OPTIONS: tuple[Option, ...] = (
            "propose if-then-else programs when no single term fits (default true)", metavar="BOOL"),
     Option("predicate_size", _number(int), _integer(1, MAX_SIZE),
            "largest condition of an if-then-else, in nodes (default 5)"),
+    Option("ops", _names, _operators,
+           "search only these operators, by name or symbol, comma-separated (e.g. '+,-,&,>>'; "
+           "'if' allows if-then-else; default: every operator of the DSL)", metavar="OPS"),
 )
 BY_NAME: Mapping[str, Option] = {o.name: o for o in OPTIONS}
 
@@ -140,8 +155,11 @@ class SearchOptions:
     seed: int = 0
     conditionals: bool = True
     predicate_size: int = 5
+    ops: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.ops, list):
+            object.__setattr__(self, "ops", tuple(self.ops))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in ("timeout", "min_agreement") and isinstance(value, int) and not isinstance(value, bool):

@@ -103,9 +103,11 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
     target = problem.oracle.query(sample)
     need = math.ceil(options.min_agreement * len(target) - 1e-9)
     types = sorted({*problem.variables.values(), problem.target_type, BOOL}, key=str)
+    allowed = operators(problem.dsl, options.ops)
+    excluded = ["ite", *(name for name in problem.dsl.operators if name not in allowed)]
     enum = Enumerator(dsl=problem.dsl, dsl_key=problem.dsl_key, env=sample,
                       leaves=problem.leaves(), productions=productions_of(problem.dsl, types,
-                                                                          exclude=["ite"]),
+                                                                          exclude=excluded),
                       target=target, target_type=problem.target_type, need=need,
                       max_size_by_type={BOOL: options.predicate_size}
                       if problem.target_type != BOOL else {},
@@ -136,7 +138,7 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
                       best_agreement=state.best_agreement())
         if hit is not None:
             return StopReason.SOLVED if state.accepts(hit) else hit
-        if options.conditionals and held is None and level >= 3:
+        if options.conditionals and "ite" in allowed and held is None and level >= 3:
             budget.report(phase="conditional")
             proposal = conditional.solve(enum)
             budget.report(phase="enumerate")
@@ -151,6 +153,27 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
     if held is not None and state.accepts(held):
         return StopReason.SOLVED
     return StopReason.EXHAUSTED
+
+
+def operators(dsl, wanted: tuple[str, ...] | None) -> set[str]:
+    """The names of the DSL's operators that `wanted` (names or symbols: "+", ">>", "abs", "if")
+    selects; every operator when None. Raises SpecError naming a token that selects nothing."""
+    from dsl.errors import SpecError
+
+    if wanted is None:
+        return set(dsl.operators)
+    by_token: dict[str, set[str]] = {}
+    for name, row in dsl.operators.items():
+        symbol = "".join(row.template.format(*[""] * row.arity).split())
+        for token in {name, symbol if "(" not in symbol else name, *(("if",) if name == "ite" else ())}:
+            by_token.setdefault(token, set()).add(name)
+    chosen: set[str] = set()
+    for token in wanted:
+        if token not in by_token:
+            raise SpecError(f"ops: unknown operator {token!r} in DSL {dsl.name!r}; expected names "
+                            f"or symbols among {sorted(by_token)}")
+        chosen |= by_token[token]
+    return chosen
 
 
 class _State:

@@ -136,3 +136,52 @@ def test_extract_on_an_untrained_torch_module_finds_nothing_and_restores_its_mod
     assert report.fidelity.agreement < 0.5
     assert "nothing found" in report.render().splitlines()[0]
     assert "size 3" in capsys.readouterr().err   # the progress bar (plain lines: not a terminal)
+
+
+def test_ops_restrict_the_search(tmp_path: Path) -> None:
+    spec = str(EXAMPLES / "mod_add_113" / "spec.json")
+    out = cli("run", spec, "--ops", "+,%", "--no-progress", "--no-verify")
+    assert out.returncode == 0 and "program   (x + y) % 113" in out.stdout
+    out = cli("run", spec, "--ops", "^,&", "--max-size", "5", "--no-progress", "--no-verify",
+              "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert out.returncode == 1 and report["status"] != "solved"
+    assert all(c not in p["program"] for p in report["pareto"] for c in "+%-*/")
+    bad = cli("run", spec, "--ops", "+,nope")
+    assert bad.returncode == 2 and "ops: unknown operator 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(not __import__("shutil").which("cc"), reason="no C compiler")
+def test_exports_written_by_the_cli_compute_the_program(tmp_path: Path) -> None:
+    out = cli("run", str(EXAMPLES / "bitwise_8" / "spec.json"), "--no-progress", "--no-verify",
+              "--export", str(tmp_path / "p.c"), "--export", str(tmp_path / "p.tex"),
+              "--export", str(tmp_path / "p.py"))
+    assert out.returncode == 0, out.stderr
+    rng = np.random.default_rng(0)
+    points = rng.integers(0, 256, (200, 2))
+    main = "\n".join(f'    printf("%lld\\n", (long long)f({x}, {y}));' for x, y in points)
+    source = (tmp_path / "p.c").read_text() + f"#include <stdio.h>\nint main(void) {{\n{main}\n}}\n"
+    (tmp_path / "m.c").write_text(source)
+    subprocess.run(["cc", "-std=c99", "-o", str(tmp_path / "m"), str(tmp_path / "m.c")], check=True)
+    got = [int(v) for v in subprocess.run([str(tmp_path / "m")], capture_output=True, text=True,
+                                          check=True).stdout.split()]
+    assert got == [(x ^ y) & 240 for x, y in points.tolist()]
+    assert r"\oplus" in (tmp_path / "p.tex").read_text()
+    namespace: dict = {}
+    exec((tmp_path / "p.py").read_text(), namespace)
+    assert [namespace["f"](x, y) for x, y in points.tolist()] == got
+    bad = cli("run", str(EXAMPLES / "bitwise_8" / "spec.json"), "--export", "p.docx")
+    assert bad.returncode == 2 and "--export: expected a file ending in one of" in bad.stderr
+
+
+def test_a_report_in_a_notebook() -> None:
+    report = netsynth.extract(EXAMPLES / "abs_diff" / "model.onnx", EXAMPLES / "abs_diff" / "spec.json",
+                              verify=False)
+    f = report.function
+    assert [f(3, 5), f(9, 2), f(4, 4)] == [2, 7, 0]
+    html = report._repr_html_()
+    assert "<table>" in html and "abs_diff: solved" in html and "<script" not in html
+    assert report.export("smtlib").startswith("(define-fun f ((x (_ BitVec")
+    with pytest.raises(ValueError, match="export: expected one of"):
+        report.export("docx")
