@@ -1,12 +1,14 @@
 """The network as an oracle: `load(spec, model)` and `Oracle.query(columns)`.
 
-`Oracle.query` takes one int64 (or bool) column per input and returns the decoded network output
-for every point (int64, or bool for a bool output). Points are encoded, sent to the back-end in
-batches of `batch_size` rows, decoded, and remembered: a point is sent to the network at most once
-per oracle (unless `cache=False`). `calls` counts back-end invocations and `points` counts rows sent.
-When the domain has at most 2^20 points the cache is a dense table indexed by the point's
-mixed-radix index (first input slowest); points outside the training range, and every point of a
-larger domain, are cached in a dict keyed by the packed point.
+`Oracle.query(batch)` takes a typed batch of points of a function of D inputs: one column per
+input (a dict by name, or a list in spec order; int64 or bool for int and bool inputs, floats or
+ints for real ones) or one (n, D) array. It returns the decoded network output for every point
+(int64, bool for a bool output, float64 for a real one). Points are encoded, sent to the back-end
+in batches of `batch_size` rows, decoded, and remembered: a point is sent to the network at most once per
+oracle (unless `cache=False`). `calls` counts back-end invocations and `points` counts rows sent.
+When the inputs form an integer lattice of at most 2^20 points the cache is a dense table indexed
+by the point's mixed-radix position (`IntegerLattice.index`); points outside the training range,
+every point of a larger domain and real points are cached in a dict keyed by the packed point.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import numpy as np
 
 from dsl.errors import ModelError, SpecError
 from oracle.backends import Backend, open_backend
+from oracle.domains import IntegerLattice
 from oracle.encoding import decode, decode_width, encode_columns, encode_width
 from oracle.spec import Spec, load_spec
 
 DENSE_LIMIT = 2**20
-Columns = Mapping[str, np.ndarray] | Sequence[np.ndarray]
+Columns = Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray
 
 
 def load(spec: Spec | str | Path | Mapping[str, Any], model: Any = None, *, max_bytes: int = 64 * 2**20,
@@ -50,32 +53,31 @@ class Oracle:
         self.calls = 0
         self.points = 0
         self._backend = backend
+        self._width = sum(encode_width(i) for i in spec.inputs)
         self._batch = batch_size
         self._cache = cache
-        self._out_dtype = np.bool_ if spec.output.type == "bool" else np.int64
-        self._lo = np.array([i.lo for i in spec.inputs], dtype=np.int64)
-        sizes = np.array([i.hi - i.lo + 1 for i in spec.inputs], dtype=np.int64)
-        self._strides = np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
-        self._sizes = sizes
-        dense = cache and spec.domain_size() <= DENSE_LIMIT
-        self._table = np.zeros(spec.domain_size(), self._out_dtype) if dense else None
-        self._known = np.zeros(spec.domain_size(), bool) if dense else None
+        self._out_dtype = spec.output.type.np_dtype
+        self._domain = spec.domain()
+        self._in_dtype = self._domain.dtype  # int64 for a lattice, float64 for a real box
+        self._kinds = "biu" if self._in_dtype == np.int64 else "biuf"
+        dense = cache and isinstance(self._domain, IntegerLattice) and self._domain.size <= DENSE_LIMIT
+        self._table = np.zeros(self._domain.size, self._out_dtype) if dense else None
+        self._known = np.zeros(self._domain.size, bool) if dense else None
         self._dict: dict[bytes, Any] = {}
         self._check_shapes()
 
-    def query(self, columns: Columns) -> np.ndarray:
-        """Decoded network outputs for the points given column-wise (dict by name, or spec order)."""
-        mat = self._matrix(columns)
+    def query(self, batch: Columns) -> np.ndarray:
+        """Decoded network outputs for a batch of points: columns (dict by name, or a list in
+        spec order) or an (n, D) array."""
+        mat = self._matrix(batch)
         if not self._cache:
             return self._run(mat)
         out = np.empty(len(mat), self._out_dtype)
-        inside = ((mat >= self._lo) & (mat < self._lo + self._sizes)).all(axis=1)
         if self._table is not None:
-            idx = (mat[inside] - self._lo) @ self._strides
+            idx, inside = self._domain.index(mat)
             todo = np.unique(idx[~self._known[idx]])
             if len(todo):
-                points = (todo[:, None] // self._strides) % self._sizes + self._lo
-                self._table[todo] = self._run(points)
+                self._table[todo] = self._run(self._domain.at(todo))
                 self._known[todo] = True
             out[inside] = self._table[idx]
             rest = ~inside
@@ -95,7 +97,7 @@ class Oracle:
         packed = [k.tobytes() for k in unique]
         todo = [j for j, k in enumerate(packed) if k not in self._dict]
         if todo:
-            fresh = self._run(unique[todo].view(np.int64).reshape(len(todo), -1))
+            fresh = self._run(unique[todo].view(self._in_dtype).reshape(len(todo), -1))
             self._dict.update(zip((packed[j] for j in todo), fresh.tolist()))
         values = np.array([self._dict[k] for k in packed], dtype=self._out_dtype)
         return values[inverse.ravel()]
@@ -111,32 +113,43 @@ class Oracle:
         return out
 
     def _encode(self, mat: np.ndarray) -> np.ndarray:
-        return encode_columns(self.spec, {inp.name: mat[:, k] for k, inp in enumerate(self.spec.inputs)})
+        return encode_columns(self.spec, [mat[:, k] for k in range(mat.shape[1])])
 
-    def _matrix(self, columns: Columns) -> np.ndarray:
+    def _matrix(self, batch: Columns) -> np.ndarray:
+        """The batch as an (n, D) array of the domain's dtype (int64, or float64 for reals)."""
         names = self.spec.input_names
-        if isinstance(columns, Mapping):
-            if set(columns) != set(names):
-                raise SpecError(f"query: expected columns {list(names)}, got {list(columns)}")
-            columns = [columns[n] for n in names]
-        if len(columns) != len(names):
-            raise SpecError(f"query: expected {len(names)} columns {list(names)}, got {len(columns)}")
-        arrays = [np.asarray(c) for c in columns]
+        if isinstance(batch, np.ndarray) and batch.ndim == 2:
+            if batch.shape[1] != len(names) or batch.dtype.kind not in self._kinds:
+                raise SpecError(f"query: expected an (n, {len(names)}) batch of {self._what()} for "
+                                f"{list(names)}, got shape {batch.shape} dtype {batch.dtype}")
+            return np.ascontiguousarray(batch, dtype=self._in_dtype)
+        if isinstance(batch, Mapping):
+            if set(batch) != set(names):
+                raise SpecError(f"query: expected columns {list(names)}, got {list(batch)}")
+            batch = [batch[n] for n in names]
+        if len(batch) != len(names):
+            raise SpecError(f"query: expected {len(names)} columns {list(names)}, got {len(batch)}")
+        arrays = [np.asarray(c) for c in batch]
         for name, a in zip(names, arrays):
-            if a.ndim != 1 or a.dtype.kind not in "biu" or len(a) != len(arrays[0]):
-                raise SpecError(f"query: column {name!r} must be a 1-D int or bool array of length "
+            if a.ndim != 1 or a.dtype.kind not in self._kinds or len(a) != len(arrays[0]):
+                raise SpecError(f"query: column {name!r} must be a 1-D {self._what()} array of length "
                                 f"{len(arrays[0])}, got shape {a.shape} dtype {a.dtype}")
-        return np.stack(arrays, axis=1).astype(np.int64) if arrays[0].size else np.empty((0, len(names)), np.int64)
+        if not arrays[0].size:
+            return np.empty((0, len(names)), self._in_dtype)
+        return np.stack(arrays, axis=1).astype(self._in_dtype)
+
+    def _what(self) -> str:
+        return "int or bool" if self._kinds == "biu" else "real (float or int)"
 
     def _check_shapes(self) -> None:
         """Run one probe batch (each input's lo, then hi) and compare widths with the spec."""
-        d = sum(encode_width(i) for i in self.spec.inputs)
+        d = self._width
         k = decode_width(self.spec.output)
         parts = ", ".join(f"{i.name}: {i.encoding} {encode_width(i)} columns" for i in self.spec.inputs)
         declared = self._backend.input_width
         if declared and declared != d:
             raise ModelError(f"model: input width is {declared} but the spec's encodings give {d} ({parts})")
-        probe = np.array([[i.lo for i in self.spec.inputs], [i.hi for i in self.spec.inputs]], np.int64)
+        probe = np.array([[i.lo for i in self.spec.inputs], [i.hi for i in self.spec.inputs]], self._in_dtype)
         try:
             raw = self._backend.run(self._encode(probe))
         except ModelError as e:

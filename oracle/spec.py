@@ -2,7 +2,8 @@
 
 `load_spec(source, *, base_dir=None) -> Spec` reads a path (.json or .toml), JSON text or a dict and
 validates every field against the codec rows of `oracle.encoding`; any mistake raises `SpecError`
-naming the field, the offending value and what was expected. Whether the model's shapes fit the
+naming the field, the offending value and what was expected. Types are `dsl.types` values (`INT`,
+`BOOL`, `REAL`); the format names them "int", "bool", "real". Whether the model's shapes fit the
 spec is checked when the model is loaded (`oracle.load`), not here.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,28 +19,31 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from dsl.errors import SpecError
-from dsl.types import Type, type_named
-from oracle.encoding import DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, Codec
+from dsl.types import BOOL, INT, REAL, Type
+from oracle import domains
+from oracle.encoding import DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT, Codec
 
 TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants")
 RESERVED_NAMES = frozenset({"abs", "min", "max", "True", "False"})
+TYPES = {"int": INT, "bool": BOOL, "real": REAL}  # the types a spec may name
+MAX_REAL = 1e12            # real ranges: finite, magnitudes at most this
 
 
 @dataclass(frozen=True)
 class InputSpec:
     name: str
-    type: str  # "int" or "bool"
-    lo: int
-    hi: int
+    type: Type            # INT, BOOL or REAL
+    lo: int | float       # ints for INT and BOOL (0, 1), floats for REAL
+    hi: int | float
     encoding: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # defaults filled in
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    type: str
-    lo: int
-    hi: int
+    type: Type
+    lo: int | float | None  # None only for a real output given without a range
+    hi: int | float | None
     decoding: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -59,21 +64,24 @@ class Spec:
         return tuple(i.name for i in self.inputs)
 
     def variables(self) -> dict[str, Type]:
-        return {i.name: type_named(i.type) for i in self.inputs}
+        return {i.name: i.type for i in self.inputs}
 
-    def ranges(self) -> dict[str, tuple[int, int]]:
+    def ranges(self) -> dict[str, tuple[int | float, int | float]]:
         return {i.name: (i.lo, i.hi) for i in self.inputs}
 
-    def domain_size(self) -> int:
-        size = 1
-        for i in self.inputs:
-            size *= i.hi - i.lo + 1
-        return size
+    def domain(self) -> domains.IntegerLattice | domains.RealBox:
+        """Where the inputs live: an integer lattice for int/bool inputs, a real box for reals."""
+        return domains.for_inputs(self.inputs)
+
+    def domain_size(self) -> int | float:
+        """The number of points of the input domain (math.inf for real inputs)."""
+        return self.domain().size
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that `load_spec` turns back into an equal Spec (paths made absolute)."""
         def port(kind: str, codec: str, p: InputSpec | OutputSpec) -> dict[str, Any]:
-            return {"type": p.type, "range": [p.lo, p.hi], kind: codec, **dict(p.params)}
+            bounds = {} if p.lo is None else {"range": [p.lo, p.hi]}
+            return {"type": p.type.name, **bounds, kind: codec, **dict(p.params)}
         out: dict[str, Any] = {
             "name": self.name,
             "inputs": [{"name": i.name, **port("encoding", i.encoding, i)} for i in self.inputs],
@@ -125,11 +133,7 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
     if not isinstance(raw["inputs"], list) or not raw["inputs"]:
         raise SpecError(f"inputs: expected a non-empty list, got {raw['inputs']!r}")
     inputs = tuple(_input(f"inputs[{k}]", item) for k, item in enumerate(raw["inputs"]))
-    seen: dict[str, int] = {}
-    for k, inp in enumerate(inputs):
-        if inp.name in seen:
-            raise SpecError(f"inputs[{k}].name: duplicate name {inp.name!r} (also inputs[{seen[inp.name]}])")
-        seen[inp.name] = k
+    _check_inputs(inputs)
     output = _output(raw["output"])
     name = _string("name", raw.get("name", path.stem if path else "spec"))
     dsl = _string("dsl", raw.get("dsl", "int"))
@@ -161,6 +165,20 @@ def _input(where: str, item: Any) -> InputSpec:
     return InputSpec(name, typ, lo, hi, codec.name, params)
 
 
+def _check_inputs(inputs: tuple[InputSpec, ...]) -> None:
+    """Names unique; real inputs not mixed with others."""
+    seen: dict[str, int] = {}
+    for k, inp in enumerate(inputs):
+        if inp.name in seen:
+            raise SpecError(f"inputs[{k}].name: duplicate name {inp.name!r} (also inputs[{seen[inp.name]}])")
+        seen[inp.name] = k
+    kinds = [inp.type == REAL for inp in inputs]
+    if any(kinds) and not all(kinds):
+        k = kinds.index(not kinds[0])
+        raise SpecError(f"inputs[{k}].type: real inputs cannot be mixed with int or bool ones yet "
+                        f"(inputs[0] is {inputs[0].type}), got {inputs[k].type.name!r}")
+
+
 def _output(item: Any) -> OutputSpec:
     if not isinstance(item, dict):
         raise SpecError(f"output: expected an object, got {item!r}")
@@ -170,35 +188,54 @@ def _output(item: Any) -> OutputSpec:
     return OutputSpec(typ, lo, hi, codec.name, params)
 
 
-def _type_range(where: str, item: dict[str, Any]) -> tuple[str, int, int]:
-    typ = item.get("type", "int")
-    if typ not in ("int", "bool"):
-        raise SpecError(f"{where}.type: expected 'int' or 'bool', got {typ!r}")
-    if typ == "bool":
+def _type_range(where: str, item: dict[str, Any]) -> tuple[Type, Any, Any]:
+    name = item.get("type", "int")
+    if not isinstance(name, str) or name not in TYPES:
+        raise SpecError(f"{where}.type: expected 'int', 'bool' or 'real', got {name!r}")
+    typ = TYPES[name]
+    if typ == BOOL:
         if item.get("range", [0, 1]) != [0, 1]:
             raise SpecError(f"{where}.range: a bool has range [0, 1], got {item['range']!r}")
         return typ, 0, 1
+    if typ == REAL:
+        return (typ, *_real_range(where, item))
     if "range" not in item:
         raise SpecError(f"{where}.range: missing required field for an int")
     rng = item["range"]
     if not (isinstance(rng, list) and len(rng) == 2 and all(_is_int(v) for v in rng) and rng[0] <= rng[1]):
         raise SpecError(f"{where}.range: expected [lo, hi] with lo <= hi, got {rng!r}")
-    if max(abs(rng[0]), abs(rng[1])) >= 2**62:
+    if max(abs(rng[0]), abs(rng[1])) > INT_LIMIT:
         raise SpecError(f"{where}.range: expected bounds below 2^62 in magnitude, got {rng!r}")
     return typ, rng[0], rng[1]
 
 
-def _codec(where: str, key: str, item: dict[str, Any], typ: str,
-           table: dict[tuple[str, str], Codec], default: dict[str, str]) -> Codec:
+def _real_range(where: str, item: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A real's [lo, hi]: required for inputs, optional for the output (None, None)."""
+    if "range" not in item:
+        if where == "output":
+            return None, None
+        raise SpecError(f"{where}.range: missing required field for a real")
+    rng = item["range"]
+    if not (isinstance(rng, list) and len(rng) == 2 and all(_is_number(v) for v in rng)
+            and all(_is_int(v) or math.isfinite(v) for v in rng) and rng[0] <= rng[1]):
+        raise SpecError(f"{where}.range: expected [lo, hi] of finite numbers with lo <= hi, got {rng!r}")
+    if max(abs(rng[0]), abs(rng[1])) > MAX_REAL:
+        raise SpecError(f"{where}.range: expected bounds at most {MAX_REAL:g} in magnitude for a real, "
+                        f"got {rng!r}")
+    return float(rng[0]), float(rng[1])
+
+
+def _codec(where: str, key: str, item: dict[str, Any], typ: Type,
+           table: dict[tuple[Type, str], Codec], default: dict[Type, str]) -> Codec:
     name = item.get(key, default[typ])
-    if (typ, name) not in table:
+    if not isinstance(name, str) or (typ, name) not in table:
         known = sorted(n for t, n in table if t == typ)
         raise SpecError(f"{where}.{key}: expected one of {known} for type {typ}, got {name!r}")
     return table[(typ, name)]
 
 
 def _params(where: str, item: dict[str, Any], codec: Codec, fixed: tuple[str, ...],
-            lo: int, hi: int) -> Mapping[str, Any]:
+            lo: Any, hi: Any) -> Mapping[str, Any]:
     _no_unknown_keys(where, item, fixed + tuple(codec.defaults))
     params = {}
     for key, default in codec.defaults.items():

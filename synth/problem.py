@@ -1,12 +1,20 @@
-"""A synthesis problem: the spec, its network, its DSL, and the literals worth trying."""
+"""A synthesis problem: the spec, its network, its DSL, and the literals worth trying.
+
+The search families today handle int and bool functions only: `Problem.from_spec` refuses a spec
+with a real output or real inputs with a `SpecError` naming the field, until a real family exists.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from dsl.ast import Const, Node, Var
+from dsl.errors import SpecError
 from dsl.language import DSL, get_dsl
-from dsl.types import BOOL, INT, Type, type_named
+from dsl.types import BOOL, INT, Type
+
+#: The types the search can handle, as inputs and as the output.
+SEARCHABLE = (INT, BOOL)
 
 #: Powers of two (and 2^k - 1) are offered up to this many bits at most.
 MAX_LITERAL_BITS = 16
@@ -24,9 +32,17 @@ class Problem:
 
     @classmethod
     def from_spec(cls, spec, oracle) -> "Problem":
+        """The problem of `spec`'s network; `SpecError` for a type no search family handles."""
+        if spec.output.type not in SEARCHABLE:
+            raise SpecError(f"output.type: no search family handles {spec.output.type} outputs yet (the "
+                            f"int DSL searches int and bool functions), got {spec.output.type.name!r}")
+        for k, inp in enumerate(spec.inputs):
+            if inp.type not in SEARCHABLE:
+                raise SpecError(f"inputs[{k}].type: no search family handles {inp.type} inputs yet (the "
+                                f"int DSL searches int and bool functions), got {inp.type.name!r}")
         dsl = get_dsl(spec.dsl)
-        target = type_named(spec.output.type)
-        return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), literal_pool(spec), target)
+        return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), literal_pool(spec),
+                   spec.output.type)
 
     def leaves(self) -> dict[Type, list[Node]]:
         """Size-1 programs: the inputs, then the literals, grouped by type."""
@@ -42,8 +58,8 @@ def literal_pool(spec) -> tuple[Node, ...]:
     """0, 1, 2, -1; each range's lo, hi, hi + 1 and size; powers of two and 2^k - 1 up to the bit
     width of the ranges; the spec's `constants`; True and False for a bool output."""
     ints = {0, 1, 2, -1}
-    ranges = [(i.lo, i.hi) for i in spec.inputs if i.type == "int"]
-    if spec.output.type == "int":
+    ranges = [(i.lo, i.hi) for i in spec.inputs if i.type == INT]
+    if spec.output.type == INT:
         ranges.append((spec.output.lo, spec.output.hi))
     width = 1
     for lo, hi in ranges:
@@ -53,6 +69,6 @@ def literal_pool(spec) -> tuple[Node, ...]:
         ints |= {1 << k, (1 << k) - 1}
     ints |= set(spec.constants)
     pool: list[Node] = [Const(v, INT) for v in sorted(ints, key=lambda v: (abs(v), v))]
-    if spec.output.type == "bool":
+    if spec.output.type == BOOL:
         pool += [Const(False, BOOL), Const(True, BOOL)]
     return tuple(pool)

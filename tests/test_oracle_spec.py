@@ -91,7 +91,7 @@ BAD = [
     (lambda s: s["inputs"][1].update(range=[5, 2]), "inputs[1].range: expected [lo, hi] with lo <= hi, got [5, 2]"),
     (lambda s: s["inputs"][0].update(range=[0, 1.5]), "inputs[0].range: expected [lo, hi] with lo <= hi, got [0, 1.5]"),
     (lambda s: s["inputs"][0].pop("range"), "inputs[0].range: missing required field"),
-    (lambda s: s["inputs"][0].update(type="float"), "inputs[0].type: expected 'int' or 'bool', got 'float'"),
+    (lambda s: s["inputs"][0].update(type="float"), "inputs[0].type: expected 'int', 'bool' or 'real', got 'float'"),
     (lambda s: s["inputs"][1].update(encoding="onehot"),
      "inputs[1].encoding: expected one of ['bits', 'one_hot', 'raw'] for type int, got 'onehot'"),
     (lambda s: s["output"].update(decoding="softmax"),

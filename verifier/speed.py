@@ -94,14 +94,13 @@ def measure(program: Node, oracle: Any, *, max_points: int = 65_536, seed: int =
             repeats: int = 5, dsl: DSL | None = None) -> Speed:
     """`compare_speed` on up to `max_points` points of `oracle`'s domain, as encoded rows."""
     from oracle import sampling
-    from oracle.encoding import encode
+    from oracle.encoding import encode_columns
 
     spec = oracle.spec
     columns = sampling.domain(spec) if spec.domain_size() <= max_points else None
     if columns is None:
         columns = sampling.sample(spec, max_points, seed=seed)
-    encoded = np.ascontiguousarray(np.concatenate(
-        [encode(inp, columns[inp.name]) for inp in spec.inputs], axis=1), dtype=np.float32)
+    encoded = np.ascontiguousarray(encode_columns(spec, columns), dtype=np.float32)
     return compare_speed(program, columns, lambda: oracle.run_raw(encoded), repeats=repeats,
                          dsl=dsl)
 
