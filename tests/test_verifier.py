@@ -228,7 +228,9 @@ def test_check_assembles_the_report_schema():
     assert set(d) == {"fidelity", "reference", "counterexample", "reference_reason",
                       "generalisation", "speed", "size", "holds"}
     assert set(d["fidelity"]) == {"agree", "total", "exhaustive", "agreement", "wilson_low",
-                                  "disagreements"}
+                                  "disagreements", "errors"}
+    assert d["fidelity"]["errors"] == {"metric": "exact", "mean_abs_error": 0.0,
+                                       "max_abs_error": 0, "untrusted": 0}
     assert set(d["generalisation"]) == {"checked", "holds", "counterexample",
                                         "network_agreement_beyond_range",
                                         "network_beyond_range_note"}

@@ -11,5 +11,6 @@ families of their own beside it rather than generalising it.
 - `bank`: the value banks, fingerprints and what a process found.
 - `kernels`: numba kernels generated per operator and cached on disk.
 - `distributed`: `make_executor`, `start_ray`, the Ray executor.
+- `cluster`: joining a Ray cluster by address (checks, token, `ComputeError`).
 - `memory`: allocator tuning for large banks.
 """
