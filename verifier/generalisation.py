@@ -1,8 +1,9 @@
 """Generalisation: does the program still match the reference outside the training range?
 
 `search(program, reference, variables=..., ranges=...)` uses Hypothesis as a library to draw inputs
-with at least one int outside its range (up to `factor` range-widths out on either side, negatives
-included: the programs are Python functions on unbounded ints; bools stay bools) and compares the
+with at least one int outside its range (each int from its range, below it or above it alike, up to
+`factor` range-widths out on either side, negatives included: the programs are Python functions on
+unbounded ints; bools stay bools) and compares the
 two exported Python functions. On a failure Hypothesis shrinks it, and the result carries the
 minimal counterexample it found, re-evaluated. Runs are deterministic for a seed (no database).
 
@@ -61,8 +62,8 @@ def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
     reach = _reach(program, reference, variables, ranges, factor, dsl)
     f = compile_python(program, names, dsl=dsl)
     g = compile_python(reference, names, dsl=dsl)
-    strategies = {n: (st.integers(ranges[n][0] - reach[n], ranges[n][1] + reach[n])
-                      if variables[n] == INT else st.booleans()) for n in names}
+    strategies = {n: _int_values(ranges[n], reach[n]) if variables[n] == INT else st.booleans()
+                  for n in names}
 
     def outside(point: dict) -> bool:
         return any(not ranges[n][0] <= point[n] <= ranges[n][1] for n in ints)
@@ -85,6 +86,16 @@ def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
         return Generalisation(seen["checked"], True)
     inputs = tuple((n, found[n]) for n in names)
     return Generalisation(seen["checked"], False, Counterexample(inputs, f(**found), g(**found)))
+
+
+def _int_values(bounds: tuple[int, int], reach: int) -> Any:
+    """Ints within `reach` of [lo, hi], drawn from the range, below it or above it alike: drawn
+    from one interval, Hypothesis favours small values, which for a range around 0 are nearly all
+    inside it (and the filter then rejects most examples)."""
+    from hypothesis import strategies as st
+
+    lo, hi = bounds
+    return st.one_of(st.integers(lo, hi), st.integers(lo - reach, lo - 1), st.integers(hi + 1, hi + reach))
 
 
 def _reach(program: Node, reference: Node, variables: Mapping[str, Type],
