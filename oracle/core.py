@@ -4,7 +4,8 @@
 input (a dict by name, or a list in spec order; int64 or bool for int and bool inputs, floats or
 ints for real ones) or one (n, D) array. It returns the decoded network output for every point
 (int64, bool for a bool output, float64 for a real one). Points are encoded, sent to the back-end
-in batches of `batch_size` rows, decoded, and remembered: a point is sent to the network at most once per
+in batches of `batch_size` rows (fewer when the encoded rows are wide, so that one batch stays
+under `BATCH_BYTES`), decoded, and remembered: a point is sent to the network at most once per
 oracle (unless `cache=False`). `calls` counts back-end invocations and `points` counts rows sent.
 When the inputs form an integer lattice of at most 2^20 points the cache is a dense table indexed
 by the point's mixed-radix position (`IntegerLattice.index`); points outside the training range,
@@ -25,6 +26,7 @@ from oracle.encoding import decode, decode_width, encode_columns, encode_width
 from oracle.spec import Spec, load_spec
 
 DENSE_LIMIT = 2**20
+BATCH_BYTES = 2**28      # at most 256 MiB of encoded float32 rows per back-end call
 Columns = Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray
 
 
@@ -54,7 +56,7 @@ class Oracle:
         self.points = 0
         self._backend = backend
         self._width = sum(encode_width(i) for i in spec.inputs)
-        self._batch = batch_size
+        self._batch = max(1, min(batch_size, BATCH_BYTES // (4 * self._width)))
         self._cache = cache
         self._out_dtype = spec.output.type.np_dtype
         self._domain = spec.domain()

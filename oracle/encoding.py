@@ -27,6 +27,9 @@ from dsl.types import BOOL, INT, REAL, Type
 Params = Mapping[str, Any]
 
 INT_LIMIT = 2**62 - 1          # the largest int magnitude a spec may name
+MAX_COLUMNS = 2**20            # the widest encoding of one input, all inputs together, or an output
+MIN_SCALE, MAX_SCALE = 1e-12, 1e12
+MAX_OFFSET = 2.0**62
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,46 @@ class Codec:
     reach: Callable[[Any, Any, Params], Reach] | None = None
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """`repr(value)` for an error message, shortened: an int of more than 128 bits is described
+    by its size, a long list or text is cut (a message must neither fail nor fill a screen)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an int of {value.bit_length()} bits"
+    if isinstance(value, list):
+        text = "[" + ", ".join(shown(v, limit) for v in value[:8]) + (", ...]" if len(value) > 8 else "]")
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # a container holding an int too long to print
+            return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _finite(x: float | int) -> bool:
+    return isinstance(x, int) or math.isfinite(x)  # math.isfinite overflows on huge ints
+
+
 def _no_check(lo: Any, hi: Any, p: Params) -> None:
     return None
 
 
-def _check_scale(lo: Any, hi: Any, p: Params) -> str | None:
-    return f"scale: expected a non-zero number, got {p['scale']!r}" if p["scale"] == 0 else None
+def _check_affine(lo: Any, hi: Any, p: Params) -> str | None:
+    """`offset` and `scale` of raw and round: finite, a scale neither zero nor absurd."""
+    scale, offset = p["scale"], p["offset"]
+    if not (_finite(scale) and MIN_SCALE <= abs(scale) <= MAX_SCALE):
+        return (f"scale: expected a finite number with {MIN_SCALE:g} <= |scale| <= {MAX_SCALE:g}, "
+                f"got {shown(scale)}")
+    if not (_finite(offset) and abs(offset) < MAX_OFFSET):
+        return f"offset: expected a finite number with |offset| < 2^62, got {shown(offset)}"
+    return None
+
+
+def _check_columns(lo: int, hi: int, p: Params) -> str | None:
+    """one_hot and argmax: a column per value of the range, at most MAX_COLUMNS of them."""
+    if hi - lo + 1 > MAX_COLUMNS:
+        return (f"range: expected at most 2^20 = {MAX_COLUMNS} values for one column each, "
+                f"got [{lo}, {hi}] ({hi - lo + 1} values)")
+    return None
 
 
 def _check_bits(lo: int, hi: int, p: Params) -> str | None:
@@ -70,7 +107,7 @@ def _check_bits(lo: int, hi: int, p: Params) -> str | None:
         return f"range: bits needs lo >= 0, got [{lo}, {hi}]"
     need = _bit_width(lo, hi)
     if not need <= p["width"] <= 62:
-        return f"width: expected an int in [{need}, 62] (bit_length({hi}) = {need}), got {p['width']!r}"
+        return f"width: expected an int in [{need}, 62] (bit_length({hi}) = {need}), got {shown(p['width'])}"
     return None
 
 
@@ -166,18 +203,18 @@ _RAW_DEFAULTS = {"offset": lambda lo, hi: 0, "scale": lambda lo, hi: 1}
 _BITS_DEFAULTS = {"width": _bit_width}
 
 ENCODINGS: dict[tuple[Type, str], Codec] = {
-    (INT, "raw"): Codec("raw", INT, _RAW_DEFAULTS, _ONE, _check_scale, _encode_raw, _reach_raw),
-    (INT, "one_hot"): Codec("one_hot", INT, {}, _VALUES, _no_check, _encode_one_hot, _reach_one_hot),
+    (INT, "raw"): Codec("raw", INT, _RAW_DEFAULTS, _ONE, _check_affine, _encode_raw, _reach_raw),
+    (INT, "one_hot"): Codec("one_hot", INT, {}, _VALUES, _check_columns, _encode_one_hot, _reach_one_hot),
     (INT, "bits"): Codec("bits", INT, _BITS_DEFAULTS, _WIDTH, _check_bits, _encode_bits, _reach_bits),
     (BOOL, "raw"): Codec("raw", BOOL, {}, _ONE, _no_check, _encode_bool, _reach_bool),
-    (REAL, "raw"): Codec("raw", REAL, _RAW_DEFAULTS, _ONE, _check_scale, _encode_real, _reach_real),
+    (REAL, "raw"): Codec("raw", REAL, _RAW_DEFAULTS, _ONE, _check_affine, _encode_real, _reach_real),
 }
 DECODINGS: dict[tuple[Type, str], Codec] = {
-    (INT, "argmax"): Codec("argmax", INT, {}, _VALUES, _no_check, _decode_argmax),
-    (INT, "round"): Codec("round", INT, _RAW_DEFAULTS, _ONE, _no_check, _decode_round),
+    (INT, "argmax"): Codec("argmax", INT, {}, _VALUES, _check_columns, _decode_argmax),
+    (INT, "round"): Codec("round", INT, _RAW_DEFAULTS, _ONE, _check_affine, _decode_round),
     (INT, "bits"): Codec("bits", INT, _BITS_DEFAULTS, _WIDTH, _check_bits, _decode_bits),
     (BOOL, "threshold"): Codec("threshold", BOOL, {}, _ONE, _no_check, _decode_threshold),
-    (REAL, "raw"): Codec("raw", REAL, _RAW_DEFAULTS, _ONE, _check_scale, _decode_real),
+    (REAL, "raw"): Codec("raw", REAL, _RAW_DEFAULTS, _ONE, _check_affine, _decode_real),
 }
 DEFAULT_ENCODING = {INT: "raw", BOOL: "raw", REAL: "raw"}
 DEFAULT_DECODING = {INT: "argmax", BOOL: "threshold", REAL: "raw"}

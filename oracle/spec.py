@@ -5,6 +5,11 @@ validates every field against the codec rows of `oracle.encoding`; any mistake r
 naming the field, the offending value and what was expected. Types are `dsl.types` values (`INT`,
 `BOOL`, `REAL`); the format names them "int", "bool", "real". Whether the model's shapes fit the
 spec is checked when the model is loaded (`oracle.load`), not here.
+
+What passes validation runs: input names are ASCII identifiers (Python reads identifiers after
+NFKC normalisation, and the DSLs' variables are ASCII, so a name like 'ﬁ' would be another name,
+'fi'), constants fit int64, scales and offsets are finite and sane, every encoding and the
+network's whole input and output are at most 2^20 columns wide (`oracle.encoding`).
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from typing import Any, Mapping
 from dsl.errors import SpecError
 from dsl.types import BOOL, INT, REAL, Type
 from oracle import domains
-from oracle.encoding import DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT, Codec
+from oracle.encoding import (DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT,
+                             MAX_COLUMNS, Codec, encode_width, shown)
 
 TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants")
 RESERVED_NAMES = frozenset({"abs", "min", "max", "True", "False"})
 TYPES = {"int": INT, "bool": BOOL, "real": REAL}  # the types a spec may name
 MAX_REAL = 1e12            # real ranges: finite, magnitudes at most this
+INT64 = (-2**63, 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,7 @@ def load_spec(source: str | Path | Mapping[str, Any], *, base_dir: str | Path | 
     elif isinstance(source, str) and source.lstrip().startswith("{"):
         try:
             raw = json.loads(source)
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # JSONDecodeError, or an int literal of more than 4300 digits
             raise SpecError(f"spec: invalid JSON ({e})") from None
     elif isinstance(source, (str, Path)):
         path = Path(source).resolve()
@@ -121,7 +128,7 @@ def _read_file(path: Path) -> Any:
     text = path.read_text()
     try:
         return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+    except ValueError as e:  # JSON/TOML decode errors, or an int literal of more than 4300 digits
         raise SpecError(f"spec: cannot parse {str(path)!r} ({e})") from None
 
 
@@ -131,7 +138,7 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
         if key not in raw:
             raise SpecError(f"{key}: missing required field")
     if not isinstance(raw["inputs"], list) or not raw["inputs"]:
-        raise SpecError(f"inputs: expected a non-empty list, got {raw['inputs']!r}")
+        raise SpecError(f"inputs: expected a non-empty list, got {shown(raw['inputs'])}")
     inputs = tuple(_input(f"inputs[{k}]", item) for k, item in enumerate(raw["inputs"]))
     _check_inputs(inputs)
     output = _output(raw["output"])
@@ -144,7 +151,11 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
         reference = _string("reference", reference)
     constants = raw.get("constants", [])
     if not isinstance(constants, list) or not all(_is_int(c) for c in constants):
-        raise SpecError(f"constants: expected a list of ints, got {constants!r}")
+        raise SpecError(f"constants: expected a list of ints, got {shown(constants)}")
+    for k, c in enumerate(constants):
+        if not INT64[0] <= c <= INT64[1]:
+            raise SpecError(f"constants[{k}]: expected an int in [-2^63, 2^63 - 1] (the DSL's int64 "
+                            f"literals), got {shown(c)}")
     model = raw.get("model")
     model = (base / _string("model", model)).resolve() if model is not None else None
     return Spec(name, inputs, output, dsl, reference, tuple(constants), model, path)
@@ -152,21 +163,32 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
 
 def _input(where: str, item: Any) -> InputSpec:
     if not isinstance(item, dict):
-        raise SpecError(f"{where}: expected an object, got {item!r}")
+        raise SpecError(f"{where}: expected an object, got {shown(item)}")
     if "name" not in item:
         raise SpecError(f"{where}.name: missing required field")
     name = item["name"]
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED_NAMES:
-        raise SpecError(f"{where}.name: expected a Python identifier that is not a keyword nor one of "
-                        f"{sorted(RESERVED_NAMES)}, got {name!r}")
+    if not (isinstance(name, str) and name.isascii() and name.isidentifier()) \
+            or keyword.iskeyword(name) or name in RESERVED_NAMES:
+        raise SpecError(f"{where}.name: expected an ASCII Python identifier that is not a keyword nor "
+                        f"one of {sorted(RESERVED_NAMES)}, got {shown(name)}{_nfkc_note(name)}")
     typ, lo, hi = _type_range(where, item)
     codec = _codec(where, "encoding", item, typ, ENCODINGS, DEFAULT_ENCODING)
     params = _params(where, item, codec, ("name", "type", "range", "encoding"), lo, hi)
     return InputSpec(name, typ, lo, hi, codec.name, params)
 
 
+def _nfkc_note(name: Any) -> str:
+    """Why a non-ASCII identifier is refused when Python would read it as another name."""
+    import unicodedata
+
+    if isinstance(name, str) and name.isidentifier() and not name.isascii():
+        same = unicodedata.normalize("NFKC", name)
+        return f" (Python reads it as {same!r})" if same != name else " (the DSLs' variables are ASCII)"
+    return ""
+
+
 def _check_inputs(inputs: tuple[InputSpec, ...]) -> None:
-    """Names unique; real inputs not mixed with others."""
+    """Names unique; real inputs not mixed with others; the network's input at most 2^20 wide."""
     seen: dict[str, int] = {}
     for k, inp in enumerate(inputs):
         if inp.name in seen:
@@ -177,11 +199,16 @@ def _check_inputs(inputs: tuple[InputSpec, ...]) -> None:
         k = kinds.index(not kinds[0])
         raise SpecError(f"inputs[{k}].type: real inputs cannot be mixed with int or bool ones yet "
                         f"(inputs[0] is {inputs[0].type}), got {inputs[k].type.name!r}")
+    width = sum(encode_width(i) for i in inputs)
+    if width > MAX_COLUMNS:
+        parts = ", ".join(f"{i.name}: {i.encoding} {encode_width(i)}" for i in inputs)
+        raise SpecError(f"inputs: expected encodings of at most 2^20 = {MAX_COLUMNS} columns in all, "
+                        f"got {width} ({parts})")
 
 
 def _output(item: Any) -> OutputSpec:
     if not isinstance(item, dict):
-        raise SpecError(f"output: expected an object, got {item!r}")
+        raise SpecError(f"output: expected an object, got {shown(item)}")
     typ, lo, hi = _type_range("output", item)
     codec = _codec("output", "decoding", item, typ, DECODINGS, DEFAULT_DECODING)
     params = _params("output", item, codec, ("type", "range", "decoding"), lo, hi)
@@ -191,11 +218,11 @@ def _output(item: Any) -> OutputSpec:
 def _type_range(where: str, item: dict[str, Any]) -> tuple[Type, Any, Any]:
     name = item.get("type", "int")
     if not isinstance(name, str) or name not in TYPES:
-        raise SpecError(f"{where}.type: expected 'int', 'bool' or 'real', got {name!r}")
+        raise SpecError(f"{where}.type: expected 'int', 'bool' or 'real', got {shown(name)}")
     typ = TYPES[name]
     if typ == BOOL:
         if item.get("range", [0, 1]) != [0, 1]:
-            raise SpecError(f"{where}.range: a bool has range [0, 1], got {item['range']!r}")
+            raise SpecError(f"{where}.range: a bool has range [0, 1], got {shown(item['range'])}")
         return typ, 0, 1
     if typ == REAL:
         return (typ, *_real_range(where, item))
@@ -203,9 +230,9 @@ def _type_range(where: str, item: dict[str, Any]) -> tuple[Type, Any, Any]:
         raise SpecError(f"{where}.range: missing required field for an int")
     rng = item["range"]
     if not (isinstance(rng, list) and len(rng) == 2 and all(_is_int(v) for v in rng) and rng[0] <= rng[1]):
-        raise SpecError(f"{where}.range: expected [lo, hi] with lo <= hi, got {rng!r}")
+        raise SpecError(f"{where}.range: expected [lo, hi] with lo <= hi, got {shown(rng)}")
     if max(abs(rng[0]), abs(rng[1])) > INT_LIMIT:
-        raise SpecError(f"{where}.range: expected bounds below 2^62 in magnitude, got {rng!r}")
+        raise SpecError(f"{where}.range: expected bounds below 2^62 in magnitude, got {shown(rng)}")
     return typ, rng[0], rng[1]
 
 
@@ -218,10 +245,10 @@ def _real_range(where: str, item: dict[str, Any]) -> tuple[float | None, float |
     rng = item["range"]
     if not (isinstance(rng, list) and len(rng) == 2 and all(_is_number(v) for v in rng)
             and all(_is_int(v) or math.isfinite(v) for v in rng) and rng[0] <= rng[1]):
-        raise SpecError(f"{where}.range: expected [lo, hi] of finite numbers with lo <= hi, got {rng!r}")
+        raise SpecError(f"{where}.range: expected [lo, hi] of finite numbers with lo <= hi, got {shown(rng)}")
     if max(abs(rng[0]), abs(rng[1])) > MAX_REAL:
         raise SpecError(f"{where}.range: expected bounds at most {MAX_REAL:g} in magnitude for a real, "
-                        f"got {rng!r}")
+                        f"got {shown(rng)}")
     return float(rng[0]), float(rng[1])
 
 
@@ -230,7 +257,7 @@ def _codec(where: str, key: str, item: dict[str, Any], typ: Type,
     name = item.get(key, default[typ])
     if not isinstance(name, str) or (typ, name) not in table:
         known = sorted(n for t, n in table if t == typ)
-        raise SpecError(f"{where}.{key}: expected one of {known} for type {typ}, got {name!r}")
+        raise SpecError(f"{where}.{key}: expected one of {known} for type {typ}, got {shown(name)}")
     return table[(typ, name)]
 
 
@@ -243,7 +270,7 @@ def _params(where: str, item: dict[str, Any], codec: Codec, fixed: tuple[str, ..
         wants_int = key == "width"
         if not (_is_int(value) if wants_int else _is_number(value)):
             kind = "an int" if wants_int else "a number"
-            raise SpecError(f"{where}.{key}: expected {kind} for {codec.name}, got {value!r}")
+            raise SpecError(f"{where}.{key}: expected {kind} for {codec.name}, got {shown(value)}")
         params[key] = value
     complaint = codec.check(lo, hi, params)
     if complaint:
@@ -254,12 +281,12 @@ def _params(where: str, item: dict[str, Any], codec: Codec, fixed: tuple[str, ..
 def _no_unknown_keys(where: str, item: dict[str, Any], known: tuple[str, ...]) -> None:
     for key in item:
         if key not in known:
-            raise SpecError(f"{where}: unknown key {key!r}; expected one of {list(known)}")
+            raise SpecError(f"{where}: unknown key {shown(key)}; expected one of {list(known)}")
 
 
 def _string(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise SpecError(f"{key}: expected a non-empty string, got {value!r}")
+        raise SpecError(f"{key}: expected a non-empty string, got {shown(value)}")
     return value
 
 
