@@ -40,8 +40,8 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
     """The endpoints under /jobs and /verify; `service()` gives the running Service."""
     router = APIRouter(dependencies=auth)
 
-    def get_job(job_id: str) -> JobRecord:
-        job = service().store.get(job_id)
+    def get_job(job_id: str, *, report: bool = True) -> JobRecord:
+        job = service().store.get(job_id, report=report)
         if job is None:
             raise HTTPException(404, detail=f"no job {job_id[:64]!r}")
         return job
@@ -90,8 +90,9 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
     def list_jobs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0, le=2**62)] = 0) -> Any:
         """Jobs, newest first (an HTML page when the client prefers text/html)."""
-        jobs, total = service().store.page(limit=limit, offset=offset)
-        if ui.wants_html(request):
+        html = ui.wants_html(request)
+        jobs, total = service().store.page(limit=limit, offset=offset, report=html)
+        if html:
             return HTMLResponse(ui.job_list_page(jobs, total=total, limit=limit, offset=offset))
         return {"jobs": [job_out(j) for j in jobs], "total": total, "limit": limit,
                 "offset": offset}
@@ -101,10 +102,10 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
                            200: {"content": {"text/html": {}}}})
     def job_status(request: Request, job_id: str) -> Any:
         """A job's status, timestamps, progress, stop reason and error (HTML page if preferred)."""
-        job = get_job(job_id)
         if ui.wants_html(request):
-            return HTMLResponse(service().job_page(job))
-        return job_out(job)
+            return HTMLResponse(service().job_page(get_job(job_id)))
+        job = get_job(job_id, report=False)
+        return JSONResponse(job_out(job))       # the shape is job_out's: no second validation
 
     @router.get("/jobs/{job_id}/events", tags=["jobs"], response_class=StreamingResponse,
                 responses={200: {"content": {"text/event-stream": {}}},
@@ -119,7 +120,7 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
         async def stream() -> AsyncIterator[str]:
             last, said = None, time.monotonic()
             while True:
-                job = await run_in_threadpool(svc.store.get, job_id)
+                job = await run_in_threadpool(lambda: svc.store.get(job_id, report=False))
                 data = json.dumps(job_out(job))
                 if job.ended:
                     yield f"event: end\ndata: {data}\n\n"

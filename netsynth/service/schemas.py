@@ -66,7 +66,7 @@ def job_out(job: JobRecord) -> dict[str, Any]:
             "finished": stamp(job.finished), "progress": job.progress,
             "stop_reason": job.stop_reason, "error": job.error, "attempts": job.attempts,
             "cancel_requested": job.cancel_requested is not None, "options": job.options,
-            "result_status": (job.report or {}).get("status")}
+            "result_status": job.result_status or (job.report or {}).get("status")}
 
 
 def jsonable(value: Any) -> Any:

@@ -36,7 +36,7 @@ class TokenCheck:
         return (self.token is not None and value is not None
                 and hmac.compare_digest(value.strip().encode(), self.token.encode()))
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:     # async: no thread for a compare
         if self.token is None:
             return
         scheme, _, value = request.headers.get("authorization", "").partition(" ")

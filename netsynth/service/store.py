@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, DateTime, Index, Integer, LargeBinary, String, Text, case, create_engine, event, func,
-    inspect, literal, select, text, update,
+    bindparam, inspect, literal, null, select, text, update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -67,6 +67,7 @@ class Job(Base):
     heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # report's status
 
     __table_args__ = (Index("ix_jobs_idempotency_key", "idempotency_key", unique=True),)
 
@@ -97,6 +98,7 @@ class JobRecord:
     attempts: int
     cancel_requested: dt.datetime | None = None
     owner: str | None = None
+    result_status: str | None = None        # the report's status, kept apart from the report
 
     @property
     def ended(self) -> bool:
@@ -111,10 +113,20 @@ class KeyConflict(Exception):
         self.job = job
 
 
+_COLUMNS = (Job.id, Job.status, Job.spec, Job.model_sha, Job.options, Job.created, Job.started,
+            Job.finished, Job.progress, Job.report, Job.error, Job.stop_reason, Job.attempts,
+            Job.cancel_requested, Job.owner, Job.result_status)      # JobRecord's fields
+_LIGHT = tuple(null() if c is Job.report else c for c in _COLUMNS)          # without the report
+# Built once: a statement made per call costs more than the query (status reads are hot).
+_GET = {True: select(*_COLUMNS).where(Job.id == bindparam("id")),
+        False: select(*_LIGHT).where(Job.id == bindparam("id"))}
+
+
 def _record(job: Job) -> JobRecord:
     return JobRecord(job.id, job.status, job.spec, job.model_sha, job.options, job.created,
                      job.started, job.finished, job.progress, job.report, job.error,
-                     job.stop_reason, job.attempts, job.cancel_requested, job.owner)
+                     job.stop_reason, job.attempts, job.cancel_requested, job.owner,
+                     job.result_status)
 
 
 def now() -> dt.datetime:
@@ -187,18 +199,22 @@ class Store:
                 raise KeyConflict(_record(found))
             return _record(found), False
 
-    def get(self, job_id: str) -> JobRecord | None:
-        with self._session() as s:
-            job = s.get(Job, job_id)
-            return _record(job) if job else None
+    def get(self, job_id: str, *, report: bool = True) -> JobRecord | None:
+        """One job by id: a plain SELECT, no ORM session (status reads are the hot path). With
+        `report=False` the report (the largest column) is left unread: `report` is None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_GET[report], {"id": job_id}).first()
+        return None if row is None else JobRecord(*row)
 
-    def page(self, *, limit: int, offset: int) -> tuple[list[JobRecord], int]:
-        """Jobs newest first, and how many there are in all."""
-        with self._session() as s:
-            total = s.scalar(select(func.count()).select_from(Job)) or 0
-            rows = s.scalars(select(Job).order_by(Job.created.desc(), Job.id.desc())
-                             .limit(limit).offset(offset)).all()
-            return [_record(j) for j in rows], total
+    def page(self, *, limit: int, offset: int,
+             report: bool = True) -> tuple[list[JobRecord], int]:
+        """Jobs newest first (without their reports unless `report`), and how many in all."""
+        columns = _COLUMNS if report else _LIGHT
+        with self.engine.connect() as conn:
+            total = conn.scalar(select(func.count()).select_from(Job)) or 0
+            rows = conn.execute(select(*columns).order_by(Job.created.desc(), Job.id.desc())
+                                .limit(limit).offset(offset)).all()
+        return [JobRecord(*row) for row in rows], total
 
     def claim_next(self, owner: str) -> JobRecord | None:
         """Mark the oldest waiting job running for `owner`, count an attempt and return it (None
@@ -255,7 +271,8 @@ class Store:
             done = s.execute(update(Job).where(Job.id == job_id, Job.attempts == attempt,
                                                Job.status == RUNNING)
                              .values(status=status, finished=now() if status in ENDED else None,
-                                     report=report, error=error, stop_reason=stop_reason))
+                                     report=report, error=error, stop_reason=stop_reason,
+                                     result_status=(report or {}).get("status")))
             return done.rowcount == 1
 
     def requeue(self, *, reason: str, max_attempts: int, owner: str | None = None,
