@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -73,7 +74,9 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
     Ray running after the search (a service reuses one). `executor` runs the search's levels on a
     given engine executor (tests and benchmarks). `startup`: seconds the caller already spent
     starting Ray for this search, reported apart from the search's own time (as is the time Ray
-    takes to start here). Raises NetsynthError subclasses for bad input.
+    takes to start here). `options.timeout` bounds the whole call, loading and verification
+    included: the search gets what loading left less a reserve for verification, which then
+    scales its own effort to the time that remains. Raises NetsynthError subclasses for bad input.
     """
     import importlib
 
@@ -84,10 +87,13 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
     if portfolio and executor is not None:
         raise ValueError("synthesize: pass either `executor` or `portfolio`, not both (a "
                          "portfolio runs each strategy in-process in its own Ray task)")
+    began = time.monotonic()
     spec = load_spec(spec)
     net = oracle_pkg.load(spec, model)
     family = importlib.import_module(FAMILIES["function"])
     extra: dict[str, Any] = {}
+    budget = options
+    options = _search_budget(options, verify=verify, spent=time.monotonic() - began)
     if portfolio:
         result, winner_spec, extra = _race(spec, model, portfolio, options, progress, cancel)
         problem = Problem.from_spec(winner_spec, net)     # the same network, the winner's DSL
@@ -120,9 +126,35 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
 
         program = Expression(result.program, problem.dsl, spec.input_names,
                              tuple(spec.variables().values()))
-        verification = judge(program, net, min_agreement=options.min_agreement, seed=options.seed)
+        left = None if budget.timeout is None else budget.timeout - (time.monotonic() - began)
+        verification = judge(program, net, min_agreement=options.min_agreement, seed=options.seed,
+                             **_verify_effort(left))
     return build(problem, result, workers=options.workers, min_agreement=options.min_agreement,
                  verification=verification, extra=extra, startup=startup)
+
+
+#: Seconds (at most, and at most a fifth of the budget) kept from the search for verification.
+VERIFY_RESERVE = 5.0
+
+
+def _search_budget(options: SearchOptions, *, verify: bool, spent: float) -> SearchOptions:
+    """The options the search runs with: its time is the budget less what loading took and less
+    the verification's reserve (never below half a second)."""
+    if options.timeout is None:
+        return options
+    reserve = min(VERIFY_RESERVE, 0.2 * options.timeout) if verify else 0.0
+    return replace(options, timeout=max(0.5, options.timeout - spent - reserve))
+
+
+def _verify_effort(left: float | None) -> dict[str, int]:
+    """How hard the verifier may try in `left` seconds (None: its defaults): Z3's time per query,
+    the Hypothesis examples beyond the range, the points of the speed measurement."""
+    if left is None or left >= 25:
+        return {}
+    left = max(left, 0.5)
+    return {"timeout_ms": int(min(10_000, max(200, 400 * left))),
+            "hypothesis_examples": int(min(500, max(50, 20 * left))),
+            "speed_points": 65_536 if left > 5 else 8_192}
 
 
 def check(spec: Any, model: Any, program: Any, *, reference: Any = None,

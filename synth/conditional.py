@@ -46,8 +46,16 @@ def _bank_rows(enum, t):
     bank = enum.banks.get(t)
     if bank is None or bank.rows == 0:
         return None, None
-    values = [seg.values for size_ in sorted(bank.levels) for seg in bank.levels[size_].segments]
-    values = np.concatenate(values)[:MAX_ROWS]
+    values, rows = [], 0
+    for size_ in sorted(bank.levels):       # the smallest programs first, and no more than needed:
+        for seg in bank.levels[size_].segments:     # a large bank holds gigabytes of rows
+            values.append(seg.values[:MAX_ROWS - rows])
+            rows += len(values[-1])
+            if rows >= MAX_ROWS:
+                break
+        if rows >= MAX_ROWS:
+            break
+    values = np.concatenate(values)
     return np.arange(len(values)), values
 
 

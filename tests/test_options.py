@@ -97,3 +97,21 @@ def test_the_cli_gives_the_same_message_and_exit_2(flag: str, value: str, messag
     helped = subprocess.run([sys.executable, "-m", "netsynth.cli", "run", "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60).stdout
     assert flag in helped and BY_NAME[flag[2:].replace("-", "_")].metavar in helped
+
+
+def test_the_budget_covers_loading_and_verification() -> None:
+    """The search gets the budget less what loading took and a reserve for verification (at
+    most 5 s, at most a fifth), never less than half a second; verification scales its effort to
+    what is left, and keeps its defaults when there is plenty."""
+    from netsynth.api import _search_budget, _verify_effort
+
+    opts = SearchOptions(timeout=40)
+    assert _search_budget(opts, verify=True, spent=1.0).timeout == 40 - 1 - 5
+    assert _search_budget(SearchOptions(timeout=8), verify=True, spent=1.0).timeout == 8 - 1 - 1.6
+    assert _search_budget(SearchOptions(timeout=8), verify=False, spent=1.0).timeout == 7
+    assert _search_budget(SearchOptions(timeout=1), verify=True, spent=3.0).timeout == 0.5
+    assert _search_budget(SearchOptions(timeout=None), verify=True, spent=3.0).timeout is None
+    assert _verify_effort(None) == {} and _verify_effort(100) == {}
+    small = _verify_effort(2.0)
+    assert small == {"timeout_ms": 800, "hypothesis_examples": 50, "speed_points": 8192}
+    assert _verify_effort(-3) == {"timeout_ms": 200, "hypothesis_examples": 50, "speed_points": 8192}
