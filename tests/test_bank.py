@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,14 @@ def test_a_block_of_rows_reads_across_segments_as_one_array(sizes, data):
     got_alive = np.ones(y - x, bool) if seg.alive is None else seg.alive[x:y]
     assert got_alive.tolist() == alive[a:b].tolist()
     assert seg.offset + x == 100 + a
+
+
+def test_fingerprints_refuse_float_rows() -> None:
+    """Two different float rows would both truncate to 0: the int engine refuses them."""
+    from synth.int_engine.bank import fingerprints
+
+    key = np.array([1, 3], np.uint64)
+    with pytest.raises(TypeError, match="integer or boolean rows, got float64"):
+        fingerprints(np.array([[0.25, 0.5], [0.75, 0.125]]), key)
+    narrow = np.array([[-1, 2]], np.int8)
+    assert fingerprints(narrow, key)[0] == fingerprints(narrow.astype(np.int64), key)[0]

@@ -29,7 +29,14 @@ def fingerprint_key(points: int, *, seed: int = 0x5EED) -> np.ndarray:
 
 def fingerprints(values: np.ndarray, key: np.ndarray) -> np.ndarray:
     """One uint64 per row (last axis), equal for equal rows; distinct rows collide with
-    probability about 2^-64 (two rows differing in one point never collide: the key is odd)."""
+    probability about 2^-64 (two rows differing in one point never collide: the key is odd).
+
+    Integer and boolean rows only (narrow ints are widened with their sign, as int64 would be):
+    this is the int/bool engine. A float row would be truncated, so it is refused.
+    """
+    if values.dtype.kind not in "biu":
+        raise TypeError(f"fingerprints: the int/bool engine takes integer or boolean rows, "
+                        f"got {values.dtype}")
     rows = values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64)
     return np.einsum("ij,j->i", rows, key)      # twice as fast as `@` on uint64, same values
 
