@@ -1,6 +1,7 @@
 """A DSL: a lark grammar plus its operator rows; parsing, type checking and printing.
 
-`get_dsl("int")` returns the built-in DSL; `get_dsl("path/to/my.lark")` loads a user DSL whose rows
+`get_dsl("int")` returns the built-in DSL (`"bv8"`, `"bv16"` and `"bv32"` the bit-vector ones of
+dsl/bv.py); `get_dsl("path/to/my.lark")` loads a user DSL whose rows
 are the `OPERATORS` list of the Python file of the same stem beside it. Both are validated: every
 grammar alias has a row, every row an alias, arities and types are consistent.
 
@@ -29,7 +30,10 @@ from dsl.types import BOOL, INT, Type, substitute, unify
 #: Aliases the parser handles itself: they are not operators.
 RESERVED = frozenset({"var", "int_lit", "true", "false"})
 BUILTIN_DIR = Path(__file__).parent
-BUILTINS = ("int",)
+BUILTINS = ("int", "bv8", "bv16", "bv32")
+#: Built-ins whose grammar and rows module are not named after them. Such a module builds its DSLs
+#: itself: `language(name, grammar, source=...)` returns the DSL called `name`.
+BUILTIN_MODULES = {"bv8": "bv", "bv16": "bv", "bv32": "bv"}
 
 #: The longest program text `parse` accepts. lark parses 10,000 characters of any shape in a
 #: fraction of a second; a reference a person writes is a few hundred.
@@ -305,8 +309,11 @@ def _check_row(op: object, where: str) -> None:
 @functools.lru_cache(maxsize=None)
 def _load(key: str) -> DSL:
     if key in BUILTINS:
-        grammar_path = BUILTIN_DIR / f"{key}.lark"
-        module = importlib.import_module(f"dsl.{key}")
+        stem = BUILTIN_MODULES.get(key, key)
+        grammar_path = BUILTIN_DIR / f"{stem}.lark"
+        module = importlib.import_module(f"dsl.{stem}")
+        if stem != key:
+            return module.language(key, grammar_path.read_text(), source=str(grammar_path))
         return DSL(key, grammar_path.read_text(), module.OPERATORS, source=str(grammar_path))
     grammar_path = Path(key)
     if grammar_path.suffix != ".lark":
