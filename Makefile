@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONHASHSEED := 0
 
-.PHONY: setup demo test test-fast bench examples clean
+.PHONY: setup demo test test-fast bench fuzz examples clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ bench: $(STAMP)
 	$(PY) bench/enumerate.py
 	$(PY) bench/oracle_query.py
 	$(PY) bench/scale.py
+	$(PY) bench/status_latency.py
+
+# schemathesis against a running job service, longer than `make test` runs it: no 5xx, no answer
+# outside the OpenAPI schema.
+fuzz: $(STAMP)
+	NETSYNTH_FUZZ_EXAMPLES=300 $(PY) -m pytest -q tests/test_service.py -k openapi_schema_fuzzed -p no:cacheprovider
 
 examples: $(STAMP)
 	$(PY) examples/train.py
