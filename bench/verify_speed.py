@@ -23,14 +23,13 @@ import numpy as np  # noqa: E402
 
 import oracle  # noqa: E402
 from dsl import get_dsl  # noqa: E402
-from oracle.encoding import encode  # noqa: E402
+from oracle.encoding import encode_columns  # noqa: E402
 from verifier import speed  # noqa: E402
 
 
 def single_row_us(net, spec, *, calls: int = 2000, repeats: int = 5) -> float:
     """The network's latency for one query at a time (one pre-encoded row per call)."""
-    row = np.concatenate([encode(i, np.array([i.lo], dtype=np.int64)) for i in spec.inputs],
-                         axis=1).astype(np.float32)
+    row = encode_columns(spec, [np.array([i.lo]) for i in spec.inputs]).astype(np.float32)
     return speed.time_per_point(lambda: [net.run_raw(row) for _ in range(calls)], calls,
                                 repeats=repeats)
 

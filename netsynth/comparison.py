@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from dsl.types import BOOL
+
 CELLS = 128
 
 
@@ -41,7 +43,7 @@ class Comparison:
         for inp in spec.inputs:
             k = next((j for j, v in enumerate(varying) if v.name == inp.name), None)
             col = grids[k].ravel() if k is not None else np.full(grids[0].size, inp.lo, np.int64)
-            columns[inp.name] = col.astype(bool) if _is_bool(inp.type) else col
+            columns[inp.name] = col.astype(bool) if inp.type == BOOL else col
         got = oracle.query(columns)
         ev = program.evaluate(columns)
         ok = metric_for(spec).agree(ev.values, got, ev.bad)
@@ -68,7 +70,3 @@ def axis(lo: int, hi: int) -> np.ndarray:
     if hi - lo + 1 <= CELLS:
         return np.arange(lo, hi + 1, dtype=np.int64)
     return np.unique(np.linspace(lo, hi, CELLS).round().astype(np.int64))
-
-
-def _is_bool(t: Any) -> bool:
-    return getattr(t, "name", t) == "bool"

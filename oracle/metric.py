@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from dsl.types import REAL
+
 
 class Metric(Protocol):
     name: str
@@ -86,5 +88,4 @@ class Tolerance:
 
 def metric_for(spec: Any) -> Metric:
     """The metric of `spec`'s output: exact for int and bool, a tolerance for real."""
-    kind = getattr(spec.output.type, "name", spec.output.type)
-    return Tolerance() if kind == "real" else Exact()
+    return Tolerance() if spec.output.type == REAL else Exact()

@@ -14,7 +14,6 @@ from typing import Any
 from dsl import Node, get_dsl
 from dsl.errors import DSLError
 from dsl.program import Expression
-from dsl.types import type_named
 from oracle.metric import metric_for
 from verifier import equivalence, fidelity, generalisation, speed
 from verifier.equivalence import Counterexample, Equivalence, Verdict
@@ -101,7 +100,7 @@ def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
     if isinstance(program, Expression):
         dsl, program = program.dsl, program.node
     program = dsl.parse(program, variables) if isinstance(program, str) else program
-    if program.type != type_named(spec.output.type):
+    if program.type != spec.output.type:
         raise DSLError(f"program: has type {program.type} but the spec's output is "
                        f"{spec.output.type}")
     if reference is None:
