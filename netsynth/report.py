@@ -186,8 +186,6 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
     for every figure); otherwise it is measured here, on the verifier's points."""
     from verifier.fidelity import measure
 
-    from oracle.metric import metric_for
-
     spec, dsl = problem.spec, problem.dsl
     inputs = spec.input_names
     types = tuple(spec.variables().values())
@@ -197,7 +195,7 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
         fidelity = verification.fidelity
     elif program is not None:
         fidelity = measure(program, problem.oracle, max_disagreements=MAX_DISAGREEMENTS,
-                           metric=metric_for(spec))
+                           metric=problem.metric)
     notes = result.notes
     if result.accepted:
         status = Status.SOLVED

@@ -1,4 +1,5 @@
-"""A synthesis problem: the spec, its network, its DSL, and the literals worth trying.
+"""A synthesis problem: the spec, its network, its DSL, the literals worth trying, and the
+metric by which a program's values are compared with the network's.
 
 The search families today handle int and bool functions only: `Problem.from_spec` refuses a spec
 with a real output or real inputs with a `SpecError` naming the field, until a real family exists.
@@ -12,6 +13,7 @@ from dsl.ast import Const, Node, Var
 from dsl.errors import SpecError
 from dsl.language import DSL, get_dsl
 from dsl.types import BOOL, INT, Type
+from oracle.metric import Metric, metric_for
 
 #: The types the search can handle, as inputs and as the output.
 SEARCHABLE = (INT, BOOL)
@@ -29,6 +31,7 @@ class Problem:
     variables: dict[str, Type]
     literals: tuple[Node, ...]
     target_type: Type
+    metric: Metric                    # how a program's values are compared with the network's
 
     @classmethod
     def from_spec(cls, spec, oracle) -> "Problem":
@@ -42,7 +45,7 @@ class Problem:
                                 f"int DSL searches int and bool functions), got {inp.type.name!r}")
         dsl = get_dsl(spec.dsl)
         return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), literal_pool(spec),
-                   spec.output.type)
+                   spec.output.type, metric_for(spec))
 
     def leaves(self) -> dict[Type, list[Node]]:
         """Size-1 programs: the inputs, then the literals, grouped by type."""

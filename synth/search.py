@@ -23,7 +23,6 @@ from synth import conditional
 from synth.int_engine.engine import Enumerator, Executor, productions_of
 from synth.int_engine.memory import tune_allocator
 from synth.outcome import ParetoPoint, Progress, SearchResult, StopReason
-from oracle.metric import metric_for
 from synth.options import SearchOptions
 from synth.problem import Problem
 
@@ -182,14 +181,13 @@ class _State:
     def __init__(self, problem, options, full, full_target, executor) -> None:
         self.problem, self.options, self.executor = problem, options, executor
         self.full, self.full_target = full, full_target
-        self.metric = metric_for(problem.spec)
         self.pareto: dict[int, ParetoPoint] = {}
         self.accepted: Node | None = None
         self.notes: list[str] = []
 
     def agreement(self, program: Node) -> tuple[float, np.ndarray]:
         ev = evaluate(program, self.full, dsl=self.problem.dsl)
-        wrong = ~self.metric.agree(ev.values, self.full_target, ev.bad)
+        wrong = ~self.problem.metric.agree(ev.values, self.full_target, ev.bad)
         return 1.0 - wrong.mean(), wrong
 
     def consider(self, program: Node) -> float:
