@@ -62,7 +62,7 @@ def check_sizes(model: Any, *, max_elements: int = MAX_ELEMENTS) -> None:
     not modified; its graph must have exactly one input that is not an initializer."""
     for place, name, dims in _declared(model):
         _cap(f"tensor {name!r} at {place}", dims, max_elements)
-    graph, shapes = _inferred(model)
+    graph, shapes = _inferred(model, max_elements)
     for name, dims in shapes.items():
         _cap(f"value {name!r}", [1 if d is None else d for d in dims], max_elements)
     init = {t.name for t in graph.initializer}
@@ -114,7 +114,7 @@ def _nodes_declared(nodes: Any, place: str) -> Iterator[tuple[str, str, list[int
                 yield from _graph_declared(g, at)
 
 
-def _inferred(model: Any) -> tuple[Any, dict[str, list[int | None]]]:
+def _inferred(model: Any, max_elements: int) -> tuple[Any, dict[str, list[int | None]]]:
     """The main graph with local functions inlined, and every value's shape as shape inference
     finds it there once the input's symbolic dimensions are set to 1 (None: a dimension it could
     not fix; values of unknown rank are left out). Works on a copy. Inference that fails outright
@@ -143,6 +143,9 @@ def _inferred(model: Any) -> tuple[Any, dict[str, list[int | None]]]:
             copy = inliner.inline_local_functions(copy)
         except Exception as e:  # onnx's own error classes vary by version
             raise ModelError(f"model: its local functions cannot be inlined to check their sizes: {e}") from None
+    for graph in _graphs(copy.graph):
+        _opaque_ranges(graph, max_elements)
+    copy.opset_import.append(onnx.helper.make_opsetid("netsynth.opaque", 1))
     try:
         inferred = shape_inference.infer_shapes(copy, check_type=False, strict_mode=False, data_prop=True)
     except Exception:
@@ -154,6 +157,33 @@ def _inferred(model: Any) -> tuple[Any, dict[str, list[int | None]]]:
             if tensor.HasField("shape"):
                 shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
     return inferred.graph, shapes
+
+
+def _opaque_ranges(graph: Any, max_elements: int) -> None:
+    """ONNX's data propagation computes a Range's values one by one in Python (2^26 of them took
+    25 s and gigabytes): a Range whose start, limit and delta are stated constants has its length
+    capped here, from those three numbers, and every Range is then hidden from inference (an
+    opaque node whose output shape stays unknown; the probe measures what it allocates)."""
+    import math
+
+    from onnx import numpy_helper
+
+    constants = {t.name: t for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = node.attribute[0].t
+    for node in graph.node:
+        if node.op_type != "Range":
+            continue
+        try:
+            start, limit, delta = (float(numpy_helper.to_array(constants[name]).reshape(-1)[0])
+                                   for name in node.input[:3])
+        except (KeyError, IndexError, ValueError, TypeError):
+            start = None                                   # not stated: the probe measures it
+        if start is not None and delta != 0 and all(map(math.isfinite, (start, limit, delta))):
+            length = max(math.ceil((limit - start) / delta), 0)
+            _cap(f"value {node.output[0]!r}", [length], max_elements)
+        node.op_type, node.domain = "OpaqueRange", "netsynth.opaque"
 
 
 def _graphs(graph: Any) -> Iterator[Any]:
