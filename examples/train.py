@@ -1,10 +1,15 @@
 """Train the example networks and export each to examples/<name>/{model.onnx,spec.json}.
 
-Run from the repository root: `python examples/train.py [name ...]` (all examples by default).
-CPU only, two threads, fixed seeds, nothing downloaded. Each network is trained until it reproduces
-its reference on the whole domain (except `noisy_add`, which is imperfect on purpose), exported to
-ONNX, re-measured on the exported file with ONNX Runtime, and the figures are written to
-examples/README.md.
+Run from the repository root: `python examples/train.py [name ...]` (all examples by default; a
+name may be a folder, e.g. `trio` for the networks under examples/trio/). CPU only, two threads,
+fixed seeds, nothing downloaded. Each network is trained until it reproduces its reference on the
+whole domain (except `noisy_add`, which is imperfect on purpose), exported to ONNX, re-measured on
+the exported file with ONNX Runtime, and the figures are written to examples/README.md (a run of
+some examples updates their rows and notes and leaves the others as they are).
+
+The trio (examples/trio/) is three networks of different shapes trained on one task, (x + y) % 16,
+for `netsynth compare`; examples/other_task/xor_relu is a network of another task, x ^ y on the
+same inputs, for the case of two groups (docs/compare.md).
 """
 
 from __future__ import annotations
@@ -50,6 +55,15 @@ def bits(v: np.ndarray, width: int) -> np.ndarray:
 
 def mlp(d: int, hidden: int, k: int) -> nn.Module:
     return nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, k))
+
+
+def stack(d: int, widths: tuple[int, ...], k: int, activation: type[nn.Module]) -> nn.Module:
+    """Linear layers of `widths` with `activation` between them, then a linear layer to k outputs."""
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Linear(d, w), activation()]
+        d = w
+    return nn.Sequential(*layers, nn.Linear(d, k))
 
 
 def fit_classifier(x: np.ndarray, labels: np.ndarray, net: nn.Module, *, train_idx: np.ndarray | None = None,
@@ -142,7 +156,39 @@ def train_noisy(x: np.ndarray, labels: np.ndarray) -> nn.Module:
     return net
 
 
+def train_stack(widths: tuple[int, ...], activation: type[nn.Module], *, lr: float = 3e-3,
+                out_bits: int = 0) -> Callable[[np.ndarray, np.ndarray], nn.Module]:
+    """A trio member: argmax over the classes, or (out_bits > 0) one logistic output per bit."""
+    def train(x: np.ndarray, labels: np.ndarray) -> nn.Module:
+        if not out_bits:
+            net = stack(x.shape[1], widths, int(labels.max()) + 1, activation)
+            fit_classifier(x, labels, net, lr=lr)
+            return net
+        net, xs = stack(x.shape[1], widths, out_bits, activation), torch.from_numpy(x)
+        ys = torch.from_numpy(bits(labels, out_bits))
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        for step in range(20000):
+            loss = nn.functional.binary_cross_entropy_with_logits(net(xs), ys)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 50 == 0 and bool(((net(xs) > 0).float() == ys).all()) and loss.item() < 0.01:
+                break
+        return net
+    return train
+
+
 NOTES: dict[str, str] = {}
+#: What the networks in a folder of examples are for (a note in examples/README.md).
+FOLDERS = {
+    "trio": "three networks of different shapes and input encodings trained on one task, "
+            "(x + y) % 16 on [0, 15], for `netsynth compare` (docs/compare.md): `wide_relu` (one_hot "
+            "inputs, one ReLU layer of 256), `deep_tanh` (8-bit inputs, three tanh layers of 32, one "
+            "logistic output per bit), `scaled_gelu` (raw inputs scaled to [-1, 1], two GELU layers "
+            "of 64)",
+    "other_task": "`xor_relu` learnt another task, x ^ y, on the same inputs: swapped into the trio "
+                  "it makes two groups",
+}
 
 
 def int_input(name: str, lo: int, hi: int, encoding: str, **params) -> dict:
@@ -177,6 +223,31 @@ def examples() -> list[Example]:
             "output": {"type": "int", "range": [0, 15], "decoding": "argmax"},
             "reference": "(x + y) % 16", "constants": [16]},
             lambda x, y: (x + y) % 16, train_noisy),
+        *trio(),
+    ]
+
+
+def trio() -> list[Example]:
+    """One task, (x + y) % 16 on x, y in [0, 15], learnt by three networks of different shapes and
+    input encodings; and a network of another task (x ^ y) on the same inputs."""
+    def task(encoding: str, **params) -> list[dict]:
+        return [int_input("x", 0, 15, encoding, **params), int_input("y", 0, 15, encoding, **params)]
+
+    classes = {"type": "int", "range": [0, 15], "decoding": "argmax"}
+    add = {"reference": "(x + y) % 16", "constants": [16]}
+    return [
+        Example("trio/wide_relu", {"inputs": task("one_hot"), "output": classes, **add},
+                lambda x, y: (x + y) % 16, train_stack((256,), nn.ReLU)),
+        Example("trio/deep_tanh", {
+            "inputs": task("bits", width=8),
+            "output": {"type": "int", "range": [0, 15], "decoding": "bits", "width": 4}, **add},
+            lambda x, y: (x + y) % 16, train_stack((32, 32, 32), nn.Tanh, lr=1e-2, out_bits=4)),
+        Example("trio/scaled_gelu", {
+            "inputs": task("raw", offset=7.5, scale=7.5), "output": classes, **add},
+            lambda x, y: (x + y) % 16, train_stack((64, 64), nn.GELU)),
+        Example("other_task/xor_relu", {
+            "inputs": task("one_hot"), "output": classes, "reference": "x ^ y"},
+            lambda x, y: x ^ y, train_stack((128,), nn.ReLU)),
     ]
 
 
@@ -206,14 +277,14 @@ def decode(spec: dict, out: np.ndarray) -> np.ndarray:
 def run(example: Example) -> dict:
     """Train, export and measure one example; return its row for the README."""
     torch.manual_seed(0)
-    spec = {"name": example.name, "model": "model.onnx", "dsl": "int", **example.spec}
+    spec = {"name": example.name.rsplit("/", 1)[-1], "model": "model.onnx", "dsl": "int", **example.spec}
     x, y = grid(*spec["inputs"][0]["range"])
     truth = example.truth(x, y)
     start = time.perf_counter()
     net = example.train(features(spec, x, y), truth)
     seconds = time.perf_counter() - start
     folder = ROOT / example.name
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     data = export_onnx(net, features(spec, x[:1], y[:1]).shape[1], folder / "model.onnx")
     (folder / "spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     import onnxruntime as ort
@@ -227,6 +298,12 @@ def run(example: Example) -> dict:
             "parameters": params, "bytes": len(data), "reference": spec["reference"]}
 
 
+def readme_row(r: dict) -> str:
+    return (f"| `{r['name']}` | `{r['reference']}` | {r['right']} / {r['points']} | "
+            f"{100 * r['right'] / r['points']:.2f}% | {r['parameters']} | {r['bytes']} | "
+            f"{r['seconds']:.1f} s |")
+
+
 def write_readme(rows: list[dict]) -> None:
     lines = ["# Example networks", "",
              "Trained and exported by `python examples/train.py` (CPU, 2 threads, fixed seeds).",
@@ -235,22 +312,55 @@ def write_readme(rows: list[dict]) -> None:
              f"load average of {os.getloadavg()[1]:.1f} on {os.cpu_count()} CPUs.", "",
              "| name | reference | right / domain | accuracy | parameters | ONNX bytes | training time |",
              "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| `{r['name']}` | `{r['reference']}` | {r['right']} / {r['points']} | "
-                     f"{100 * r['right'] / r['points']:.2f}% | {r['parameters']} | {r['bytes']} | "
-                     f"{r['seconds']:.1f} s |")
-    lines += ["", "Notes:", ""] + [f"- `{k}`: {v}." for k, v in NOTES.items()]
+    lines += [readme_row(r) for r in rows]
+    lines += ["", "Notes:", ""] + [f"- `{k}`: {v}." for k, v in {**NOTES, **folder_notes(rows)}.items()]
     lines += [f"- `noisy_add`: trained on the whole table with {NOISY} labels replaced by wrong ones; "
               "imperfect on purpose, for tests of counterexamples.", ""]
     (ROOT / "README.md").write_text("\n".join(lines))
 
 
+def folder_notes(rows: list[dict]) -> dict[str, str]:
+    """A note per folder of examples trained in this run: what they are for, and the run's load."""
+    load = f"a run that ended with a load average of {os.getloadavg()[1]:.1f} on {os.cpu_count()} CPUs"
+    folders = dict.fromkeys(r["name"].split("/")[0] for r in rows if "/" in r["name"])
+    return {f"{f}/*": f"{FOLDERS[f]}; trained by `python examples/train.py {f}`, {load}" for f in folders}
+
+
+def update_readme(rows: list[dict], names: list[str]) -> None:
+    """After a run of some examples: replace (or add, in `examples()` order) their table rows and
+    notes in examples/README.md; every other line stays as it is."""
+    path = ROOT / "README.md"
+    if not path.exists():
+        return write_readme(rows)
+    lines = path.read_text().splitlines()
+    order = [e.name for e in examples()]
+    fresh = {r["name"]: readme_row(r) for r in rows}
+    notes = {**NOTES, **folder_notes(rows)}
+    table = [k for k, ln in enumerate(lines) if ln.startswith("| `")]
+    kept = {ln.split("`")[1]: ln for ln in (lines[k] for k in table)}
+    merged = {**kept, **fresh}
+    body = [merged[n] for n in order if n in merged] + [ln for n, ln in merged.items() if n not in order]
+    lines[table[0]:table[-1] + 1] = body
+    for key, text in notes.items():
+        line = f"- `{key}`: {text}."
+        at = next((k for k, ln in enumerate(lines) if ln.startswith(f"- `{key}`:")), None)
+        if at is None:
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines.append(line)
+        else:
+            lines[at] = line
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(names: list[str]) -> None:
     torch.set_num_threads(2)
-    chosen = [e for e in examples() if not names or e.name in names]
+    chosen = [e for e in examples() if not names or e.name in names or e.name.split("/")[0] in names]
     rows = [run(e) for e in chosen]
     if not names:
         write_readme(rows)
+    elif rows:
+        update_readme(rows, names)
 
 
 if __name__ == "__main__":

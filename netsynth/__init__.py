@@ -1,4 +1,5 @@
-"""netsynth for notebooks: `extract(model, spec, **options) -> Report`.
+"""netsynth for notebooks: `extract(model, spec, **options) -> Report`, and
+`compare(*networks, **options) -> CompareReport` for several networks (netsynth/compare.py).
 
     >>> import netsynth
     >>> report = netsynth.extract("examples/mod_add_113/model.onnx", "examples/mod_add_113/spec.json")
@@ -14,6 +15,11 @@ max_size, min_agreement, workers, ...), checked exactly as the CLI checks its fl
 Searches run in-process unless `workers` > 1 or `ray_address` is given. `portfolio=True` races
 the default search strategies as Ray tasks (a sequence of `synth.portfolio.Strategy` races
 those); `workers` then defaults to all local cores and must be at least 2.
+
+`compare("a/spec.json", "b/spec.json", ...)` (or `compare(spec, models=[...])`) extracts from each
+network with the same options, groups the networks by program equivalence proved by Z3, and
+reports each network's fidelity to its group's program, where it departs from it and where the
+networks disagree (docs/compare.md).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["extract"]
+__all__ = ["compare", "extract"]
 
 
 def extract(model: Any = None, spec: Any = None, *, verify: bool = True, progress: Any = None,
@@ -82,3 +88,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, (str, Path)):
         return repr(str(value)[:80])
     return type(value).__name__
+
+
+# `netsynth.compare` is the function (imported here, so that the submodule of the same name does
+# not shadow it); the module stays importable as `from netsynth.compare import ...`. Cheap: the
+# module imports only the standard library until it is called.
+from netsynth.compare import compare  # noqa: E402

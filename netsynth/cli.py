@@ -1,7 +1,9 @@
 """The `netsynth` command line.
 
 Exit codes: 0 when a program meets the threshold (or a checked program holds), 1 when none does,
-2 for bad input (a message, never a traceback), 130 when interrupted.
+2 for bad input (a message, never a traceback), 130 when interrupted. `netsynth compare` exits 0
+when every network's extraction is solved and the groups are decided (one program, or groups
+proved different), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -80,6 +82,30 @@ def _parser() -> argparse.ArgumentParser:
                         help="Z3 time limit per query (default 10 s)")
     verify.add_argument("--json", type=Path, default=None, metavar="OUT")
     verify.set_defaults(handler=_verify)
+
+    compare = sub.add_parser(
+        "compare", help="extract from several networks and group them by equivalent program",
+        description="Extract a program from each network with the same options, group the "
+                    "networks by programs Z3 proves equal on their shared input ranges, and show "
+                    "each network against its group's program (docs/compare.md).")
+    compare.add_argument("specs", type=Path, nargs="+", metavar="SPEC",
+                         help="spec files, each naming its model; or one spec with --model given "
+                              "for each network")
+    compare.add_argument("--model", dest="models", type=Path, action="append", default=None,
+                         metavar="FILE", help="an ONNX model for the one SPEC (repeatable)")
+    compare.add_argument("--dsl", default=None, metavar="NAME_OR_PATH",
+                         help="DSL for every network: 'int' or a path to a user .lark grammar "
+                              "(default: the specs')")
+    _search_options(compare)
+    compare.add_argument("--no-verify", action="store_true",
+                         help="skip each extraction's own Z3/Hypothesis/speed checks (the "
+                              "grouping is still decided by Z3)")
+    compare.add_argument("--no-progress", action="store_true",
+                         help="no line on stderr as each network is done")
+    compare.add_argument("--json", type=Path, default=None, metavar="OUT",
+                         help="also write the comparison as JSON ('-' for stdout instead of the "
+                              "text)")
+    compare.set_defaults(handler=_compare)
 
     try:
         from netsynth.service.cli import add_subcommands
@@ -233,6 +259,46 @@ def _verify(args) -> int:
     lines.append(f"verdict   {'holds' if data['holds'] else 'does not hold'}")
     _emit(data, "\n".join(lines), args.json)
     return 0 if data["holds"] else 1
+
+
+def _compare(args) -> int:
+    from dataclasses import replace
+
+    from netsynth.compare import _load, compare
+    from netsynth.compare_render import render
+    from synth.options import OPTIONS
+
+    for path in args.specs:
+        if not path.is_file():
+            raise _input_error(f"spec: no such file {str(path)!r}")
+    for path in args.models or ():
+        if not path.is_file():
+            raise _input_error(f"--model: no such file {str(path)!r}")
+    if args.models and len(args.specs) > 1:
+        raise _input_error(f"--model: goes with one SPEC for every model, got {len(args.specs)} "
+                           f"specs; give one spec and --model per network, or specs that each "
+                           f"name their model")
+    specs = [_load(p) for p in args.specs]
+    if args.dsl:
+        from dsl.language import dsl_key
+
+        specs = [replace(s, dsl=dsl_key(args.dsl)) for s in specs]
+    given = {o.name: getattr(args, o.name) for o in OPTIONS if getattr(args, o.name) is not None}
+    given.setdefault("ray_address", os.environ.get("RAY_ADDRESS") or None)
+    if given["ray_address"] is not None:
+        from netsynth.api import default_workers
+
+        given.setdefault("workers", default_workers())
+    progress = None if args.no_progress else \
+        (lambda line: print(f"netsynth: {line}", file=sys.stderr, flush=True))
+    result = compare(*specs, models=args.models, verify=not args.no_verify, progress=progress,
+                     **given)
+    data = result.to_dict()
+    _emit(data, render(data), args.json)
+    from netsynth.compare_result import Outcome
+
+    solved = all(m.report.solved for m in result.members)
+    return 0 if solved and result.outcome is not Outcome.UNDECIDED else 1
 
 
 def _emit(data: dict, text: str, json_out: Path | None) -> None:
