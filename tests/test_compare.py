@@ -204,6 +204,22 @@ def test_the_cli_refuses_bad_input_with_exit_2_and_no_traceback(bad_specs, case,
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.integration
+def test_the_trio_and_the_other_task_are_small_and_right_as_examples_readme_says():
+    import re
+
+    rows = {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(
+        r"\| `((?:trio|other_task)/\w+)` \|.*?\| (\d+) / (\d+) \|",
+        (EXAMPLES / "README.md").read_text())}
+    x, y = grid()
+    folders = {**{f"trio/{n}": (f, add) for n, f in TRIO.items()}, "other_task/xor_relu": (XOR, xor)}
+    assert set(rows) == set(folders)
+    for name, (folder, truth) in folders.items():
+        assert (folder / "model.onnx").stat().st_size < 200_000
+        assert rows[name] == (int((onnx_outputs(folder, x, y) == truth(x, y)).sum()), 256) \
+            == (256, 256)
+
+
 # ---- the trio: one task, three networks ----------------------------------------------------------
 
 @pytest.fixture(scope="module")
