@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from test_service_kit import (  # noqa: F401  (postgres_url: a fixture)
-    ABS, FAST, NOISY, SLOW, Server, ended, job, postgres_url, running_with_progress, submit,
-    wait_for,
+    ABS, FAST, NOISY, Server, ended, job, postgres_url, submit, wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,8 +56,9 @@ def test_two_servers_share_one_queue(tmp_path: Path, postgres_url: str) -> None:
 def test_a_server_takes_over_the_jobs_of_one_that_died(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
     a = Server(tmp_path / "a", "--lease", "2", db=postgres_url).start()
     try:
-        job_id = submit(a.url, NOISY, {"timeout": "5", "max_size": "30"}).json()["id"]
-        wait_for("the job to run on a", lambda: running_with_progress(a.url, job_id), timeout=60)
+        job_id = submit(a.url, NOISY, {"timeout": "3", "max_size": "30"}).json()["id"]
+        wait_for("the job to run on a", lambda: job(a.url, job_id)["status"] == "running",
+                 timeout=60)
         a.kill()                                      # a dies and never comes back
         b = Server(tmp_path / "b", "--lease", "2", db=postgres_url).start()
         try:
@@ -71,3 +71,24 @@ def test_a_server_takes_over_the_jobs_of_one_that_died(tmp_path: Path, postgres_
             b.stop()
     finally:
         a.stop()
+
+
+API_TESTS = ("test_submit_follow_events_and_fetch_program", "test_unknown_ids_and_paging",
+             "test_cancel_running_and_queued_jobs",
+             "test_bad_specs_and_models_are_refused_with_field_details",
+             "test_unknown_and_repeated_form_fields_are_422_naming_them", "test_verify_endpoint",
+             "test_concurrent_submissions_all_finish")
+
+
+def test_the_api_on_postgresql(tmp_path: Path, postgres_url: str) -> None:  # noqa: F811
+    """The API tests of test_service.py that go through the database, on one server whose
+    database is PostgreSQL (test_service.py runs them on SQLite)."""
+    import test_service as api
+
+    s = Server(tmp_path / "api", "--max-jobs", "2", db=postgres_url).start()
+    try:
+        for name in API_TESTS:
+            test = getattr(api, name)
+            test(s, 6) if name == "test_concurrent_submissions_all_finish" else test(s)
+    finally:
+        s.stop()

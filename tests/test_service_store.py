@@ -127,7 +127,9 @@ def test_a_dead_servers_jobs_are_taken_back_after_its_lease(store) -> None:
     assert store.requeue(stale_before=now() - timedelta(seconds=30), reason="gone",
                          max_attempts=3) == []                             # still fresh
     assert store.requeue(stale_before=now() + timedelta(seconds=1), reason="gone",
-                         max_attempts=3) == [(job_id, "interrupted")]
+                         max_attempts=3, other_than="a") == []             # its own: never
+    assert store.requeue(stale_before=now() + timedelta(seconds=1), reason="gone",
+                         max_attempts=3, other_than="b") == [(job_id, "interrupted")]
 
 
 def test_idempotency_keys(store) -> None:

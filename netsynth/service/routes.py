@@ -170,7 +170,7 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
         """Stop a job: a waiting one is cancelled at once, a running one within seconds. The
         request is in the database before this answers, so a restart cannot lose it."""
         svc = service()
-        before = get_job(job_id)
+        before = get_job(job_id, report=False)
         if before.ended:
             raise HTTPException(409, detail=f"job {job_id} has already ended ({before.status})")
         job = svc.store.request_cancel(job_id)
@@ -195,8 +195,8 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
         files, texts = await read_form(request, files=("spec", "model"),
                                        texts=("program", "reference", "min_agreement"),
                                        required=("spec", "model", "program"))
-        agreement = (parse_option("min_agreement", texts["min_agreement"])
-                     if "min_agreement" in texts else 1.0)
+        given = texts.get("min_agreement", "").strip()
+        agreement = parse_option("min_agreement", given) if given else 1.0
         return await run_in_threadpool(_verify, svc.settings, files, texts, agreement)
 
     return router

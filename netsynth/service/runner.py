@@ -6,7 +6,7 @@ since the order is by submission; one whose cancel was recorded becomes `cancell
 `max_attempts` times becomes `failed`. Then a dispatcher thread, every `tick` seconds or when
 woken:
 - claims waiting jobs while a search process is free, and sends each to one (`worker.py`): a
-  process per slot, started when first needed and kept for later jobs;
+  process per slot, started with the server (again if it dies) and kept for later jobs;
 - relays cancels recorded in the database (by this server's API or another's) to the process
   running the job;
 - marks this server's running jobs alive (a heartbeat), and takes back the running jobs of any
@@ -83,6 +83,13 @@ class Runner:
     # ---- dispatch -------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        # Every search process is started from this thread: Linux kills them when the thread that
+        # started them ends (PR_SET_PDEATHSIG), and this one lives as long as the server.
+        for slot in self._slots:         # started now, so the first jobs find them warm
+            try:
+                slot.ensure_started()
+            except OSError:
+                log.exception("slot %d: cannot start a search process", slot.index)
         while not self._stopping.is_set():
             self._wake.wait(self.settings.tick)
             self._wake.clear()
@@ -101,7 +108,8 @@ class Runner:
             self.store.heartbeat(self.node)
             taken = self.store.requeue(stale_before=now() - timedelta(seconds=self.settings.lease),
                                        reason="its server stopped answering",
-                                       max_attempts=self.settings.max_attempts)
+                                       max_attempts=self.settings.max_attempts,
+                                       other_than=self.node)
             if taken:
                 log.warning("took back jobs of a server that stopped answering: %s",
                             ", ".join(f"{i} -> {s}" for i, s in taken))
@@ -177,9 +185,12 @@ class Slot:
             proc.kill()
             proc.wait(5)
 
-    def _send(self, msg: dict[str, Any]) -> None:
+    def ensure_started(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
+
+    def _send(self, msg: dict[str, Any]) -> None:
+        self.ensure_started()
         assert self._input is not None
         self._input.write(json.dumps(msg) + "\n")
         self._input.flush()

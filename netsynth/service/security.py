@@ -2,8 +2,10 @@
 
 - `TokenCheck(settings)` is the dependency of every endpoint but /healthz. With `settings.token`
   set it wants `Authorization: Bearer <token>`; a browser signed in at /ui/login sends an HttpOnly
-  cookie instead, which counts on reads (GET, HEAD), never on writes. A page (/ui/, /docs,
-  /redoc) sends a browser without either to the sign-in form; anything else answers 401.
+  SameSite=Strict cookie instead, which counts on reads (GET, HEAD) and on writes that carry this
+  server's own `Origin` (its pages' forms and scripts), never on a write without an Origin. A page
+  (/ui/, /docs, /redoc) sends a browser without either to the sign-in form; anything else
+  answers 401.
 - `SameOrigin` is an ASGI middleware: a state-changing request (any method but GET, HEAD,
   OPTIONS) that carries an `Origin` header naming another site is answered 403, token or not.
   A web page on another site can make a browser send a form to this server (the form needs no
@@ -42,8 +44,11 @@ class TokenCheck:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and self.matches(value):
             return
-        if request.method in ("GET", "HEAD") and self.matches(request.cookies.get(ui.COOKIE)):
-            return                      # a signed-in browser reads; writes need the header
+        if self.matches(request.cookies.get(ui.COOKIE)) and (
+                request.method in ("GET", "HEAD") or "origin" in request.headers):
+            # A signed-in browser: reads, and writes from this server's own pages (a write
+            # naming another site's Origin never gets here: SameOrigin answered 403).
+            return
         if request.url.path.startswith(PAGES):    # a page: send the browser to sign in
             raise HTTPException(303, headers={"Location": "/ui/login"})
         raise HTTPException(401, detail="missing or wrong bearer token",

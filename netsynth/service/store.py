@@ -243,7 +243,7 @@ class Store:
             s.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING,
                                         Job.cancel_requested.is_(None))
                       .values(cancel_requested=t))
-        return self.get(job_id)
+        return self.get(job_id, report=False)
 
     def cancels(self, owner: str) -> list[tuple[str, int]]:
         """(id, attempt) of `owner`'s running jobs whose cancel was requested."""
@@ -277,15 +277,16 @@ class Store:
 
     def requeue(self, *, reason: str, max_attempts: int, owner: str | None = None,
                 stale_before: dt.datetime | None = None,
-                attempt: tuple[str, int] | None = None,
-                refund: bool = False) -> list[tuple[str, str]]:
+                attempt: tuple[str, int] | None = None, refund: bool = False,
+                other_than: str | None = None) -> list[tuple[str, str]]:
         """Put running jobs whose search stopped without an end back in the queue: those of
         `owner`, those whose heartbeat is older than `stale_before`, or one `(id, attempt)`.
 
         A job whose cancel was requested becomes `cancelled`; one started `max_attempts` times
         becomes `failed` with `reason` in its error; the rest `interrupted` (waiting again).
         With `refund` (a clean shutdown, not the job's doing) the attempt is not counted and
-        the cap does not apply. Returns (id, new status) pairs.
+        the cap does not apply. Jobs of `other_than` are left alone (a server never takes its
+        own jobs for a dead server's). Returns (id, new status) pairs.
         """
         where = [Job.status == RUNNING]
         if owner is not None:
@@ -294,6 +295,8 @@ class Store:
             where.append(Job.heartbeat < stale_before)
         if attempt is not None:
             where += [Job.id == attempt[0], Job.attempts == attempt[1]]
+        if other_than is not None:
+            where.append(Job.owner != other_than)
         if len(where) == 1:
             raise ValueError("requeue: name an owner, a heartbeat cut-off or an attempt")
         capped = (f"{reason}; not run again: the job was started {max_attempts} times without "

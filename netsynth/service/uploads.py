@@ -109,8 +109,9 @@ def parse_option(name: str, value: str) -> Any:
 
 def job_options(texts: dict[str, str], settings: Settings) -> dict[str, Any]:
     """The options to store with a job: what the client set (typed) over the server's defaults
-    (`timeout`, `workers`). A 422 naming the first bad field."""
-    typed = {name: parse_option(name, value) for name, value in texts.items()}
+    (`timeout`, `workers`). A 422 naming the first bad field. An empty field counts as not
+    given (a browser's form sends the inputs left blank)."""
+    typed = {name: parse_option(name, value) for name, value in texts.items() if value.strip()}
     timeout = typed.setdefault("timeout", settings.default_timeout)
     if timeout is None or timeout > settings.max_timeout:
         raise field_error(422, "timeout", f"timeout: expected at most {settings.max_timeout} s "

@@ -50,6 +50,9 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass
     store = Store(settings.db_url, settings.data_dir)
+    import netsynth.api  # noqa: F401  (loaded before the first job, not during it)
+    import oracle  # noqa: F401
+
     todo: Queue = Queue()
     cancels: dict[tuple[str, int], threading.Event] = {}
     lock = threading.Lock()
