@@ -67,8 +67,8 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
                executor: Any = None, startup: float = 0.0) -> Report:
     """Search for a program that does what the network does, then judge it.
 
-    `spec` is a Spec, a path to a spec file, JSON text or a dict; `model` a path, ONNX bytes or a
-    torch module (default: the spec's `model`). `portfolio` races those strategies as Ray tasks
+    `spec` is a Spec, a path to a spec file, JSON text or a dict; `model` a path, ONNX bytes, a
+    torch module (default: the spec's `model`), or an `Oracle` already opened on it. `portfolio` races those strategies as Ray tasks
     instead of one search (synth/portfolio.py); the report's search figures then name the
     `strategy` whose program it holds and each strategy's outcome. `keep_ray` leaves an embedded
     Ray running after the search (a service reuses one). `executor` runs the search's levels on a
@@ -89,7 +89,7 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
                          "portfolio runs each strategy in-process in its own Ray task)")
     began = time.monotonic()
     spec = load_spec(spec)
-    net = oracle_pkg.load(spec, model)
+    net = model if isinstance(model, oracle_pkg.Oracle) else oracle_pkg.load(spec, model)
     family = importlib.import_module(FAMILIES["function"])
     extra: dict[str, Any] = {}
     budget = options

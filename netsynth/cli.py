@@ -27,7 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()          # here, where a closed pipe can still be handled
+        return code
     except NetsynthError as e:
         print(f"netsynth: error: {e}", file=sys.stderr)
         return 2

@@ -233,7 +233,11 @@ def test_check_assembles_the_report_schema():
                                        "max_abs_error": 0, "untrusted": 0}
     assert set(d["generalisation"]) == {"checked", "holds", "counterexample",
                                         "network_agreement_beyond_range",
-                                        "network_beyond_range_note"}
+                                        "network_beyond_range_note",
+                                        "network_follows_program_beyond_range",
+                                        "network_follows_points",
+                                        "network_departs_from_program_at",
+                                        "network_follows_note"}
     assert set(d["speed"]) == {"network_us_per_query", "program_us_per_query",
                                "python_us_per_query", "speedup", "python_speedup"}
     assert d["fidelity"]["total"] == 41 * 41 and d["fidelity"]["agreement"] == 1.0

@@ -7,9 +7,10 @@ unbounded ints; bools stay bools) and compares the
 two exported Python functions. On a failure Hypothesis shrinks it, and the result carries the
 minimal counterexample it found, re-evaluated. Runs are deterministic for a seed (no database).
 
-`network_beyond(oracle, reference)` is the network's own agreement with the reference on
-`oracle.sampling.beyond_range` points, or None with the reason when the encodings cannot express
-such inputs (one_hot, narrow bits) or there is no reference.
+`network_beyond(oracle, program)` is the network's own agreement with a program (the reference,
+or the program found: trust without a reference) on `oracle.sampling.beyond_range` points, with
+the first points where they part, or None with the reason when the encodings cannot express such
+inputs (one_hot, narrow bits) or there is no program to compare with.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class NetworkBeyond:
     agreement: float | None
     points: int = 0
     note: str | None = None
+    departures: tuple[tuple[tuple[tuple[str, Any], ...], Any, Any], ...] = ()   # (inputs, network, program)
+
+    def departures_dict(self) -> list[dict[str, Any]]:
+        return [{"inputs": dict(inputs), "network": net, "program": prog}
+                for inputs, net, prog in self.departures]
 
 
 def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
@@ -116,8 +122,9 @@ def _reach(program: Node, reference: Node, variables: Mapping[str, Type],
 
 
 def network_beyond(oracle: Any, reference: Node | None, *, points: int = 4096, seed: int = 0,
-                   dsl: DSL | None = None) -> NetworkBeyond:
-    """Fraction of beyond-range points where the network gives the reference's value."""
+                   dsl: DSL | None = None, departures: int = 5) -> NetworkBeyond:
+    """Fraction of beyond-range points where the network gives `reference`'s value (any program:
+    the reference, or the program found), with the first `departures` points where it does not."""
     from oracle import sampling
 
     if reference is None:
@@ -132,8 +139,10 @@ def network_beyond(oracle: Any, reference: Node | None, *, points: int = 4096, s
         return NetworkBeyond(None, note=str(e))
     names = list(oracle.spec.input_names)
     g = compile_python(reference, names, dsl=dsl)
-    rows = zip(*(columns[n].tolist() for n in names))
-    agree = sum(g(*row) == out for row, out in zip(rows, network))
+    rows = list(zip(*(columns[n].tolist() for n in names)))
+    values = [g(*row) for row in rows]
+    parted = [k for k, (v, out) in enumerate(zip(values, network)) if v != out]
     total = len(network)
-    return NetworkBeyond(agree / total if total else None, total,
-                         None if total else "no beyond-range points could be drawn")
+    listed = tuple((tuple(zip(names, rows[k])), network[k], values[k]) for k in parted[:departures])
+    return NetworkBeyond((total - len(parted)) / total if total else None, total,
+                         None if total else "no beyond-range points could be drawn", listed)

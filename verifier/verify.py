@@ -34,6 +34,7 @@ class Verification:
     speed: Speed
     size: Size
     min_agreement: float = 1.0
+    follows: NetworkBeyond | None = None    # the network against the program found, beyond the range
 
     @property
     def holds(self) -> bool:
@@ -54,6 +55,10 @@ class Verification:
                 if gen and gen.counterexample else None,
                 "network_agreement_beyond_range": self.network_beyond.agreement,
                 "network_beyond_range_note": self.network_beyond.note,
+                "network_follows_program_beyond_range": self.follows.agreement if self.follows else None,
+                "network_follows_points": self.follows.points if self.follows else 0,
+                "network_departs_from_program_at": self.follows.departures_dict() if self.follows else [],
+                "network_follows_note": self.follows.note if self.follows else None,
             },
             "speed": self.speed.to_dict(),
             "size": self.size.to_dict(),
@@ -76,6 +81,10 @@ class Verification:
             else Generalisation(g["checked"], g["holds"], counterexample(g["counterexample"])),
             network_beyond=NetworkBeyond(g["network_agreement_beyond_range"],
                                          note=g["network_beyond_range_note"]),
+            follows=NetworkBeyond(g.get("network_follows_program_beyond_range"),
+                                  g.get("network_follows_points", 0), g.get("network_follows_note"),
+                                  tuple((tuple(d["inputs"].items()), d["network"], d["program"])
+                                        for d in g.get("network_departs_from_program_at", []))),
             speed=Speed(sp["network_us_per_query"], sp["program_us_per_query"],
                         sp["python_us_per_query"], 0),
             size=Size(sz["program_nodes"], sz["program_chars"], sz["network_parameters"],
@@ -120,6 +129,7 @@ def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
                                       ranges=spec.ranges(), timeout_ms=timeout_ms, dsl=dsl),
         generalisation=gen,
         network_beyond=generalisation.network_beyond(oracle, reference, seed=seed, dsl=dsl),
+        follows=generalisation.network_beyond(oracle, program, seed=seed, dsl=dsl),
         speed=speed.measure(program, oracle, max_points=speed_points, seed=seed, dsl=dsl),
         size=speed.sizes(program, oracle, dsl=dsl),
         min_agreement=min_agreement,
