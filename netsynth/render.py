@@ -1,6 +1,7 @@
-"""Text for terminals: a report in its JSON form (what `netsynth run` prints, and `netsynth result`
-for a job) rendered as a short summary. Works on the JSON form so that a client holding only a job's
-result renders it exactly as the command that ran the search would."""
+"""A report in its JSON form (what `netsynth run --json` writes, and a job's result) for readers:
+`render(report)` is the short text a terminal shows; `html(report)` is the HTML a notebook shows
+(`Report._repr_html_`) and the body of the job service's results page. Both work on the JSON form,
+so a client holding only a job's result renders it exactly as the command that ran the search."""
 
 from __future__ import annotations
 
@@ -102,14 +103,208 @@ def _ratio(speedup: float) -> str:
     return f"{1 / speedup:.3g}x slower"
 
 
-def html(report: dict[str, Any]) -> str:
-    """A report as an HTML fragment (notebooks): the text summary and the Pareto front as a
-    table. Everything inline: no script, no asset from elsewhere."""
-    from html import escape
 
-    rows = "".join(f"<tr><td>{p['size']}</td><td>{100 * p['agreement']:.2f}%</td>"
-                   f"<td><code>{escape(p['program'])}</code></td></tr>" for p in report["pareto"])
-    table = (f"<table><tr><th>size</th><th>agreement</th><th>program</th></tr>{rows}</table>"
-             if rows else "")
-    return (f"<div class=\"netsynth-report\"><pre>{escape(render(report))}</pre>"
-            f"<p><b>Pareto front</b> (size against agreement on the check points)</p>{table}</div>")
+# ---- HTML (notebooks and the results page) --------------------------------------------------------
+
+STYLE = """<style>
+.netsynth-report { max-width: 1140px; }
+.netsynth-report h3 { margin: 1.4em 0 .4em; font-size: 1.1em; }
+.netsynth-report .headline { font-size: 1.15em; font-weight: 600; }
+.netsynth-report pre { background: #f5f6f8; padding: .6em .8em; border-radius: 4px; overflow-x: auto; }
+.netsynth-report table { border-collapse: collapse; margin: .4em 0; }
+.netsynth-report td, .netsynth-report th { padding: .2em .8em; border-bottom: 1px solid #e2e2e2;
+  text-align: left; }
+.netsynth-report td.num, .netsynth-report th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.netsynth-report figure { margin: .6em 0; }
+.netsynth-report figcaption { color: #555; font-size: .9em; max-width: 60em; }
+.netsynth-report ul.notes { background: #fff8e1; border-left: 3px solid #e0a800; padding: .5em 1em .5em 2em; }
+.netsynth-report .key { display: flex; flex-wrap: wrap; gap: .8em; margin: .8em 0; }
+.netsynth-report .key > div { border: 1px solid #dfe3ea; border-radius: 6px; padding: .4em .9em;
+  min-width: 9em; display: flex; flex-direction: column; }
+.netsynth-report .key .label { font-size: .8em; color: #667; text-transform: uppercase; }
+.netsynth-report .key .value { font-size: 1.35em; font-weight: 600; }
+.netsynth-report .key .sub { font-size: .8em; color: #667; }
+.netsynth-report .pareto { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+</style>"""
+
+
+def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
+         ids: bool = False) -> str:
+    """A report in its JSON form as an HTML fragment: headline, program and Python, fidelity as a
+    sentence with the disagreements as a table, verification as a list, the search's figures,
+    notes, the network-against-program picture and the Pareto front (table and plot).
+
+    `figures` maps a picture's kind ("comparison", "pareto") to its `<figure>` HTML when the
+    caller has drawn them already (the results page caches them); by default they are drawn here
+    (`netsynth.pictures`). `ids` gives the program and Python blocks ids (one report per page).
+    No script and no asset from elsewhere: images are inline. Every text from the report is
+    escaped."""
+    if figures is None:
+        from netsynth import pictures
+
+        figures = {p.kind: p.html() for p in pictures.pictures(report)}
+    name = (report.get("spec") or {}).get("name") or "report"
+    parts = [STYLE, f'<p class="headline">{escape(f"{name}: {_headline(report)}")}</p>']
+    parts.append(_key_figures(report))
+    if report.get("notes"):
+        parts.append("<ul class=\"notes\">" + "".join(f"<li>{escape(n)}</li>"
+                                                      for n in report["notes"]) + "</ul>")
+    if report.get("program") is not None:
+        title = "Program" if report["status"] != "nothing found" else "Best try"
+        parts += [f"<h3>{title}</h3>{_pre('program', report['program'], ids)}",
+                  f"<h3>Python</h3>{_pre('python', report['python'], ids)}"]
+    if "comparison" in figures:
+        parts.append(f"<h3>Network against program</h3>{figures['comparison']}")
+    if report.get("program") is not None:
+        parts.append(f"<h3>Fidelity</h3>{_fidelity(report['fidelity'], report['spec'])}")
+    v = report.get("verification")
+    if v:
+        parts.append(f"<h3>Verification</h3>{_verification(v, report['spec'])}")
+    parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
+    if report.get("pareto"):
+        rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
+                       f'{100 * p["agreement"]:.2f}%</td><td><code>{escape(p["program"])}'
+                       f"</code></td></tr>" for p in report["pareto"])
+        table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
+                 f"<th>program</th></tr>{rows}</table>")
+        parts.append("<h3>Pareto front</h3><p>The best program found of each size, by agreement "
+                     f"with the network.</p><div class=\"pareto\">{table}"
+                     f"{figures.get('pareto', '')}</div>")
+    return f'<div class="netsynth-report">{"".join(parts)}</div>'
+
+
+def _pre(kind: str, text: str, ids: bool) -> str:
+    attr = f'id="{kind}"' if ids else f'class="{kind}"'
+    return f"<pre {attr}>{escape(text)}</pre>"
+
+
+def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
+    """One sentence, and the disagreements listed in the report as a table."""
+    where = ("points of the domain" if f["exhaustive"] else "points sampled from the domain")
+    if f["agree"] == f["total"]:
+        text = f"The program agrees with the network on all {f['total']:,} {where}."
+    else:
+        text = (f"The program agrees with the network on {f['agree']:,} of the {f['total']:,} "
+                f"{where} ({100 * f['agreement']:.2f}%)")
+        e = f.get("errors") or {}
+        if e.get("rmse") is not None:
+            text += f"; RMSE {e['rmse']:.3g}, largest error {e['max_abs_error']:.3g}"
+        elif e.get("mean_abs_error") is not None:
+            text += (f"; off by {e['mean_abs_error']:.3g} on average over all points, at most "
+                     f"{e['max_abs_error']}")
+        text += "."
+    if not f["exhaustive"] and f.get("wilson_low") is not None and f["total"]:
+        text += (f" With 95% confidence it agrees on at least {100 * f['wilson_low']:.2f}% of "
+                 "the domain.")
+    out = f"<p>{escape(text)}</p>"
+    shown = f.get("disagreements") or []
+    if shown:
+        names = [i["name"] for i in spec.get("inputs", ())] or list(shown[0]["inputs"])
+        head = "".join(f'<th class="num">{escape(n)}</th>' for n in names)
+        rows = "".join(
+            "<tr>" + "".join(f'<td class="num">{escape(str(d["inputs"].get(n)))}</td>'
+                             for n in names)
+            + f'<td class="num">{escape(str(d["network"]))}</td><td class="num">'
+            + escape("overflow" if d.get("overflow") else str(d["program"])) + "</td></tr>"
+            for d in shown)
+        missed = f["total"] - f["agree"]
+        more = f"the first {len(shown)} of {missed:,}" if missed > len(shown) else f"all {missed:,}"
+        out += (f"<p>Where they differ ({more}):</p><table class=\"disagreements\"><tr>{head}"
+                f'<th class="num">network</th><th class="num">program</th></tr>{rows}</table>')
+    return out
+
+
+def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
+    reference = spec.get("reference")
+    items = [("Reference", _against(v, reference))]
+    g = v["generalisation"]
+    if g["holds"] is not None:
+        beyond = f"{'holds' if g['holds'] else 'fails'} on {g['checked']:,} inputs outside the training range"
+        if g["counterexample"]:
+            c = g["counterexample"]
+            beyond += (f"; at {_point(c['inputs'])} the program gives {c['program']}, the "
+                       f"reference {c['reference']}")
+        items.append(("Beyond the training range", beyond))
+    else:
+        items.append(("Beyond the training range", "not checked: there is no reference to "
+                      "compare with there"))
+    if g.get("network_agreement_beyond_range") is not None:
+        items.append(("The network beyond its range", f"right on "
+                      f"{100 * g['network_agreement_beyond_range']:.1f}% of the inputs tried"))
+    elif g.get("network_beyond_range_note"):
+        items.append(("The network beyond its range", f"not measured: "
+                      f"{g['network_beyond_range_note']}"))
+    sp, sz = v["speed"], v["size"]
+    items.append(("Speed", f"network {sp['network_us_per_query']:.3g} \u00b5s per query, program "
+                  f"{sp['program_us_per_query']:.3g} \u00b5s ({_ratio(sp['speedup'])})"
+                  + (f", as exported Python {sp['python_us_per_query']:.3g} \u00b5s"
+                     if sp.get("python_us_per_query") else "")))
+    network = f"{sz['network_parameters']:,} parameters" + (
+        f" ({sz['network_bytes']:,} bytes)" if sz.get("network_bytes") else "")
+    items.append(("Size", f"the program has {sz['program_nodes']} nodes "
+                  f"({sz['program_chars']} characters of Python); the network has {network}"))
+    verdict = ("holds: the program meets the agreement asked for and no counterexample to the "
+               "reference is known" if v.get("holds") else
+               "does not hold: the program falls short of the agreement asked for, or "
+               "contradicts the reference")
+    items.append(("Verdict", verdict))
+    return "<ul class=\"verification\">" + "".join(
+        f"<li><b>{escape(k)}</b>: {escape(text)}</li>" for k, text in items) + "</ul>"
+
+
+def _against(v: dict[str, Any], reference: str | None) -> str:
+    """The reference verdict as a sentence naming the reference."""
+    verdict = v["reference"]
+    if verdict == "equivalent":
+        return f"equivalent to {reference} on the whole training range (proved by Z3)"
+    if verdict == "counterexample":
+        c = v["counterexample"]
+        return (f"differs from {reference} at {_point(c['inputs'])}: the program gives "
+                f"{c['program']}, the reference {c['reference']}")
+    if verdict == "unknown":
+        return (f"not decided against {reference}: "
+                f"{v.get('reference_reason') or 'Z3 gave no answer'}")
+    return "none given in the spec"
+
+
+def _key_figures(report: dict[str, Any]) -> str:
+    """The figures a reader looks for first, side by side."""
+    f, v = report["fidelity"], report.get("verification") or {}
+    cells = []
+    if report.get("program") is not None and f.get("total"):
+        cells.append(("fidelity", f"{100 * f['agreement']:.2f}%",
+                      f"{f['agree']:,} of {f['total']:,} "
+                      + ("points (all)" if f["exhaustive"] else "sampled points")))
+    if v:
+        words = {"equivalent": "equivalent", "counterexample": "differs", "unknown": "unknown"}
+        cells.append(("reference", words.get(v["reference"], "none"),
+                      "proved by Z3" if v["reference"] == "equivalent" else "checked by Z3"
+                      if v["reference"] != "none" else "no reference given"))
+        sz, sp = v["size"], v["speed"]
+        cells.append(("program size", f"{sz['program_nodes']} nodes",
+                      f"network: {sz['network_parameters']:,} parameters"))
+        cells.append(("speed", _ratio(sp["speedup"]), "than the network"))
+    s = report["search"]
+    cells.append(("search", f"{s['seconds']:.2f} s", f"{s['candidates']:,} candidates"))
+    return '<div class="key">' + "".join(
+        f'<div><span class="label">{escape(k)}</span><span class="value">{escape(value)}</span>'
+        f'<span class="sub">{escape(sub)}</span></div>' for k, value, sub in cells) + "</div>"
+
+
+def _search(report: dict[str, Any]) -> str:
+    s = report["search"]
+    startup = s.get("startup") or 0.0
+    text = (f"{s['seconds']:.2f} s" + (f" (+ {startup:.1f} s starting Ray)" if startup >= 0.05 else "")
+            + f", {s['candidates']:,} candidates ({s['distinct']:,} distinct), "
+            f"{s['rounds']} round{'s' if s['rounds'] != 1 else ''}, a sample of "
+            f"{s['sample_size']} points, {s['workers']} worker{'s' if s['workers'] != 1 else ''}; "
+            f"stopped: {s['stop_detail']}.")
+    if s.get("portfolio"):
+        text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
+    return text
+
+
+def escape(text: str) -> str:
+    from html import escape as _escape
+
+    return _escape(str(text))
