@@ -38,8 +38,9 @@ code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .9
 .chip.failed, .chip.nothing-found { background: #fadbd9; color: #9b1c14; }
 .chip.approximate, .chip.interrupted { background: #fcefd2; color: #81570a; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25em 1.2em; margin: .6em 0; }
-dl.facts dt { color: #667; } dl.facts dd { margin: 0; } progress { width: 18em; vertical-align: middle; }
+dl.facts dt { color: #667; } dl.facts dd { margin: 0; } dl.facts .row { display: contents; } progress { width: 18em; vertical-align: middle; }
 section.live { border: 1px solid #c9d6ee; background: #f6f9ff; border-radius: 6px; padding: 0 1.2em 1em; }
+section.live h2 { margin-top: .8em; }
 button { font: inherit; padding: .35em 1em; border-radius: 4px; border: 1px solid #99a;
   background: #fff; cursor: pointer; } button:disabled { opacity: .55; cursor: default; }
 button.danger { border-color: #c0392b; color: #a52a1f; }
@@ -280,11 +281,11 @@ def _live(job: JobRecord) -> str:
              if p.get("candidates") is not None else '<span id="candidates">–</span>'),
             ("Best agreement", f'<span id="best">{"–" if best is None else f"{100 * best:.2f}%"}</span>'),
             ("Search time", f'<span id="elapsed">{escape(_duration(elapsed))}</span>{budget}')]
-    best_row = (f'<dl class="facts" id="best-program-row"{"" if p.get("best") else " hidden"}><dt>'
-                f'Best program so far</dt><dd><code id="best-program">{escape(str(p.get("best") or ""))}'
-                "</code></dd></dl>")
+    best_row = (f'<div class="row" id="best-program-row"{"" if p.get("best") else " hidden"}>'
+                f'<dt>Best program so far</dt><dd><code id="best-program">'
+                f'{escape(str(p.get("best") or ""))}</code></dd></div>')  # shown once reported
     return ('<section class="live" id="live" aria-live="polite"><h2>'
-            + ("Waiting" if waiting else "Running") + "</h2>" + _dl(rows) + best_row
+            + ("Waiting" if waiting else "Running") + "</h2>" + _dl(rows, best_row)
             + '<button type="button" class="danger" id="cancel">Cancel job</button>'
             '<span id="cancel-message" class="message" role="status"></span></section>')
 
@@ -295,8 +296,8 @@ def _facts(job: JobRecord) -> str:
             ("Result", escape(str(report.get("status") or job.result_status or "–"))),
             ("Submitted", escape(_when(job.created))), ("Started", escape(_when(job.started))),
             ("Finished", escape(_when(job.finished))),
-            ("Wall time", escape(_duration(_seconds(job)) if job.ended and job.started else "–")
-             + ' <span class="muted">(start-up, search and verification)</span>'),
+            ("Wall time", escape(_duration(_seconds(job))) + ' <span class="muted">(start-up, '
+             "search and verification)</span>" if job.ended and job.started else "–"),
             ("Attempts", str(job.attempts)), ("Options", escape(_options(job.options)))]
     if job.stop_reason:
         rows.append(("Stopped", escape(job.stop_reason)))
@@ -305,8 +306,9 @@ def _facts(job: JobRecord) -> str:
     return _dl(rows)
 
 
-def _dl(rows: list[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+def _dl(rows: list[tuple[str, str]], more: str = "") -> str:
+    return ('<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + more
+            + "</dl>")
 
 
 def _chip(text: str, kind: str, ident: str | None = None) -> str:
