@@ -39,6 +39,7 @@ class Progress:
     round: int = 1
     sample: int = 0
     phase: str = "enumerate"
+    best: str | None = None          # the program of best_agreement, as its DSL's text
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def _round(problem, options, sample, executor, budget, state) -> StopReason | No
         if best is not None:
             state.consider(best[1])
         budget.report(level=level, candidates=budget.candidates, distinct=enum.distinct,
-                      best_agreement=state.best_agreement())
+                      best_agreement=state.best_agreement(), best=state.best_text())
         if hit is not None:
             return StopReason.SOLVED if state.accepts(hit) else hit
         if options.conditionals and "ite" in allowed and held is None and level >= 3:
@@ -205,6 +205,13 @@ class _State:
 
     def disagreements(self, program: Node) -> np.ndarray:
         return np.flatnonzero(self.agreement(program)[1])
+
+    def best_text(self) -> str | None:
+        """The program of `best_agreement` (the smallest such), as text, for progress reports."""
+        if not self.pareto:
+            return None
+        top = max(self.pareto.values(), key=lambda p: (p.agreement, -p.size))
+        return self.problem.dsl.show(top.program)
 
     def best_agreement(self) -> float:
         return max((p.agreement for p in self.pareto.values()), default=0.0)
