@@ -314,7 +314,7 @@ def test_event_stream_sends_heartbeats_while_a_job_is_unchanged(tmp_path: Path) 
 
 # ---- durability ---------------------------------------------------------------------------------
 
-def test_concurrent_submissions_all_finish(server: Server, n: int = 12) -> None:
+def test_concurrent_submissions_all_finish(server: Server, n: int = 8) -> None:
     results: list[httpx.Response] = []
     lock = threading.Lock()
 
