@@ -19,6 +19,7 @@ class ProgressOut(BaseModel):
     round: int | None = None
     sample: int | None = None
     phase: str | None = None
+    best: str | None = None          # the program of best_agreement so far, as DSL text
 
 
 class JobOut(BaseModel):
