@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,23 @@ def test_a_killed_servers_job_runs_again_after_restart(tmp_path: Path, db_url) -
         assert seen <= {"interrupted", "running", "succeeded"}
         report = httpx.get(f"{s.url}/jobs/{job_id}/result").json()
         assert report["stop_reason"] in ("time budget", "solved") and report["status"]
+    finally:
+        s.stop()
+
+
+def test_a_clean_shutdown_puts_running_jobs_back_without_counting_an_attempt(tmp_path: Path) -> None:
+    data = tmp_path / "clean"
+    s = Server(data, "--max-attempts", "1").start()
+    try:
+        job_id = submit(s.url, NOISY, {"timeout": "3", "max_size": "30"}).json()["id"]
+        wait_for("the job to run", lambda: job(s.url, job_id)["status"] == "running", timeout=60)
+        s.stop()                                           # SIGTERM: a deploy, say
+        with sqlite3.connect(data / "netsynth.db") as db:
+            assert db.execute("select status, attempts from jobs where id = ?",
+                              (job_id,)).fetchone() == ("interrupted", 0)
+        s = Server(data, "--max-attempts", "1").start()
+        done = wait_for("the job to end", lambda: ended(s.url, job_id), timeout=60)
+        assert (done["status"], done["attempts"]) == ("succeeded", 1)   # the cap of 1 still let it run
     finally:
         s.stop()
 
