@@ -3,8 +3,9 @@
 The app is the HTTP side only: `routes` (jobs, verify), `pages` (results pages, sign-in, docs),
 `uploads` (what a client sends, checked before a job exists), `security` (the token, the Origin
 of writes), `limits` (body sizes). Searches run in separate processes (`runner`, `worker`) that
-the app starts with its lifespan and reaches only through the database, so the API's event loop
-and threads never do search work.
+the app starts with its lifespan and reaches only through the database, and POST /verify's work
+runs in a process of its own (`verifying`), so the API's event loop and threads never do search
+or verification work.
 
 Every error is 4xx with FastAPI's field-level shape, `{"detail": [{"loc": [...], "msg": ...,
 "type": ...}]}`, and never echoes a client's input back whole.
@@ -32,6 +33,7 @@ from netsynth.service.security import SameOrigin, TokenCheck
 from netsynth.service.settings import Settings
 from netsynth.service.store import JobRecord, Store
 from netsynth.service.uploads import clip
+from netsynth.service.verifying import Verifier
 
 THREADS = 100        # request handlers running at once (anyio's default is 40)
 
@@ -44,6 +46,7 @@ class Service:
     store: Store
     runner: Runner
     pictures: ui.PictureCache
+    verifier: Verifier
 
     def job_page(self, job: JobRecord) -> str:
         picture = None
@@ -65,10 +68,12 @@ def create_app(settings: Settings, *, node: str | None = None) -> FastAPI:
         store = await run_in_threadpool(Store, settings.db_url, settings.data_dir)
         runner = Runner(store, settings, node=node or uuid.uuid4().hex)
         await run_in_threadpool(runner.start)
-        holder["service"] = Service(settings, store, runner, ui.PictureCache())
+        verifier = Verifier(settings)
+        holder["service"] = Service(settings, store, runner, ui.PictureCache(), verifier)
         try:
             yield
         finally:
+            verifier.close()
             await run_in_threadpool(runner.stop)
             store.close()
 

@@ -15,13 +15,12 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 
-from dsl.errors import DSLError, NetsynthError
 from netsynth.service import ui
-from netsynth.service.schemas import Accepted, JobOut, JobPage, job_out, jsonable
+from netsynth.service.schemas import Accepted, JobOut, JobPage, job_out
 from netsynth.service.settings import Settings
 from netsynth.service.store import JobRecord, KeyConflict
 from netsynth.service.uploads import (
-    check_uploads, field_error, job_options, option_fields, parse_option, read_form,
+    check_uploads, job_options, option_fields, parse_option, read_form, read_upload,
 )
 
 SPEC_FILE = {"type": "string", "format": "binary", "description": "the spec, JSON or TOML"}
@@ -197,31 +196,11 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
                                        required=("spec", "model", "program"))
         given = texts.get("min_agreement", "").strip()
         agreement = parse_option("min_agreement", given) if given else 1.0
-        return await run_in_threadpool(_verify, svc.settings, files, texts, agreement)
+        settings = svc.settings
+        spec = await run_in_threadpool(read_upload, files["spec"], "spec", settings.max_spec_bytes)
+        model = await run_in_threadpool(read_upload, files["model"], "model",
+                                        settings.max_model_bytes)
+        return await svc.verifier.check(spec, files["spec"].filename, model, texts, agreement)
 
     return router
 
-
-def _verify(settings: Any, files: dict[str, Any], texts: dict[str, str],
-            min_agreement: float) -> dict[str, Any]:
-    import verifier
-    from dsl.language import get_dsl
-
-    checked = check_uploads(settings, files["spec"], files["model"])
-    dsl = get_dsl(checked.spec.dsl)
-    variables = checked.spec.variables()
-    parsed = {}
-    for field in ("program", "reference"):
-        if texts.get(field):
-            try:
-                parsed[field] = dsl.parse(texts[field], variables)
-            except DSLError as e:
-                raise field_error(422, field, str(e), "dsl_error") from None
-            except RecursionError:
-                raise field_error(422, field, f"{field}: nested too deeply", "dsl_error") from None
-    try:
-        result = verifier.check(parsed["program"], checked.oracle,
-                                reference=parsed.get("reference"), min_agreement=min_agreement)
-    except NetsynthError as e:
-        raise field_error(422, "program", str(e), type(e).__name__) from None
-    return jsonable(result.to_dict())

@@ -221,6 +221,17 @@ def check_uploads(settings: Settings, spec_file: UploadFile, model_file: UploadF
     spec_bytes = read_upload(spec_file, "spec", settings.max_spec_bytes)
     spec, spec_dict = parse_spec(spec_bytes, spec_file.filename)
     model = read_upload(model_file, "model", settings.max_model_bytes)
+    return _load(settings, spec, spec_dict, model)
+
+
+def check_bytes(settings: Settings, spec_bytes: bytes, spec_name: str | None,
+                model: bytes) -> Checked:
+    """`check_uploads` of uploads already read (within their limits)."""
+    spec, spec_dict = parse_spec(spec_bytes, spec_name)
+    return _load(settings, spec, spec_dict, model)
+
+
+def _load(settings: Settings, spec: Any, spec_dict: dict[str, Any], model: bytes) -> Checked:
     import oracle
 
     try:

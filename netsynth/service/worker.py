@@ -37,7 +37,7 @@ log = logging.getLogger("netsynth.service.worker")
 
 
 def main(argv: list[str]) -> int:
-    _die_with_parent(int(argv[2]))
+    die_with_parent(int(argv[2]))
     answers = os.fdopen(int(argv[1]), "w", buffering=1)
     first = sys.stdin.readline()
     if not first:
@@ -145,7 +145,7 @@ def progress_writer(store: Store, settings: Settings, job_id: str,
     return write
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process when the server that started it dies (kill -9 too)."""
     try:
         import ctypes
