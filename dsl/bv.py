@@ -7,7 +7,8 @@ and every operator is total, with SMT-LIB's meaning (docs/semantics.md, "The bit
 more give 0 (`<<`, `>>u`) or the sign fill (`>>s`), rotations take the count modulo W.
 
 Each row computes W-bit values in every back-end: numpy masks to W bits (no int64 overflow
-for W <= 32); the Python export masks where Python's ints would leave the range; the Z3 term
+for W <= 32); the Python export masks where Python's ints would leave the range (and, given ints
+that are no W-bit value, still returns an int: shift counts below 0 give 0); the Z3 term
 works on W-bit vectors natively: it reads the low W bits of its arguments, whatever their width,
 and zero-extends its result back, so the verifier's vectors (sized by `dsl.smt.bit_width` from
 the rows' `bounds`, [0, 2^W - 1]: W + 3 bits) hold the same unsigned values. A literal must be a
@@ -277,12 +278,13 @@ def operators(width: int) -> tuple[Operator, ...]:
             total=f"({{0}} ^ {M})"),
         # shifts and rotations --------------------------------------------------------------------
         row("shl", I2, INT, infix("<<", SHIFT), scalar=shl,
-            total=f"(({{0}} << {{1}}) & {M} if {{1}} < {W} else 0)",
+            total=f"(({{0}} << {{1}}) & {M} if 0 <= {{1}} < {W} else 0)",
             doc=f"left shift; a count of {W} or more gives 0"),
-        row("lshr", I2, INT, infix(">>u", SHIFT), scalar=lshr, total="({0} >> {1})",
+        row("lshr", I2, INT, infix(">>u", SHIFT), scalar=lshr,
+            total="({0} >> {1} if {1} >= 0 else 0)",
             doc="logical right shift"),
         row("ashr", I2, INT, infix(">>s", SHIFT), scalar=ashr,
-            total=f"((({{0}} ^ {H}) - {H} >> {{1}}) & {M})",
+            total=f"((({{0}} ^ {H}) - {H} >> {{1}}) & {M} if {{1}} >= 0 else 0)",
             doc=f"arithmetic right shift; a count of {W} or more fills with the sign"),
         row("rotl", I2, INT, call("rotl", 2), scalar=rotl,
             total=f"(({{0}} << {{1}} % {W} | {{0}} >> {W} - {{1}} % {W}) & {M})",
