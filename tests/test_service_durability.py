@@ -164,3 +164,23 @@ def test_a_second_server_on_the_same_data_folder_is_refused(tmp_path: Path) -> N
             Server(tmp_path / "one").start()
     finally:
         s.stop()
+
+
+def test_a_search_deaf_to_its_cancel_is_ended(tmp_path: Path) -> None:
+    """A search stuck where it cannot see its cancel (here: its process stopped with SIGSTOP)
+    has its process killed --cancel-grace seconds after the cancel; the job ends cancelled."""
+    s = Server(tmp_path / "deaf", "--cancel-grace", "1").start()
+    try:
+        job_id = submit(s.url, NOISY, SLOW).json()["id"]
+        wait_for("the job to run", lambda: job(s.url, job_id)["status"] == "running", timeout=60)
+        (pid,) = s.search_processes()
+        os.kill(pid, signal.SIGSTOP)
+        assert httpx.post(f"{s.url}/jobs/{job_id}/cancel").status_code == 202
+        done = wait_for("the job to end", lambda: ended(s.url, job_id), timeout=60)
+        assert (done["status"], done["stop_reason"], done["attempts"]) == ("cancelled", "cancelled", 1)
+        assert "killing its search process" in s.log.read_text()
+        r = submit(s.url, ABS, FAST)                    # a new search process takes the next job
+        assert wait_for("a job to end", lambda: ended(s.url, r.json()["id"]),
+                        timeout=60)["status"] == "succeeded"
+    finally:
+        s.stop()

@@ -75,6 +75,9 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                         "takes over a running job (default 30)")
     p.add_argument("--heartbeat", type=float, default=15.0, metavar="S",
                    help="seconds between comment lines of an unchanged event stream (default 15)")
+    p.add_argument("--cancel-grace", type=float, default=30.0, metavar="S",
+                   help="seconds a cancelled search may take to stop before its process is "
+                        "killed (default 30)")
     p.add_argument("--search-nice", type=int, default=10, metavar="N",
                    help="niceness of the search processes (default 10: the API is served first)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
@@ -103,9 +106,10 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"netsynth: error: --{flag.replace('_', '-')}: expected a positive integer, "
                   f"got {getattr(args, flag)}", file=sys.stderr)
             return 2
-    for flag in ("lease", "heartbeat"):
+    for flag in ("lease", "heartbeat", "cancel_grace"):
         if not 0 < getattr(args, flag) < 1e6:
-            print(f"netsynth: error: --{flag}: expected a positive number of seconds, got "
+            print(f"netsynth: error: --{flag.replace('_', '-')}: expected a positive number of "
+                  f"seconds, got "
                   f"{getattr(args, flag)}", file=sys.stderr)
             return 2
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -116,6 +120,7 @@ def run_serve(args: argparse.Namespace) -> int:
                         allowed_origins=tuple(args.allow_origin),
                         max_model_bytes=args.max_model_bytes, max_attempts=args.max_attempts,
                         lease=args.lease, event_heartbeat=args.heartbeat,
+                        cancel_grace=args.cancel_grace,
                         search_nice=args.search_nice)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -8,7 +8,7 @@ woken:
 - claims waiting jobs while a search process is free, and sends each to one (`worker.py`): a
   process per slot, started with the server (again if it dies) and kept for later jobs;
 - relays cancels recorded in the database (by this server's API or another's) to the process
-  running the job;
+  running the job, and kills that process if the job has not ended `cancel_grace` seconds later;
 - marks this server's running jobs alive (a heartbeat), and takes back the running jobs of any
   server whose heartbeat is older than `lease` seconds (a server that died for good).
 A search process that dies mid-job (killed, out of memory) counts as an interruption of its job.
@@ -103,6 +103,8 @@ class Runner:
             for job_id, attempt in self.store.cancels(self.node):
                 for slot in self._slots:
                     slot.cancel(job_id, attempt)
+            for slot in self._slots:        # a search deaf to its cancel: end its process
+                slot.end_if_deaf(self.settings.cancel_grace)
         if time.monotonic() - self._beat > self.settings.lease / 4:
             self._beat = time.monotonic()
             self.store.heartbeat(self.node)
@@ -148,7 +150,7 @@ class Slot:
         self.index = index
         self.runner = runner
         self.job: JobRecord | None = None
-        self._cancelled: set[tuple[str, int]] = set()
+        self._cancelled: dict[tuple[str, int], float] = {}    # -> when the cancel was sent
         self._proc: subprocess.Popen | None = None
         self._input: IO[str] | None = None
 
@@ -165,11 +167,25 @@ class Slot:
         if job is None or (job.id, job.attempts) != (job_id, attempt) \
                 or (job_id, attempt) in self._cancelled:
             return
-        self._cancelled.add((job_id, attempt))
+        self._cancelled[(job_id, attempt)] = time.monotonic()
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return        # it died: its listener puts the job back, and the cancel wins there
         try:
             self._send({"cancel": job_id, "attempt": attempt})
         except OSError:
             pass
+
+    def end_if_deaf(self, grace: float) -> None:
+        """Kill the process if its job was cancelled more than `grace` seconds ago and still
+        runs (a search stuck in a long native call): the job then ends `cancelled`."""
+        job, proc = self.job, self._proc
+        sent = None if job is None else self._cancelled.get((job.id, job.attempts))
+        if sent is not None and proc is not None and time.monotonic() - sent > grace:
+            log.warning("job %s: no end %.0f s after its cancel; killing its search process",
+                        job.id, grace)
+            self._cancelled[(job.id, job.attempts)] = float("inf")      # once
+            proc.kill()
 
     def close(self, *, timeout: float) -> None:
         proc, stdin = self._proc, self._input

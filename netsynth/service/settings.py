@@ -27,6 +27,8 @@ class Settings:
     lease: float = 30.0                     # seconds without a heartbeat before another server
                                             # takes over a running job
     search_nice: int = 10                   # niceness of search processes (the API stays quick)
+    cancel_grace: float = 30.0              # seconds a cancelled search may take to stop before
+                                            # its process is killed
     progress_interval: float = 0.5          # seconds between progress writes
     event_interval: float = 0.25            # seconds between store polls of an event stream
     event_heartbeat: float = 15.0           # seconds of an unchanged job between SSE comments

@@ -226,7 +226,9 @@ class Store:
                 .with_for_update(skip_locked=True).scalar_subquery())
         with self._session.begin() as s:
             job_id = s.scalar(update(Job).where(Job.id == pick, Job.status.in_(WAITING))
-                              .values(status=RUNNING, owner=owner, heartbeat=t, started=t,
+                              # `t` may precede the commit of a job created meanwhile
+                              .values(status=RUNNING, owner=owner, heartbeat=t,
+                                      started=case((Job.created > t, Job.created), else_=t),
                                       finished=None, progress=None, attempts=Job.attempts + 1)
                               .returning(Job.id))
             return None if job_id is None else _record(s.get(Job, job_id, populate_existing=True))
