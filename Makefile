@@ -11,12 +11,15 @@ export PYTHONHASHSEED := 0
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo "setup: making $(VENV) and installing netsynth's dependencies (the first time takes a minute or two)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	@echo "setup: torch, the pinned CPU build (an unpinned torch pulls a multi-GB CUDA build)"
 	$(PY) -m pip install --quiet torch==2.13.0
+	@echo "setup: netsynth and the rest (numpy, numba, onnxruntime, z3, ray, fastapi, ...)"
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "setup: done"
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
