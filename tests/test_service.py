@@ -613,3 +613,9 @@ def test_docs_pages_work_offline(server: Server, tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "/jobs/{job_id}/cancel" in dom.stdout and "opblock" in dom.stdout
+
+
+def test_the_front_door_leads_to_the_jobs_and_serve_says_its_url(server: Server) -> None:
+    r = httpx.get(server.url + "/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/ui/jobs"
+    assert f"netsynth: serving at http://127.0.0.1:{server.port}/" in server.log.read_text()

@@ -135,10 +135,20 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"netsynth: error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
               file=sys.stderr)
         return 1
+    url = _url(sock)
+    print(f"netsynth: serving at {url} (results pages: {url}ui/jobs, API docs: {url}docs); "
+          "Ctrl-C stops", flush=True)
     config = uvicorn.Config(create_app(settings, node=node), log_level=args.log_level.lower(),
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _url(sock: socket.socket) -> str:
+    """The address a browser on this machine opens for the listening socket."""
+    host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)    # every interface: this one
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -60,6 +60,11 @@ def page_routes(app: FastAPI, service: Callable[[], Any], auth: list[Any],
         return FileResponse(static / name, media_type=ASSETS[name],
                             headers={"Cache-Control": "max-age=86400"})
 
+    @router.get("/")
+    def home() -> RedirectResponse:
+        """The front door: the job list (which sends a browser without the token to sign in)."""
+        return RedirectResponse("/ui/jobs", status_code=307)
+
     @router.get("/ui/login", response_class=HTMLResponse)
     def ui_login_form() -> HTMLResponse:
         return HTMLResponse(ui.login_page(wanted=tokens.token is not None))
