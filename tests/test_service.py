@@ -389,10 +389,25 @@ def test_cli_submit_wait_status_result_cancel(server: Server, tmp_path: Path) ->
     job_id = p.stdout.strip()
     wait_for("the CLI job to end", lambda: ended(server.url, job_id), timeout=60)
     p = cli("status", job_id)
+    assert p.returncode == 0 and p.stdout.startswith(f"job {job_id} (abs_diff): succeeded; result solved")
+    p = cli("status", job_id, "--json", "-")
     assert p.returncode == 0 and json.loads(p.stdout)["status"] == "succeeded"
     p = cli("result", job_id, "--json", "-")
     assert p.returncode == 0 and json.loads(p.stdout)["status"] == "solved"
     assert cli("cancel", job_id).returncode == 2          # already ended: 409
+    p = cli("jobs", "--limit", "3")
+    assert p.returncode == 0 and f"job {job_id} (abs_diff): succeeded" in p.stdout
+    assert p.stdout.strip().splitlines()[-1].startswith(f"{min(3, len(p.stdout.splitlines()) - 1)} of ")
+
+    # A job that has not ended: its result is not bad input (exit 1, not 2), and a cancel says so.
+    p = cli("submit", str(NOISY / "spec.json"), *sum(([f"--{k.replace('_', '-')}", v]
+                                                       for k, v in SLOW.items()), []))
+    slow_id = p.stdout.strip()
+    p = cli("result", slow_id)
+    assert p.returncode == 1 and "has not ended" in p.stderr and "Traceback" not in p.stderr
+    p = cli("cancel", slow_id)
+    assert p.returncode == 0 and "cancel requested" in p.stdout
+    wait_for("the cancelled job to end", lambda: ended(server.url, slow_id), timeout=120)
 
     for args in (("status", "nope"), ("result", "nope"),
                  ("submit", str(ABS / "spec.json"), "--model", str(ABS / "spec.json"))):

@@ -47,11 +47,15 @@ def add_subcommands(sub: Any) -> None:
                                     ("cancel", "cancel a job", run_cancel)):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("id", help="job id")
-        if name == "result":
+        if name in ("result", "status"):
             p.add_argument("--json", type=Path, default=None, metavar="OUT",
-                           help="write the report JSON here ('-' for stdout)")
+                           help="write the JSON here ('-' for stdout)")
         _client_options(p)
         p.set_defaults(handler=handler)
+    jobs = sub.add_parser("jobs", help="list a server's jobs, newest first")
+    jobs.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    _client_options(jobs)
+    jobs.set_defaults(handler=run_jobs)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -298,22 +302,79 @@ def run_status(args: argparse.Namespace) -> int:
     answers = _ask(args, "status")
     if isinstance(answers, int):
         return answers
-    print(json.dumps(answers[0], indent=2))
+    job = answers[0]
+    if args.json is not None:
+        text = json.dumps(job, indent=2)
+        if str(args.json) == "-":
+            print(text)
+            return 0
+        args.json.write_text(text + "\n")
+    print(_status_line(job))
+    return 0
+
+
+def _status_line(job: dict[str, Any]) -> str:
+    """`job ID (name): running, size 5, 110,353 candidates, best 98.05%, 0.3 s`, or the outcome."""
+    from netsynth.service.client import STATES_ENDED
+
+    text = f"job {job['id']} ({job.get('spec_name') or '?'}): {job['status']}"
+    p = job.get("progress") or {}
+    if job["status"] in ("queued", "running", "interrupted") and p:
+        text += (f", size {p.get('level', '-')}, {p.get('candidates') or 0:,} candidates, best "
+                 f"{100 * (p.get('best_agreement') or 0):.2f}%, {p.get('elapsed') or 0:.1f} s")
+        if p.get("best"):
+            text += f", best so far {p['best']}"
+    if job.get("result_status"):
+        text += f"; result {job['result_status']} (stopped: {job.get('stop_reason')})"
+    if job.get("cancel_requested") and job["status"] not in STATES_ENDED:
+        text += "; a cancel is requested"
+    if job.get("error"):
+        text += f"; error: {job['error']}"
+    return text
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    from netsynth.service.client import ApiError
+
+    try:
+        with _client(args) as client:
+            page = client.jobs(limit=max(1, args.limit))
+    except ApiError as e:
+        return _fail(e)
+    for job in page["jobs"]:
+        print(_status_line(job))
+    print(f"{len(page['jobs'])} of {page['total']} job(s)")
     return 0
 
 
 def run_result(args: argparse.Namespace) -> int:
-    answers = _ask(args, "status", "result")
+    from netsynth.service.client import STATES_ENDED
+
+    answers = _ask(args, "status")
     if isinstance(answers, int):
         return answers
-    job, report = answers
-    return _print_report(report, args.json, status=job.get("status"))
+    job = answers[0]
+    if job["status"] not in STATES_ENDED:
+        # Not bad input (exit 2): the job is fine, its report is not there yet.
+        print(f"netsynth: job {job['id']} has not ended ({job['status']}); its report comes when "
+              f"it does (`netsynth status {job['id']}` shows its progress)", file=sys.stderr)
+        return 1
+    answers = _ask(args, "result")
+    if isinstance(answers, int):
+        return answers
+    return _print_report(answers[0], args.json, status=job.get("status"))
 
 
 def run_cancel(args: argparse.Namespace) -> int:
     answers = _ask(args, "cancel")
     if isinstance(answers, int):
         return answers
+    from netsynth.service.client import STATES_ENDED
+
     job = answers[0]
-    print(f"job {job['id']}: {job['status']}")
+    if job["status"] in STATES_ENDED:
+        print(f"job {job['id']}: {job['status']}")
+    else:
+        print(f"job {job['id']}: cancel requested (it was {job['status']}; a running search stops "
+              f"within seconds, keeping the best program it found)")
     return 0

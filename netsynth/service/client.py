@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import httpx
 
-STATES_ENDED = ("succeeded", "failed", "cancelled")
+STATES_ENDED = ("succeeded", "failed", "cancelled")   # the store's ENDED (the client imports no server code)
 
 
 class ApiError(Exception):
@@ -60,6 +60,9 @@ class Client:
 
     def status(self, job_id: str) -> dict[str, Any]:
         return self._json("GET", f"/jobs/{job_id}")
+
+    def jobs(self, *, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        return self._json("GET", "/jobs", params={"limit": limit, "offset": offset})
 
     def result(self, job_id: str) -> dict[str, Any]:
         return self._json("GET", f"/jobs/{job_id}/result")
