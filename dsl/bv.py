@@ -20,6 +20,7 @@ int64 overflow does in the `int` DSL, so the search discards such candidates.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -77,242 +78,248 @@ def language(name: str, grammar: str, *, source: str) -> BitVectorDSL:
 @functools.cache
 def operators(width: int) -> tuple[Operator, ...]:
     """The rows of `bv<width>`: arithmetic, division, bitwise, shifts and rotations, comparisons,
-    then the `int` DSL's Boolean connectives and an if-then-else."""
+    then the `int` DSL's Boolean connectives and an if-then-else.
+
+    Each row holds the operator's forms side by side: `numpy` (arrays), `scalar` (one value,
+    plain Python that numba compiles; the numpy form where one expression serves both), `total`
+    (the exported Python), `z3` (given the z3 module and W-bit terms), `sympy` and `c`."""
     W, M, H = width, (1 << width) - 1, 1 << (width - 1)
-    # ---- the scalar forms: plain Python on W-bit values, compiled by numba for the kernels ------
-    add = lambda a, b: (a + b) & M                                          # noqa: E731
-    sub = lambda a, b: (a - b) & M                                          # noqa: E731
-    mul = lambda a, b: (a * b) & M                                          # noqa: E731
-    udiv = lambda a, b: a // b if b != 0 else M                             # noqa: E731
-    urem = lambda a, b: a % b if b != 0 else a                              # noqa: E731
-    shl = lambda a, n: (a << n) & M if n < W else 0                         # noqa: E731
-    lshr = lambda a, n: a >> n if n < W else 0                              # noqa: E731
-    ashr = lambda a, n: (((a ^ H) - H) >> min(n, W - 1)) & M                # noqa: E731
-    rotl = lambda a, n: ((a << (n % W)) | (a >> (W - n % W))) & M           # noqa: E731
-    rotr = lambda a, n: ((a >> (n % W)) | (a << (W - n % W))) & M           # noqa: E731
-    slt = lambda a, b: (a ^ H) < (b ^ H)                                    # noqa: E731
-    sle = lambda a, b: (a ^ H) <= (b ^ H)                                   # noqa: E731
-    sgt = lambda a, b: (a ^ H) > (b ^ H)                                    # noqa: E731
-    sge = lambda a, b: (a ^ H) >= (b ^ H)                                   # noqa: E731
+    f = _Forms(W)
 
-    def sdiv(a, b):   # bvsdiv: the quotient of the magnitudes, negative iff the signs differ
-        if b == 0:
-            return 1 if a & H else M
-        q = abs((a ^ H) - H) // abs((b ^ H) - H)
-        return (-q if (a ^ b) & H else q) & M
+    def row(name, arg_types, result, form, *, numpy, scalar, z3, sympy, c, total=None, doc="",
+            **extra) -> Operator:
+        checks = ({"scalar_when": f.in_range, "bounds": lambda *_: (0, M)} if result == INT
+                  else {"overflow": f.not_value[len(arg_types)]})
+        return Operator(name, arg_types, result, f.vector(numpy), **form, total=total,
+                        needs_total=_always if total else None, scalar=scalar,
+                        z3=f.z3row(z3), sympy=sympy, c=c, doc=doc, **checks, **extra)
 
-    def srem(a, b):   # bvsrem: the remainder of the magnitudes, with the dividend's sign
-        if b == 0:
-            return a
-        r = abs((a ^ H) - H) % abs((b ^ H) - H)
-        return (-r if a & H else r) & M
+    def unsigned(name: str, symbol: str, op, python: str):
+        return row(name, I2, BOOL, comparison(symbol), numpy=op, scalar=op,
+                   z3=lambda z, a, b: getattr(z, name.upper())(a, b),
+                   sympy=_INT_ROWS[name[1:]].sympy, c=f"({{0}} {python} {{1}})",
+                   total=f"({{0}} {python} {{1}})")
 
-    # ---- numpy: the same on arrays, and which points have an argument that is no W-bit value --
-    def outside(*args) -> np.ndarray | None:
-        flags = [(x < 0) | (x > M) for x in args if x.dtype != np.bool_]
-        if not any(f.any() for f in flags):   # on the arguments, before they broadcast
-            return None
-        return functools.reduce(np.logical_or, flags)
+    def signed(name: str, symbol: str, op, python: str):
+        # The Python and C forms put the operands under `^`: operands need more than `|`.
+        return row(name, I2, BOOL, {**comparison(symbol), "arg_prec": (BITXOR, BITXOR)},
+                   numpy=lambda a, b: op(a ^ H, b ^ H), scalar=f.signed_scalar[name],
+                   z3=lambda z, a, b: op(a, b),       # Z3's <, <=, >, >= are signed
+                   sympy=lambda a, b: _INT_ROWS[name[1:]].sympy(f.sp_signed(a), f.sp_signed(b)),
+                   c=f"(({{0}} ^ {H}) {python} ({{1}} ^ {H}))",
+                   total=f"(({{0}} ^ {H}) {python} ({{1}} ^ {H}))")
 
-    def vector(fn: Callable) -> Callable:
-        return lambda *args: (fn(*args), outside(*args))
+    return (
+        # arithmetic modulo 2^W --------------------------------------------------------------------
+        row("add", I2, INT, infix("+", ARITH), commutative=True,
+            numpy=f.add, scalar=f.add, z3=lambda z, a, b: a + b,
+            sympy=lambda a, b: f.sp_mod(a + b), c=f.c_wrap("(uint64_t){0} + (uint64_t){1}"),
+            total=f"(({{0}} + {{1}}) & {M})"),
+        row("sub", I2, INT, infix("-", ARITH),
+            numpy=f.sub, scalar=f.sub, z3=lambda z, a, b: a - b,
+            sympy=lambda a, b: f.sp_mod(a - b), c=f.c_wrap("(uint64_t){0} - (uint64_t){1}"),
+            total=f"(({{0}} - {{1}}) & {M})"),
+        row("mul", I2, INT, infix("*", TERM), commutative=True,
+            numpy=f.mul, scalar=f.mul, z3=lambda z, a, b: a * b,
+            sympy=lambda a, b: f.sp_mod(a * b), c=f.c_wrap("(uint64_t){0} * (uint64_t){1}"),
+            total=f"(({{0}} * {{1}}) & {M})"),
+        row("udiv", I2, INT, infix("/u", TERM), doc=f"unsigned division; x /u 0 == {M}",
+            numpy=lambda a, b: np.where(b == 0, M, a // _nonzero(b)), scalar=f.udiv,
+            z3=lambda z, a, b: z.UDiv(a, b), sympy=f.sp_function("udiv", f.udiv),
+            c=f"({{1}} == 0 ? {M} : {{0}} / {{1}})", total=f"({{0}} // {{1}} if {{1}} else {M})"),
+        row("urem", I2, INT, infix("%u", TERM), doc="unsigned remainder; x %u 0 == x",
+            numpy=lambda a, b: np.where(b == 0, a, a % _nonzero(b)), scalar=f.urem,
+            z3=lambda z, a, b: z.URem(a, b), sympy=f.sp_function("urem", f.urem),
+            c="({1} == 0 ? {0} : {0} % {1})", total="({0} % {1} if {1} else {0})"),
+        row("sdiv", I2, INT, infix("/s", TERM), doc="signed division toward zero (bvsdiv)",
+            numpy=f.np_sdiv, scalar=f.sdiv, z3=lambda z, a, b: a / b,       # Z3's / is bvsdiv
+            sympy=f.sp_function("sdiv", f.sdiv),
+            c=f"({{1}} == 0 ? (({{0}} & {H}) ? 1 : {M}) : "
+              f"{f.c_wrap(f'(uint64_t)({f.c_signed(0)} / {f.c_signed(1)})')})",
+            total=f"((abs(({{0}} ^ {H}) - {H}) // abs(({{1}} ^ {H}) - {H}) "
+                  f"* (-1 if ({{0}} ^ {{1}}) & {H} else 1) & {M}) if {{1}} "
+                  f"else (1 if {{0}} & {H} else {M}))"),
+        row("srem", I2, INT, infix("%s", TERM), doc="signed remainder, the dividend's sign (bvsrem)",
+            numpy=f.np_srem, scalar=f.srem, z3=lambda z, a, b: z.SRem(a, b),
+            sympy=f.sp_function("srem", f.srem),
+            c=f"({{1}} == 0 ? {{0}} : {f.c_wrap(f'(uint64_t)({f.c_signed(0)} % {f.c_signed(1)})')})",
+            total=f"((abs(({{0}} ^ {H}) - {H}) % abs(({{1}} ^ {H}) - {H}) "
+                  f"* (-1 if {{0}} & {H} else 1) & {M}) if {{1}} else {{0}})"),
+        row("negate", (INT,), INT, prefix("-", UNARY), doc="two's complement negation (bvneg)",
+            numpy=f.negate, scalar=f.negate, z3=lambda z, a: -a,
+            sympy=lambda a: f.sp_mod(-a), c=f.c_wrap("0 - (uint64_t){0}"),
+            total=f"(-{{0}} & {M})"),
+        # bitwise (W-bit operands give W-bit results: Python's own operators) --------------------
+        row("bitand", I2, INT, infix("&", BITAND), commutative=True,
+            numpy=np.bitwise_and, scalar=lambda a, b: a & b, z3=lambda z, a, b: a & b,
+            sympy=_INT_ROWS["bitand"].sympy, c="({0} & {1})"),
+        row("bitor", I2, INT, infix("|", BITOR), commutative=True,
+            numpy=np.bitwise_or, scalar=lambda a, b: a | b, z3=lambda z, a, b: a | b,
+            sympy=_INT_ROWS["bitor"].sympy, c="({0} | {1})"),
+        row("bitxor", I2, INT, infix("^", BITXOR), commutative=True,
+            numpy=np.bitwise_xor, scalar=lambda a, b: a ^ b, z3=lambda z, a, b: a ^ b,
+            sympy=_INT_ROWS["bitxor"].sympy, c="({0} ^ {1})"),
+        row("invert", (INT,), INT, prefix("~", UNARY),
+            numpy=f.invert, scalar=f.invert, z3=lambda z, a: ~a,
+            sympy=lambda a: M - a, c=f"({{0}} ^ {M})", total=f"({{0}} ^ {M})"),
+        # shifts and rotations (counts are W-bit values too) -------------------------------------
+        row("shl", I2, INT, infix("<<", SHIFT), doc=f"left shift; a count of {W} or more gives 0",
+            numpy=lambda a, n: np.where(n < W, (a << np.minimum(n, W - 1)) & M, 0),
+            scalar=f.shl, z3=lambda z, a, n: a << n, sympy=lambda a, n: f.sp_mod(a * 2**n),
+            c=f"({{1}} >= {W} ? 0 : {f.c_wrap('(uint64_t){0} << {1}')})",
+            total=f"(({{0}} << {{1}}) & {M} if 0 <= {{1}} < {W} else 0)"),
+        row("lshr", I2, INT, infix(">>u", SHIFT), doc="logical right shift",
+            numpy=lambda a, n: np.where(n < W, a >> np.minimum(n, W - 1), 0),
+            scalar=f.lshr, z3=lambda z, a, n: z.LShR(a, n), sympy=_sp_shr,
+            c=f"({{1}} >= {W} ? 0 : {{0}} >> {{1}})", total="({0} >> {1} if {1} >= 0 else 0)"),
+        row("ashr", I2, INT, infix(">>s", SHIFT),
+            doc=f"arithmetic right shift; a count of {W} or more fills with the sign",
+            numpy=f.ashr, scalar=f.ashr_scalar, z3=lambda z, a, n: a >> n,       # Z3's >> is bvashr
+            sympy=lambda a, n: f.sp_mod(_sp_shr(f.sp_signed(a), n)),
+            c=f.c_wrap(f"(uint64_t)({f.c_signed(0)} >> ({{1}} >= {W} ? {W - 1} : {{1}}))"),
+            total=f"((({{0}} ^ {H}) - {H} >> {{1}}) & {M} if {{1}} >= 0 else 0)"),
+        row("rotl", I2, INT, call("rotl", 2), doc=f"rotate left by the count modulo {W}",
+            numpy=f.rotl, scalar=f.rotl, z3=lambda z, a, n: z.RotateLeft(a, n),
+            sympy=f.sp_function("rotl", f.rotl),
+            c=f.c_wrap(f"((uint64_t){{0}} << ({{1}} % {W})) | ((uint64_t){{0}} >> ({W} - {{1}} % {W}))"),
+            total=f"(({{0}} << {{1}} % {W} | {{0}} >> {W} - {{1}} % {W}) & {M})"),
+        row("rotr", I2, INT, call("rotr", 2), doc=f"rotate right by the count modulo {W}",
+            numpy=f.rotr, scalar=f.rotr, z3=lambda z, a, n: z.RotateRight(a, n),
+            sympy=f.sp_function("rotr", f.rotr),
+            c=f.c_wrap(f"((uint64_t){{0}} >> ({{1}} % {W})) | ((uint64_t){{0}} << ({W} - {{1}} % {W}))"),
+            total=f"(({{0}} >> {{1}} % {W} | {{0}} << {W} - {{1}} % {W}) & {M})"),
+        # comparisons --------------------------------------------------------------------------------
+        row("eq", I2, BOOL, comparison("=="), commutative=True,
+            numpy=np.equal, scalar=lambda a, b: a == b, z3=lambda z, a, b: a == b,
+            sympy=_INT_ROWS["eq"].sympy, c="({0} == {1})"),
+        row("ne", I2, BOOL, comparison("!="), commutative=True,
+            numpy=np.not_equal, scalar=lambda a, b: a != b, z3=lambda z, a, b: a != b,
+            sympy=_INT_ROWS["ne"].sympy, c="({0} != {1})"),
+        unsigned("ult", "<u", lambda a, b: a < b, "<"),
+        unsigned("ule", "<=u", lambda a, b: a <= b, "<="),
+        unsigned("ugt", ">u", lambda a, b: a > b, ">"),
+        unsigned("uge", ">=u", lambda a, b: a >= b, ">="),
+        signed("slt", "<s", lambda a, b: a < b, "<"),
+        signed("sle", "<=s", lambda a, b: a <= b, "<="),
+        signed("sgt", ">s", lambda a, b: a > b, ">"),
+        signed("sge", ">=s", lambda a, b: a >= b, ">="),
+        # Boolean connectives (no int arguments: the int DSL's rows) and if-then-else -----------
+        *(_INT_ROWS[name] for name in ("and", "or", "not")),
+        _ite(_INT_ROWS["ite"], f.in_range, M),
+    )
 
-    def nonzero(b):
-        return np.where(b == 0, 1, b)
 
-    def np_sdiv(a, b):
-        q = np.abs((a ^ H) - H) // np.abs((nonzero(b) ^ H) - H)
-        q = np.where((a ^ b) & H, -q, q) & M
-        return np.where(b == 0, np.where(a & H, 1, M), q)
+class _Forms:
+    """What the rows of `bv<W>` share: W-bit helpers for each back-end. The scalar forms are
+    closures over ints only, so numba compiles them; most also serve numpy unchanged."""
 
-    def np_srem(a, b):
-        r = np.abs((a ^ H) - H) % np.abs((nonzero(b) ^ H) - H)
-        return np.where(b == 0, a, np.where(a & H, -r, r) & M)
+    def __init__(self, W: int) -> None:
+        M, H = (1 << W) - 1, 1 << (W - 1)
+        self.add = lambda a, b: (a + b) & M
+        self.sub = lambda a, b: (a - b) & M
+        self.mul = lambda a, b: (a * b) & M                  # int64 wraps: the low W bits hold
+        self.negate = lambda a: -a & M
+        self.invert = lambda a: a ^ M
+        self.udiv = lambda a, b: a // b if b != 0 else M
+        self.urem = lambda a, b: a % b if b != 0 else a
+        self.shl = lambda a, n: (a << n) & M if n < W else 0
+        self.lshr = lambda a, n: a >> n if n < W else 0
+        self.ashr = lambda a, n: ((a ^ H) - H) >> np.minimum(n, W - 1) & M
+        self.ashr_scalar = lambda a, n: ((a ^ H) - H) >> min(n, W - 1) & M
+        # A count of 0 shifts the other half by W: 0 for W-bit values (W <= 32 < 64).
+        self.rotl = lambda a, n: ((a << n % W) | (a >> (W - n % W))) & M
+        self.rotr = lambda a, n: ((a >> n % W) | (a << (W - n % W))) & M
+        self.signed_scalar = {                  # numba compiles no call to another closure
+            "slt": lambda a, b: (a ^ H) < (b ^ H), "sle": lambda a, b: (a ^ H) <= (b ^ H),
+            "sgt": lambda a, b: (a ^ H) > (b ^ H), "sge": lambda a, b: (a ^ H) >= (b ^ H),
+        }
 
-    def np_rotate(a, n, left: bool):
-        k = n % W
-        high, low = (a << k, a >> (W - k)) if left else (a << (W - k), a >> k)
-        return (high | low) & M
+        def sdiv(a, b):   # bvsdiv: the quotient of the magnitudes, negative iff signs differ
+            if b == 0:
+                return 1 if a & H else M
+            q = abs((a ^ H) - H) // abs((b ^ H) - H)
+            return (-q if (a ^ b) & H else q) & M
 
-    numpy = {
-        "add": lambda a, b: (a + b) & M, "sub": lambda a, b: (a - b) & M,
-        "mul": lambda a, b: (a * b) & M,
-        "udiv": lambda a, b: np.where(b == 0, M, a // nonzero(b)),
-        "urem": lambda a, b: np.where(b == 0, a, a % nonzero(b)),
-        "sdiv": np_sdiv, "srem": np_srem, "negate": lambda a: -a & M, "invert": lambda a: a ^ M,
-        "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor,
-        "shl": lambda a, n: np.where(n < W, (a << np.minimum(n, W - 1)) & M, 0),
-        "lshr": lambda a, n: np.where(n < W, a >> np.minimum(n, W - 1), 0),
-        "ashr": lambda a, n: ((a ^ H) - H) >> np.minimum(n, W - 1) & M,
-        "rotl": lambda a, n: np_rotate(a, n, True), "rotr": lambda a, n: np_rotate(a, n, False),
-        "eq": np.equal, "ne": np.not_equal, "ult": np.less, "ule": np.less_equal,
-        "ugt": np.greater, "uge": np.greater_equal,
-        "slt": lambda a, b: (a ^ H) < (b ^ H), "sle": lambda a, b: (a ^ H) <= (b ^ H),
-        "sgt": lambda a, b: (a ^ H) > (b ^ H), "sge": lambda a, b: (a ^ H) >= (b ^ H),
-    }
+        def srem(a, b):   # bvsrem: the remainder of the magnitudes, with the dividend's sign
+            if b == 0:
+                return a
+            r = abs((a ^ H) - H) % abs((b ^ H) - H)
+            return (-r if a & H else r) & M
 
-    # ---- Z3: native W-bit terms inside, the caller's width outside --------------------------
-    def z3row(fn: Callable) -> Callable:
+        def np_sdiv(a, b):
+            q = np.abs((a ^ H) - H) // np.abs((_nonzero(b) ^ H) - H)
+            q = np.where((a ^ b) & H, -q, q) & M
+            return np.where(b == 0, np.where(a & H, 1, M), q)
+
+        def np_srem(a, b):
+            r = np.abs((a ^ H) - H) % np.abs((_nonzero(b) ^ H) - H)
+            return np.where(b == 0, a, np.where(a & H, -r, r) & M)
+
+        self.sdiv, self.srem, self.np_sdiv, self.np_srem = sdiv, srem, np_sdiv, np_srem
+
+        # Kernels run an int result's scalar form only on blocks of W-bit values; a Boolean
+        # result's checks each point (its `overflow`).
+        self.in_range = lambda *intervals: all(0 <= lo and hi <= M for lo, hi in intervals)
+        self.not_value = {1: lambda a: a < 0 or a > M,
+                          2: lambda a, b: a < 0 or a > M or b < 0 or b > M}
+        self.W, self.M, self.H = W, M, H
+
+    def vector(self, fn: Callable) -> Callable:
+        """A numpy form returning (values, which points had an argument that is no W-bit
+        value), the check made on the arguments before they broadcast."""
+        M = self.M
+
+        def apply(*args):
+            flags = [(x < 0) | (x > M) for x in args if x.dtype != np.bool_]
+            bad = functools.reduce(np.logical_or, flags) if any(g.any() for g in flags) else None
+            return fn(*args), bad
+        return apply
+
+    def z3row(self, fn: Callable) -> Callable:
+        """Z3 terms: the low W bits of each argument, `fn` on W-bit vectors, the result
+        zero-extended back to the arguments' width (Booleans as they are)."""
+        W = self.W
+
         def build(*terms):
             z3 = z3mod()
             wide = terms[0].size()
             if wide < W:
-                raise DSLError(f"{width}-bit operator given {wide}-bit vectors")
-            narrow = [t if t.size() == W else z3.Extract(W - 1, 0, t) for t in terms]
-            out = fn(z3, *narrow)
+                raise DSLError(f"{W}-bit operator given {wide}-bit vectors")
+            out = fn(z3, *(t if t.size() == W else z3.Extract(W - 1, 0, t) for t in terms))
             return out if z3.is_bool(out) or wide == W else z3.ZeroExt(wide - W, out)
         return build
 
-    z3 = {
-        "add": lambda z, a, b: a + b, "sub": lambda z, a, b: a - b, "mul": lambda z, a, b: a * b,
-        "udiv": lambda z, a, b: z.UDiv(a, b), "urem": lambda z, a, b: z.URem(a, b),
-        "sdiv": lambda z, a, b: a / b, "srem": lambda z, a, b: z.SRem(a, b),   # bvsdiv, bvsrem
-        "negate": lambda z, a: -a, "invert": lambda z, a: ~a,
-        "bitand": lambda z, a, b: a & b, "bitor": lambda z, a, b: a | b,
-        "bitxor": lambda z, a, b: a ^ b,
-        "shl": lambda z, a, n: a << n, "lshr": lambda z, a, n: z.LShR(a, n),
-        "ashr": lambda z, a, n: a >> n,                                        # bvashr
-        "rotl": lambda z, a, n: z.RotateLeft(a, n), "rotr": lambda z, a, n: z.RotateRight(a, n),
-        "eq": lambda z, a, b: a == b, "ne": lambda z, a, b: a != b,
-        "ult": lambda z, a, b: z.ULT(a, b), "ule": lambda z, a, b: z.ULE(a, b),
-        "ugt": lambda z, a, b: z.UGT(a, b), "uge": lambda z, a, b: z.UGE(a, b),
-        "slt": lambda z, a, b: a < b, "sle": lambda z, a, b: a <= b,
-        "sgt": lambda z, a, b: a > b, "sge": lambda z, a, b: a >= b,
-    }
+    def sp_mod(self, e):
+        # Not sympy's Mod, whose simplifications go wrong on nested ones (sympy 1.14 makes
+        # Mod(2*Mod(x, 128), 256) into 2*Mod(Mod(x, 128)**2, 128)): a function of its own that
+        # evaluates on integers only, printed `\bmod 2^W`.
+        return _modulo_class(self.W)(e)
 
-    # ---- sympy (LaTeX is printed from it) and C (over int64_t holding W-bit values) ---------
-    modulo = lambda e: sympymod().Mod(e, 1 << W)                           # noqa: E731
-    signed = lambda e: sympymod().Mod(e + H, 1 << W) - H                    # noqa: E731
+    def sp_signed(self, e):
+        """The two's-complement reading of a W-bit value, as an integer expression."""
+        return self.sp_mod(e + self.H) - self.H
 
-    def sp_compare(name: str, wrap: Callable) -> Callable:
-        base = _INT_ROWS[name].sympy
-        return lambda a, b: base(wrap(a), wrap(b))
+    def sp_function(self, name: str, fn: Callable) -> Callable:
+        return functools.partial(_sp_function, name, fn)
 
-    def sp_shr(a, n):
-        return sympymod().floor(a / 2**n)
+    def c_wrap(self, e: str) -> str:
+        """C: an unsigned expression's low W bits, as int64_t."""
+        return f"((int64_t)(({e}) & 0x{self.M:x}u))"
 
-    sympy = {
-        "add": lambda a, b: modulo(a + b), "sub": lambda a, b: modulo(a - b),
-        "mul": lambda a, b: modulo(a * b), "negate": lambda a: modulo(-a),
-        "invert": lambda a: M - a, "shl": lambda a, n: modulo(a * 2**n),
-        "lshr": sp_shr, "ashr": lambda a, n: modulo(sp_shr(signed(a), n)),
-        **{name: _INT_ROWS[name].sympy for name in ("bitand", "bitor", "bitxor", "eq", "ne")},
-        **{f"u{r}": sp_compare(r, lambda e: e) for r in ("lt", "le", "gt", "ge")},
-        **{f"s{r}": sp_compare(r, signed) for r in ("lt", "le", "gt", "ge")},
-    }
-    for name, fn in (("udiv", udiv), ("urem", urem), ("sdiv", sdiv), ("srem", srem),
-                     ("rotl", rotl), ("rotr", rotr)):
-        sympy[name] = functools.partial(_sp_function, name, fn)
+    def c_signed(self, i: int) -> str:
+        return f"(({{{i}}} ^ {self.H}) - {self.H})"
 
-    m = f"0x{M:x}u"
-    wrap = lambda e: f"((int64_t)(({e}) & {m}))"                            # noqa: E731
-    sx = lambda i: f"(({{{i}}} ^ {H}) - {H})"                               # noqa: E731
-    c = {
-        "add": wrap("(uint64_t){0} + (uint64_t){1}"), "sub": wrap("(uint64_t){0} - (uint64_t){1}"),
-        "mul": wrap("(uint64_t){0} * (uint64_t){1}"), "negate": wrap("0 - (uint64_t){0}"),
-        "udiv": f"({{1}} == 0 ? {M} : {{0}} / {{1}})", "urem": "({1} == 0 ? {0} : {0} % {1})",
-        "sdiv": f"({{1}} == 0 ? (({{0}} & {H}) ? 1 : {M}) : {wrap(f'(uint64_t)({sx(0)} / {sx(1)})')})",
-        "srem": f"({{1}} == 0 ? {{0}} : {wrap(f'(uint64_t)({sx(0)} % {sx(1)})')})",
-        "invert": f"({{0}} ^ {M})", "bitand": "({0} & {1})", "bitor": "({0} | {1})",
-        "bitxor": "({0} ^ {1})",
-        "shl": f"({{1}} >= {W} ? 0 : {wrap('(uint64_t){0} << {1}')})",
-        "lshr": f"({{1}} >= {W} ? 0 : {{0}} >> {{1}})",
-        "ashr": wrap(f"(uint64_t)({sx(0)} >> ({{1}} >= {W} ? {W - 1} : {{1}}))"),
-        "rotl": wrap(f"((uint64_t){{0}} << ({{1}} % {W})) | ((uint64_t){{0}} >> ({W} - {{1}} % {W}))"),
-        "rotr": wrap(f"((uint64_t){{0}} >> ({{1}} % {W})) | ((uint64_t){{0}} << ({W} - {{1}} % {W}))"),
-        "eq": "({0} == {1})", "ne": "({0} != {1})",
-        "ult": "({0} < {1})", "ule": "({0} <= {1})", "ugt": "({0} > {1})", "uge": "({0} >= {1})",
-        **{f"s{r}": f"(({{0}} ^ {H}) {op} ({{1}} ^ {H}))"
-           for r, op in (("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="))},
-    }
 
-    # ---- the rows ---------------------------------------------------------------------------
-    def in_range(*intervals) -> bool:   # scalar_when: kernels only where every int is a value
-        return all(0 <= lo and hi <= M for lo, hi in intervals)
+def _always(args) -> bool:
+    return True
 
-    not_value = {   # overflow, for Boolean results (checked kernels); numba takes no *args
-        1: lambda a: a < 0 or a > M,
-        2: lambda a, b: a < 0 or a > M or b < 0 or b > M,
-    }
 
-    always = lambda args: True                                              # noqa: E731
+def _nonzero(b):
+    return np.where(b == 0, 1, b)
 
-    def row(name, arg_types, result, form, *, scalar, total=None, doc="", **extra) -> Operator:
-        checks = ({"scalar_when": in_range, "bounds": lambda *_: (0, M)} if result == INT
-                  else {"overflow": not_value[len(arg_types)]})
-        return Operator(name, arg_types, result, vector(numpy[name]), **form,
-                        total=total, needs_total=always if total else None, scalar=scalar,
-                        z3=z3row(z3[name]), sympy=sympy[name], c=c[name], doc=doc,
-                        **checks, **extra)
 
-    def signed_compare(symbol: str) -> dict:    # their Python form puts operands under `^`
-        return {**comparison(symbol), "arg_prec": (BITXOR, BITXOR)}
-
-    return (
-        # arithmetic modulo 2^W -------------------------------------------------------------------
-        row("add", I2, INT, infix("+", ARITH), scalar=add, total=f"(({{0}} + {{1}}) & {M})",
-            commutative=True),
-        row("sub", I2, INT, infix("-", ARITH), scalar=sub, total=f"(({{0}} - {{1}}) & {M})"),
-        row("mul", I2, INT, infix("*", TERM), scalar=mul, total=f"(({{0}} * {{1}}) & {M})",
-            commutative=True),
-        row("udiv", I2, INT, infix("/u", TERM), scalar=udiv,
-            total=f"({{0}} // {{1}} if {{1}} else {M})", doc=f"unsigned division; x /u 0 == {M}"),
-        row("urem", I2, INT, infix("%u", TERM), scalar=urem,
-            total="({0} % {1} if {1} else {0})", doc="unsigned remainder; x %u 0 == x"),
-        row("sdiv", I2, INT, infix("/s", TERM), scalar=sdiv,
-            total=f"((abs(({{0}} ^ {H}) - {H}) // abs(({{1}} ^ {H}) - {H}) "
-                  f"* (-1 if ({{0}} ^ {{1}}) & {H} else 1) & {M}) if {{1}} "
-                  f"else (1 if {{0}} & {H} else {M}))",
-            doc="signed division rounding toward zero (bvsdiv)"),
-        row("srem", I2, INT, infix("%s", TERM), scalar=srem,
-            total=f"((abs(({{0}} ^ {H}) - {H}) % abs(({{1}} ^ {H}) - {H}) "
-                  f"* (-1 if {{0}} & {H} else 1) & {M}) if {{1}} else {{0}})",
-            doc="signed remainder with the dividend's sign (bvsrem)"),
-        row("negate", (INT,), INT, prefix("-", UNARY), scalar=lambda a: -a & M,
-            total=f"(-{{0}} & {M})", doc="two's complement negation (bvneg)"),
-        # bitwise -----------------------------------------------------------------------------------
-        row("bitand", I2, INT, infix("&", BITAND), scalar=lambda a, b: a & b, commutative=True),
-        row("bitor", I2, INT, infix("|", BITOR), scalar=lambda a, b: a | b, commutative=True),
-        row("bitxor", I2, INT, infix("^", BITXOR), scalar=lambda a, b: a ^ b, commutative=True),
-        row("invert", (INT,), INT, prefix("~", UNARY), scalar=lambda a: a ^ M,
-            total=f"({{0}} ^ {M})"),
-        # shifts and rotations --------------------------------------------------------------------
-        row("shl", I2, INT, infix("<<", SHIFT), scalar=shl,
-            total=f"(({{0}} << {{1}}) & {M} if 0 <= {{1}} < {W} else 0)",
-            doc=f"left shift; a count of {W} or more gives 0"),
-        row("lshr", I2, INT, infix(">>u", SHIFT), scalar=lshr,
-            total="({0} >> {1} if {1} >= 0 else 0)",
-            doc="logical right shift"),
-        row("ashr", I2, INT, infix(">>s", SHIFT), scalar=ashr,
-            total=f"((({{0}} ^ {H}) - {H} >> {{1}}) & {M} if {{1}} >= 0 else 0)",
-            doc=f"arithmetic right shift; a count of {W} or more fills with the sign"),
-        row("rotl", I2, INT, call("rotl", 2), scalar=rotl,
-            total=f"(({{0}} << {{1}} % {W} | {{0}} >> {W} - {{1}} % {W}) & {M})",
-            doc=f"rotate left by the count modulo {W}"),
-        row("rotr", I2, INT, call("rotr", 2), scalar=rotr,
-            total=f"(({{0}} >> {{1}} % {W} | {{0}} << {W} - {{1}} % {W}) & {M})",
-            doc=f"rotate right by the count modulo {W}"),
-        # comparisons -------------------------------------------------------------------------------
-        row("eq", I2, BOOL, comparison("=="), scalar=lambda a, b: a == b, commutative=True),
-        row("ne", I2, BOOL, comparison("!="), scalar=lambda a, b: a != b, commutative=True),
-        row("ult", I2, BOOL, comparison("<u"), scalar=lambda a, b: a < b, total="({0} < {1})"),
-        row("ule", I2, BOOL, comparison("<=u"), scalar=lambda a, b: a <= b,
-            total="({0} <= {1})"),
-        row("ugt", I2, BOOL, comparison(">u"), scalar=lambda a, b: a > b, total="({0} > {1})"),
-        row("uge", I2, BOOL, comparison(">=u"), scalar=lambda a, b: a >= b,
-            total="({0} >= {1})"),
-        row("slt", I2, BOOL, signed_compare("<s"), scalar=slt,
-            total=f"(({{0}} ^ {H}) < ({{1}} ^ {H}))"),
-        row("sle", I2, BOOL, signed_compare("<=s"), scalar=sle,
-            total=f"(({{0}} ^ {H}) <= ({{1}} ^ {H}))"),
-        row("sgt", I2, BOOL, signed_compare(">s"), scalar=sgt,
-            total=f"(({{0}} ^ {H}) > ({{1}} ^ {H}))"),
-        row("sge", I2, BOOL, signed_compare(">=s"), scalar=sge,
-            total=f"(({{0}} ^ {H}) >= ({{1}} ^ {H}))"),
-        # Boolean connectives (no int arguments: the int DSL's rows) and if-then-else -----------
-        *(_INT_ROWS[name] for name in ("and", "or", "not")),
-        _ite(_INT_ROWS["ite"], in_range, M),
-    )
+def _sp_shr(a, n):
+    return sympymod().floor(a / 2**n)
 
 
 def _ite(base: Operator, in_range: Callable, M: int) -> Operator:
@@ -321,8 +328,6 @@ def _ite(base: Operator, in_range: Callable, M: int) -> Operator:
         out = np.where(c, a, b)
         bad = (out < 0) | (out > M) if out.dtype != np.bool_ else None
         return out, (bad if bad is not None and bad.any() else None)
-
-    from dataclasses import replace
 
     return replace(base, numpy=numpy, bounds=lambda a, c, b: (0, M),
                    scalar_when=lambda a, c, b: in_range(a, b))
@@ -343,6 +348,21 @@ def _function_class(name: str, fn: Callable):
 
     return type(name, (sp.Function,), {"is_integer": True, "eval": classmethod(eval_),
                                        "_latex": latex})
+
+
+@functools.cache
+def _modulo_class(W: int):
+    """e modulo 2^W as a sympy function (see _Forms.sp_mod)."""
+    sp = sympymod()
+
+    def eval_(cls, e):
+        return sp.Integer(int(e) % (1 << W)) if e.is_Integer else None
+
+    def latex(self, printer):
+        return rf"\left({printer._print(self.args[0])}\right) \bmod {1 << W}"
+
+    return type(f"mod{W}", (sp.Function,), {"is_integer": True, "eval": classmethod(eval_),
+                                            "_latex": latex})
 
 
 def _sp_function(name: str, fn: Callable, *args):

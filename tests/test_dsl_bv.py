@@ -347,6 +347,12 @@ def test_sympy_evaluates_like_python(node):
             (language.show(node), point)
 
 
+def test_sympy_keeps_nested_modulo_as_written():
+    """sympy 1.14 evaluates Mod(2*Mod(x, 128), 256) to 2*Mod(Mod(x, 128)**2, 128): 98 at 7."""
+    e = Expression.parse("0 + 2 * x", {"x": INT}, dsl="bv8").to_sympy()
+    assert e.subs({next(iter(e.free_symbols)): 7}) == 14
+
+
 def test_latex_names_the_operators_sympy_has_no_symbol_for():
     e = Expression.parse("x /s y + rotl(x, 3)", {"x": INT, "y": INT}, dsl="bv8")
     assert r"\operatorname{sdiv}\left(x, y\right)" in e.to_latex()
