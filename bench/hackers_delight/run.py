@@ -2,13 +2,15 @@
 
 Run from the repository root, after `pip install -e '.[bench]'` (cvc5):
 
-    .venv/bin/python bench/hackers_delight/run.py [task ...] [--budget 60] [--ops core|all]
-        [--solvers netsynth,cvc5,cvc5-default] [--cvc5-option KEY=VALUE ...] [--json FILE]
+    .venv/bin/python bench/hackers_delight/run.py [task ...] [--budget 60]
+        [--ops tricks|core|all] [--pool today|proposed] [--solvers netsynth,cvc5,cvc5-default]
+        [--cvc5-option KEY=VALUE ...] [--json FILE]
+    .venv/bin/python bench/hackers_delight/run.py --table FILE ...   (print saved rows)
 
 For each task, each solver gets `--budget` seconds:
 - netsynth: `netsynth.extract(model, spec, timeout=budget, ops=...)` in this process (one
-  worker), verification included; solved when the program agrees with the network on the whole
-  domain (checked here again, point by point).
+  worker, the default 4 GiB bank cap), verification included; solved when the program agrees
+  with the network on the whole domain (checked here again, point by point).
 - cvc5 (same grammar): the bv8 operators of `--ops` and the literals netsynth's search starts
   from; cvc5-default: no grammar (cvc5's own). Both get the network's outputs as examples: the
   whole domain for one input (256 points), else the sample netsynth's search starts from (128
@@ -17,7 +19,10 @@ For each task, each solver gets `--budget` seconds:
   does). Each run is a child process killed at the budget. Seconds are check-synth's own time,
   summed over rounds.
 
-Sizes count nodes (an operator or a leaf) the same way for both. Prints a markdown table.
+`--ops`: `core` (default) is Hacker's Delight's operators (no division, no rotation), `all` the
+whole bv8 DSL, `tricks` what hd01 ... hd08 use. Sizes count nodes (an operator or a leaf) the
+same way for both. Prints a markdown table (netsynth's seconds: the whole call, then the search
+in parentheses).
 """
 
 from __future__ import annotations
@@ -125,7 +130,7 @@ def run_cvc5(task: Task, budget: float, ops: list[str] | None, full, spec,
         expr = sygus.parse(answer.solution)
         try:
             got = np.broadcast_to(sygus.evaluate(expr, columns), outputs.shape)
-        except ValueError as e:
+        except (ValueError, KeyError, TypeError) as e:     # an operator bv8 has no row for
             return {"solved": False, "seconds": spent, "size": sygus.size(expr),
                     "program": answer.solution, "note": str(e), "rounds": rounds}
         wrong = np.flatnonzero(got != outputs)
@@ -148,7 +153,10 @@ def fmt(cell: dict | None) -> str:
     if cell.get("search_seconds") is not None:
         seconds += f" ({cell['search_seconds']:.2f})"
     size = cell["size"] if cell["size"] is not None else ""
-    program = f"`{cell['program']}`" if cell.get("program") else cell.get("note", "")
+    program = cell.get("program") or ""
+    if len(program) > 60:                       # cvc5's lookup tables
+        program = program[:45] + " ..."
+    program = f"`{program}`" if program else cell.get("note", "")
     if cell.get("note") and cell.get("program"):
         program += f" ({cell['note']})"
     return f" {mark} {seconds} | {size} | {program.replace('|', chr(92) + '|')} |"
@@ -164,8 +172,19 @@ def main() -> None:
     parser.add_argument("--cvc5-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--pool", choices=("today", "proposed"), default="today",
                         help="netsynth's literals: synth/problem.py's, or the one proposed here")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--json", type=Path, help="also write the rows here (after each task)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="print the table of rows written by --json (or printed on stderr, "
+                             "one JSON object a line) instead of running")
     args = parser.parse_args()
+    solvers = args.solvers.split(",")
+    if args.table:
+        rows = [json.loads(line) for path in args.table for line in
+                (path.read_text().splitlines() if not path.read_text().lstrip().startswith("[")
+                 else [json.dumps(r) for r in json.loads(path.read_text())])
+                if line.startswith("{")]
+        table(rows, solvers)
+        return
     from oracle.spec import load_spec
 
     if args.pool == "proposed":
@@ -173,7 +192,6 @@ def main() -> None:
     ops = {"tricks": TRICKS, "core": CORE, "all": None}[args.ops]
     grammar_ops = ops or sorted(sygus.INT_RULES.keys() | sygus.BOOL_RULES.keys())
     options = dict(kv.split("=", 1) for kv in args.cvc5_option)
-    solvers = args.solvers.split(",")
     rows = []
     load = os.getloadavg()[0]
     for task in [BY_NAME[t] for t in args.tasks] or TASKS:
@@ -188,10 +206,17 @@ def main() -> None:
             row["cvc5-default"] = run_cvc5(task, args.budget, None, full, spec, options)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"\nbudget {args.budget:g} s, ops {args.ops}, literal pool {args.pool}, "
           f"cvc5 options {options or 'default'}; "
           f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
           f"{os.cpu_count()} CPUs\n")
+    table(rows, solvers)
+
+
+def table(rows: list[dict], solvers: list[str]) -> None:
+    """The markdown table of the rows, and each solver's count and geometric mean time."""
     head = "| task |" + "".join(f" {s} solved, s | size | program |" for s in solvers)
     print(head + "\n|---|" + "---|---|---|" * len(solvers))
     for row in rows:
@@ -203,8 +228,6 @@ def main() -> None:
             print(f", geometric mean {math.exp(np.mean([math.log(max(c['seconds'], 1e-3)) for c in done])):.2f} s",
                   end="")
     print()
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

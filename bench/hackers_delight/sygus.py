@@ -135,7 +135,22 @@ def solve(text: str, budget: float, *, options: dict[str, str] | None = None) ->
 # ---- cvc5's answer on arrays ------------------------------------------------------------------
 
 def parse(text: str):
-    """An s-expression as nested lists of atoms (strings)."""
+    """An s-expression as nested lists of atoms (strings), `let`s expanded."""
+    return _expand(_read(text), {})
+
+
+def _expand(expr, bound: dict):
+    """`expr` with every `let`-bound name replaced by its term (a tree, as sizes count it)."""
+    if isinstance(expr, str):
+        return bound.get(expr, expr)
+    if expr and expr[0] == "let":
+        inner = dict(bound)
+        inner.update({name: _expand(term, bound) for name, term in expr[1]})
+        return _expand(expr[2], inner)
+    return [_expand(e, bound) for e in expr]
+
+
+def _read(text: str):
     tokens = re.findall(r"\(|\)|[^\s()]+", text)
     stack: list[list] = [[]]
     for token in tokens:
@@ -176,6 +191,8 @@ def evaluate(expr, columns: dict[str, np.ndarray]) -> np.ndarray:
             return np.array(expr == "true")
         return np.array(int(expr[2:], 16 if expr.startswith("#x") else 2), np.int64)
     head, args = expr[0], expr[1:]
+    if not isinstance(head, str):                     # ((_ extract 7 7) x) and the like
+        raise ValueError(f"no evaluation for {head!r}")
     if head == "_":                                   # (_ bv5 8)
         return np.array(int(args[0][2:]), np.int64)
     values = [evaluate(a, columns) for a in args]
@@ -201,7 +218,7 @@ def evaluate(expr, columns: dict[str, np.ndarray]) -> np.ndarray:
 
 def as_bv8(expr) -> str | None:
     """cvc5's answer in bv8's syntax, when every operator has a bv8 row."""
-    from dsl import App, Const, INT, BOOL, Var, get_dsl
+    from dsl import BOOL, INT, Const, Var, get_dsl
 
     language = get_dsl("bv8")
 
@@ -214,7 +231,7 @@ def as_bv8(expr) -> str | None:
             return Var(e, INT)
         if e[0] == "_":
             return Const(int(e[1][2:]), INT)
-        if e[0] not in ROW_OF or (e[0] in ("and", "or") and len(e) > 3):
+        if not isinstance(e[0], str) or e[0] not in ROW_OF or (e[0] in ("and", "or") and len(e) > 3):
             raise KeyError(e[0])
         args = [build(a) for a in e[1:]]
         if e[0] == "ite":
