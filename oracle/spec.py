@@ -29,7 +29,9 @@ from oracle import domains
 from oracle.encoding import (DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT,
                              MAX_COLUMNS, Codec, encode_width, shown)
 
-TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants")
+TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants", "family")
+#: The kinds of network, each searched by its own family (netsynth/api.py `FAMILIES`).
+FAMILY_NAMES = ("function", "real", "rule", "stateful", "automaton")
 RESERVED_NAMES = frozenset({"abs", "min", "max", "True", "False"})
 TYPES = {"int": INT, "bool": BOOL, "real": REAL}  # the types a spec may name
 MAX_REAL = 1e12            # real ranges: finite, magnitudes at most this
@@ -65,6 +67,20 @@ class Spec:
     constants: tuple[int, ...] = ()
     model: Path | None = None
     source: Path | None = field(default=None, compare=False)  # the spec file, when loaded from one
+    family_given: str | None = None   # the spec's "family" field, when it names one
+
+    @property
+    def family(self) -> str:
+        """Which search family fits this network: the spec's "family" when given; otherwise
+        "real" for a real output, "rule" for real inputs with an int or bool output, "function"
+        for int and bool functions."""
+        if self.family_given is not None:
+            return self.family_given
+        if self.output.type == REAL:
+            return "real"
+        if any(i.type == REAL for i in self.inputs):
+            return "rule"
+        return "function"
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -98,6 +114,8 @@ class Spec:
             out["reference"] = self.reference
         if self.model is not None:
             out["model"] = str(self.model)
+        if self.family_given is not None:
+            out["family"] = self.family_given
         return out
 
 
@@ -158,7 +176,10 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
                             f"literals), got {shown(c)}")
     model = raw.get("model")
     model = (base / _string("model", model)).resolve() if model is not None else None
-    return Spec(name, inputs, output, dsl, reference, tuple(constants), model, path)
+    family = raw.get("family")
+    if family is not None and family not in FAMILY_NAMES:
+        raise SpecError(f"family: expected one of {', '.join(FAMILY_NAMES)}, got {shown(family)}")
+    return Spec(name, inputs, output, dsl, reference, tuple(constants), model, path, family)
 
 
 def _input(where: str, item: Any) -> InputSpec:

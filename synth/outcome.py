@@ -64,3 +64,35 @@ class SearchResult:
     levels: int
     notes: tuple[str, ...] = field(default=())
     backend: dict = field(default_factory=dict)   # where it ran (see search._describe)
+
+
+@dataclass(frozen=True)
+class FamilyPareto:
+    program: object          # a dsl.program.Program
+    size: int
+    agreement: float
+
+
+@dataclass(frozen=True)
+class FamilyResult:
+    """What a search family other than the int engine returns (`synth.<family>.run`).
+
+    `program` is a `dsl.program.Program` (an `Expression` in its DSL, an `Automaton`, a
+    `Stateful`), the accepted one or the most agreeing found; `agreement` its fidelity on the
+    family's check points under the spec's metric. `figures` holds the family's own counts
+    (JSON-able: membership queries, states, skeletons tried, ...), shown with the search figures;
+    `extra` holds report sections of its own (JSON-able: a DFA as JSON, an SVG, a Pareto table of
+    formulas, ...), carried verbatim into the report and the results page.
+    """
+
+    program: object | None
+    agreement: float
+    accepted: bool
+    stop_reason: StopReason
+    pareto: tuple[FamilyPareto, ...] = ()
+    seconds: float = 0.0
+    queries: int = 0               # points the network answered
+    candidates: int = 0
+    notes: tuple[str, ...] = ()
+    figures: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
