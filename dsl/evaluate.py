@@ -53,12 +53,12 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], dsl: DSL) -> tuple[np.ndarr
         results.append(_eval(arg, env, dsl))
     values = tuple(r[0] for r in results)
     bads = tuple(r[1] for r in results)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         out, own = row.numpy(*values)
     if row.propagate is not None:
         bad = row.propagate(values, bads)
     else:
-        bad = functools.reduce(np.logical_or, bads)
+        bad = functools.reduce(np.logical_or, bads, np.zeros((), bool))
     if own is not None:
         bad = bad | own
     return np.asarray(out), np.asarray(bad)

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 from dsl.ast import Const, Node, Var
 from dsl.errors import DSLError
 from dsl.language import DSL, check_depth, get_dsl
-from dsl.types import BOOL
+from dsl.types import BOOL, REAL
 
 C_PRELUDE = """\
 #include <stdbool.h>
@@ -63,9 +63,11 @@ def to_sympy(node: Node, *, dsl: DSL | None = None) -> Any:
     def build(n: Node) -> Any:
         if isinstance(n, Var):
             if n.name not in symbols:
-                symbols[n.name] = sympy.Symbol(n.name, integer=True) if n.type != BOOL \
-                    else sympy.Symbol(n.name)
+                symbols[n.name] = sympy.Symbol(n.name, integer=True) if n.type not in (BOOL, REAL) \
+                    else sympy.Symbol(n.name, real=True) if n.type == REAL else sympy.Symbol(n.name)
             return symbols[n.name]
+        if isinstance(n, Const) and n.type == REAL:
+            return _sympy_real(n.value)
         if isinstance(n, Const):
             return sympy.true if n.value is True else sympy.false if n.value is False \
                 else sympy.Integer(n.value)
@@ -89,16 +91,20 @@ def to_c(node: Node, inputs: Sequence[str], types: Mapping[str, Any], *, name: s
     def build(n: Node) -> str:
         if isinstance(n, Var):
             return n.name
+        if isinstance(n, Const) and n.type == REAL:
+            return _c_real(n.value)
         if isinstance(n, Const):
             return ("true" if n.value else "false") if n.type == BOOL else _c_int(n.value)
         row = _row(language, n.op, "c")
         return row.c.format(*[build(a) for a in n.args])
 
     def c_type(t: Any) -> str:
-        return "bool" if t == BOOL else "int64_t"
+        return "bool" if t == BOOL else "double" if t == REAL else "int64_t"
 
     params = ", ".join(f"{c_type(types[i])} {i}" for i in inputs) or "void"
-    return f"{C_PRELUDE}\n{c_type(node.type)} {name}({params}) {{\n    return {build(node)};\n}}\n"
+    prelude = C_PRELUDE + ("#include <math.h>\n" if node.type == REAL or REAL in types.values()
+                           else "")
+    return f"{prelude}\n{c_type(node.type)} {name}({params}) {{\n    return {build(node)};\n}}\n"
 
 
 def to_smtlib(node: Node, types: Mapping[str, Any], ranges: Mapping[str, tuple[int, int]], *,
@@ -121,6 +127,22 @@ def _row(language: DSL, op: str, form: str) -> Any:
         raise DSLError(f"operator {op!r} of DSL {language.name!r} has no {form} form; add "
                        f"`{form}=` to its row to export programs that use it")
     return row
+
+
+def _sympy_real(value: float) -> Any:
+    """A real literal for sympy: an exact rational when it is a simple one (0.5 is 1/2), else a
+    float with the digits it prints with."""
+    import sympy
+
+    from dsl.real import show_number
+
+    exact = sympy.Rational(show_number(value))
+    return exact if exact.q <= 1000 else sympy.Float(show_number(value), 17)
+
+
+def _c_real(value: float) -> str:
+    text = repr(float(value))
+    return f"({text})" if value < 0 else text
 
 
 def _c_int(value: int) -> str:

@@ -30,7 +30,7 @@ from dsl.types import BOOL, INT, Type, substitute, unify
 #: Aliases the parser handles itself: they are not operators.
 RESERVED = frozenset({"var", "int_lit", "true", "false"})
 BUILTIN_DIR = Path(__file__).parent
-BUILTINS = ("int", "bv8", "bv16", "bv32")
+BUILTINS = ("int", "bv8", "bv16", "bv32", "real")
 #: Built-ins whose grammar and rows module are not named after them. Such a module builds its DSLs
 #: itself: `language(name, grammar, source=...)` returns the DSL called `name`.
 BUILTIN_MODULES = {"bv8": "bv", "bv16": "bv", "bv32": "bv"}
@@ -312,7 +312,7 @@ def _load(key: str) -> DSL:
         stem = BUILTIN_MODULES.get(key, key)
         grammar_path = BUILTIN_DIR / f"{stem}.lark"
         module = importlib.import_module(f"dsl.{stem}")
-        if stem != key:
+        if stem != key or hasattr(module, "language"):
             return module.language(key, grammar_path.read_text(), source=str(grammar_path))
         return DSL(key, grammar_path.read_text(), module.OPERATORS, source=str(grammar_path))
     grammar_path = Path(key)
