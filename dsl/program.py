@@ -10,7 +10,9 @@ protocol. The report, the verifier, the service and every export reach programs 
 - `size`: the number of nodes (states, for an automaton);
 - `evaluate(columns) -> Evaluation`: values at every point (`bad` marks points where the value
   cannot be trusted, e.g. int64 overflow);
-- `to_python(name="f")`: standalone Python source of `def name(<inputs>): ...`.
+- `to_python(name="f")`: standalone Python source of `def name(<inputs>): ...`;
+- `to_dict()` and `Class.from_dict(data, spec)`: the program as JSON and back
+  (`program_from_dict` reads any kind, through `KINDS`).
 
 `Expression` wraps a `dsl.ast.Node` with its DSL, the input order and the inputs' types, and
 exports beyond Python (`dsl.formats`): `to_sympy()`, `to_latex()`, `to_c(name)`,
@@ -111,5 +113,37 @@ class Expression:
 
         return to_smtlib(self.node, self.variables, ranges, name=name, dsl=self.dsl)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.show()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], spec: Any) -> "Expression":
+        """The expression of `to_dict()` over `spec`'s inputs, in its DSL."""
+        return cls.parse(data["text"], spec.variables(), dsl=spec.dsl)
+
     def __str__(self) -> str:
         return self.show()
+
+
+#: Every kind of program: kind -> "module:Class", each class with `to_dict()` and
+#: `from_dict(data, spec)`. Kinds other than expressions live in modules of their own, imported
+#: only when a program of that kind is read back.
+KINDS = {
+    "expression": "dsl.program:Expression",
+    "automaton": "dsl.automaton:Automaton",
+    "stateful": "dsl.stateful:Stateful",
+}
+
+
+def program_from_dict(data: Mapping[str, Any], spec: Any) -> Program:
+    """The program that `program.to_dict()` describes, over `spec`'s inputs; DSLError if its kind
+    is unknown."""
+    import importlib
+
+    from dsl.errors import DSLError
+
+    kind = data.get("kind", "expression")
+    if kind not in KINDS:
+        raise DSLError(f"program.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    module, name = KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name).from_dict(data, spec)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from dsl.errors import SpecError
 from synth.options import SearchOptions
 from synth.outcome import Progress
 
@@ -28,7 +29,12 @@ if TYPE_CHECKING:
 
 #: The search family of each kind of network. Integer and boolean functions today; real-valued
 #: formulas, decision rules, programs with state and automata each add a row (docs/architecture.md).
-FAMILIES = {"function": "synth.search"}
+#: The search family of each kind of network (`Spec.family`), and the verifier that judges its
+#: programs. Every family but "function" returns a `synth.outcome.FamilyResult`.
+FAMILIES = {"function": "synth.search", "real": "synth.real", "rule": "synth.rules",
+            "stateful": "synth.stateful", "automaton": "synth.automata"}
+VERIFIERS = {"function": "verifier", "real": "verifier.real", "rule": "verifier.rules",
+             "stateful": "verifier.stateful", "automaton": "verifier.automaton"}
 
 _RAY_START = threading.Lock()        # two first jobs of a service must not both start a Ray
 
@@ -89,7 +95,13 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
                          "portfolio runs each strategy in-process in its own Ray task)")
     began = time.monotonic()
     spec = load_spec(spec)
-    net = model if isinstance(model, oracle_pkg.Oracle) else oracle_pkg.load(spec, model)
+    net = model if _is_oracle(model) else oracle_pkg.load(spec, model)
+    if spec.family != "function":
+        if portfolio:
+            raise SpecError(f"portfolio: races strategies of the int search only; this spec's "
+                            f"family is {spec.family!r}")
+        return _synthesize_family(spec, net, options=options, progress=progress, cancel=cancel,
+                                  verify=verify, began=began, startup=startup)
     family = importlib.import_module(FAMILIES["function"])
     extra: dict[str, Any] = {}
     budget = options
@@ -137,6 +149,56 @@ def synthesize(spec: Any, model: Any = None, *, options: SearchOptions = SearchO
 VERIFY_RESERVE = 5.0
 
 
+def _is_oracle(model: Any) -> bool:
+    """Whether `model` is an oracle opened already (a function's or a sequence model's)."""
+    return hasattr(model, "query") and hasattr(model, "spec") and not hasattr(model, "forward")
+
+
+def _family_module(spec: Any, table: dict[str, str]) -> Any:
+    import importlib
+
+    name = table[spec.family]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and name.startswith(e.name):
+            raise SpecError(f"family: this netsynth has no search for {spec.family!r} networks "
+                            f"yet (module {name} is missing)") from None
+        raise
+
+
+def _synthesize_family(spec: Any, net: Any, *, options: SearchOptions, progress: Any, cancel: Any,
+                       verify: bool, began: float, startup: float) -> Report:
+    """`synthesize` for every family but the int one: its `run`, its verifier, one report."""
+    from netsynth.report import build_family
+
+    family = _family_module(spec, FAMILIES)
+    budget = options
+    options = _search_budget(options, verify=verify, spent=time.monotonic() - began)
+    if options.workers > 1:
+        startup += start_compute(options.workers, address=options.ray_address)
+    result = family.run(spec, net, options=options, progress=progress, cancel=cancel)
+    verification = None
+    if verify and result.program is not None and not (cancel is not None and cancel.is_set()):
+        if progress:
+            progress(Progress(0, result.candidates, result.candidates, result.agreement,
+                              result.seconds, phase="verify"))
+        judge = _family_module(spec, VERIFIERS)
+        left = None if budget.timeout is None else budget.timeout - (time.monotonic() - began)
+        verification = judge.check(result.program, net, spec, reference=spec.reference,
+                                   min_agreement=options.min_agreement, seed=options.seed,
+                                   **_family_effort(left))
+    return build_family(spec, result, workers=options.workers,
+                        min_agreement=options.min_agreement, verification=verification,
+                        startup=startup)
+
+
+def _family_effort(left: float | None) -> dict[str, int]:
+    effort = _verify_effort(left)
+    effort.pop("speed_points", None)
+    return effort
+
+
 def _search_budget(options: SearchOptions, *, verify: bool, spent: float) -> SearchOptions:
     """The options the search runs with: its time is the budget less what loading took and less
     the verification's reserve (never below half a second)."""
@@ -163,7 +225,24 @@ def check(spec: Any, model: Any, program: Any, *, reference: Any = None,
     import oracle as oracle_pkg
     from verifier import check as judge
 
-    net = model if isinstance(model, oracle_pkg.Oracle) else oracle_pkg.load(load_spec(spec), model)
+    spec = load_spec(spec)
+    net = model if _is_oracle(model) else oracle_pkg.load(spec, model)
+    if spec.family != "function":
+        from dsl.program import Expression
+
+        if isinstance(program, str):
+            if spec.family in ("real", "rule"):
+                program = Expression.parse(program, spec.variables(), dsl=spec.dsl)
+            else:
+                raise SpecError(f"program: a {spec.family} program is checked from its JSON "
+                                f"(the report's program_data), not from text")
+        elif isinstance(program, dict):
+            from dsl.program import program_from_dict
+
+            program = program_from_dict(program, spec)
+        return _family_module(spec, VERIFIERS).check(
+            program, net, spec, reference=reference if reference is not None else spec.reference,
+            min_agreement=min_agreement, timeout_ms=timeout_ms)
     return judge(program, net, reference=reference, min_agreement=min_agreement,
                  timeout_ms=timeout_ms)
 

@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: `--export` file suffixes and the forms they name (netsynth.report.Report.export).
-EXPORTS = {".py": "python", ".c": "c", ".tex": "latex", ".smt2": "smtlib", ".sympy": "sympy"}
+EXPORTS = {".py": "python", ".c": "c", ".tex": "latex", ".smt2": "smtlib", ".sympy": "sympy",
+           ".json": "json", ".svg": "svg", ".dot": "dot"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -236,7 +237,10 @@ def _run(args) -> int:
     _emit(data, render(data), args.json)
     if report.program is not None:
         for path in args.export:
-            path.write_text(report.export(EXPORTS[path.suffix]))
+            try:
+                path.write_text(report.export(EXPORTS[path.suffix]))
+            except ValueError as e:     # a form this kind of program does not have
+                raise _input_error(f"--export {path}: {e}") from None
     if interrupted:
         return 130
     return 0 if report.solved else 1
@@ -246,7 +250,13 @@ def _verify(args) -> int:
     from netsynth.api import check
 
     spec = _load_spec(args)
-    result = check(spec, args.model, args.program, reference=args.reference,
+    program = args.program
+    if program.endswith(".json") and Path(program).is_file():   # a program as JSON (automata...)
+        try:
+            program = json.loads(Path(program).read_text())
+        except ValueError as e:
+            raise _input_error(f"program: {program!r} is not valid JSON ({e})") from None
+    result = check(spec, args.model, program, reference=args.reference,
                    min_agreement=args.min_agreement, timeout_ms=int(args.timeout * 1000))
     data = result.to_dict()
     f = data["fidelity"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsynth import sections
+
 
 def render(report: dict[str, Any]) -> str:
     """A readable summary of a report in its JSON form (`Report.to_dict()`, or a job's result)."""
@@ -23,13 +25,22 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  differs at {_point(d['inputs'])}: network {d['network']}, "
                          f"program {d['program']}")
     startup = s.get("startup") or 0.0
-    lines.append(f"search    {s['seconds']:.2f} s"
-                 + (f" (+ {startup:.1f} s starting Ray)" if startup >= 0.05 else "")
-                 + f", {s['candidates']:,} candidates, {s['distinct']:,} distinct, "
-                 f"{s['rounds']} round(s), sample of {s['sample_size']}, "
-                 f"{s['workers']} worker(s)")
+    if s.get("family", "function") == "function":
+        lines.append(f"search    {s['seconds']:.2f} s"
+                     + (f" (+ {startup:.1f} s starting Ray)" if startup >= 0.05 else "")
+                     + f", {s['candidates']:,} candidates, {s['distinct']:,} distinct, "
+                     f"{s['rounds']} round(s), sample of {s['sample_size']}, "
+                     f"{s['workers']} worker(s)")
+    else:
+        lines.append(f"search    {s['seconds']:.2f} s"
+                     + (f" (+ {startup:.1f} s starting Ray)" if startup >= 0.05 else "")
+                     + f", {s['sample_size']:,} network queries, {s['candidates']:,} candidates, "
+                     f"{s['workers']} worker(s); {s['stop_detail']}")
     if s.get("portfolio"):
         lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
+    if s.get("figures") and sections.figures_text(s["figures"]):
+        lines.append(f"{s.get('family', 'family'):<9} {sections.figures_text(s['figures'])}")
+    lines += sections.text(report.get("extra") or {})
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
         lines += [f"          {p['size']:>4}  {100 * p['agreement']:>8.2f}%  {p['program']}"
@@ -160,6 +171,8 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     v = report.get("verification")
     if v:
         parts.append(f"<h3>Verification</h3>{_verification(v, report['spec'])}")
+    if report.get("extra"):
+        parts.append(sections.html(report["extra"]))
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
@@ -299,6 +312,14 @@ def _search(report: dict[str, Any]) -> str:
             f"{s['rounds']} round{'s' if s['rounds'] != 1 else ''}, a sample of "
             f"{s['sample_size']} points, {s['workers']} worker{'s' if s['workers'] != 1 else ''}; "
             f"stopped: {s['stop_detail']}.")
+    if s.get("family", "function") != "function":
+        text = (f"{s['seconds']:.2f} s" + (f" (+ {startup:.1f} s starting Ray)" if startup >= 0.05
+                                          else "")
+                + f", {s['sample_size']:,} network queries, {s['candidates']:,} candidates, "
+                f"{s['workers']} worker{'s' if s['workers'] != 1 else ''}; stopped: "
+                f"{s['stop_detail']}.")
+        if s.get("figures") and sections.figures_text(s["figures"]):
+            text += f" {s['family'].capitalize()}: {sections.figures_text(s['figures'])}."
     if s.get("portfolio"):
         text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
     return text

@@ -45,7 +45,10 @@ class ParetoEntry:
     agreement: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"program": self.program.show(), "size": self.size, "agreement": self.agreement}
+        out = {"program": self.program.show(), "size": self.size, "agreement": self.agreement}
+        if self.program.kind != "expression":
+            out["program_data"] = self.program.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,13 @@ class SearchFigures:
     strategy: str | None = None                       # with a portfolio: whose program it is
     portfolio: tuple[dict[str, Any], ...] | None = None
     startup: float = 0.0                              # seconds starting Ray, not in `seconds`
+    family: str = "function"                          # which search family ran
+    figures: dict[str, Any] = field(default_factory=dict)   # the family's own counts
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("seconds", "candidates", "distinct", "rounds",
                                              "sample_size", "levels", "workers", "stop_detail",
-                                             "backend", "startup")}
+                                             "backend", "startup", "family", "figures")}
         if self.portfolio is not None:
             out.update(strategy=self.strategy, portfolio=list(self.portfolio))
         return out
@@ -77,7 +82,7 @@ class SearchFigures:
         return cls(d["seconds"], d["candidates"], d["distinct"], d["rounds"], d["sample_size"],
                    d["levels"], d["workers"], d["stop_detail"], d.get("backend") or {},
                    d.get("strategy"), tuple(portfolio) if portfolio is not None else None,
-                   d.get("startup", 0.0))
+                   d.get("startup", 0.0), d.get("family", "function"), d.get("figures") or {})
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Report:
     verification: Verification | None = None
     notes: tuple[str, ...] = ()
     comparison: Any = None                     # netsynth.comparison.Comparison
+    extra: dict[str, Any] = field(default_factory=dict)  # a family's own sections (SVG, trace...)
 
     @property
     def solved(self) -> bool:
@@ -118,7 +124,9 @@ class Report:
                 "pareto": [p.to_dict() for p in self.pareto], "search": self.search.to_dict(),
                 "verification": self.verification.to_dict() if self.verification else None,
                 "spec": self.spec.to_dict(), "notes": list(self.notes),
-                "comparison": self.comparison.to_dict() if self.comparison is not None else None}
+                "comparison": self.comparison.to_dict() if self.comparison is not None else None,
+                "program_data": self.program.to_dict() if self.program is not None else None,
+                "family": self.spec.family, "extra": self.extra}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
@@ -126,24 +134,30 @@ class Report:
         from netsynth.comparison import Comparison
         from oracle.spec import load_spec
 
+        from dsl.program import program_from_dict
+
         spec = load_spec(data["spec"])
 
-        def program(text: str) -> Program:
+        def program(text: str, described: dict[str, Any] | None = None) -> Program:
+            if described is not None:
+                return program_from_dict(described, spec)
             return Expression.parse(text, spec.variables(), dsl=spec.dsl)
 
         f = data.get("fidelity")
         return cls(
             status=Status(data["status"]),
-            program=program(data["program"]) if data.get("program") is not None else None,
+            program=program(data["program"], data.get("program_data"))
+            if data.get("program") is not None else None,
             stop_reason=StopReason(data["stop_reason"]),
             fidelity=Fidelity.from_dict(f) if f and f.get("total") else None,
-            pareto=tuple(ParetoEntry(program(p["program"]), p["size"], p["agreement"])
-                         for p in data["pareto"]),
+            pareto=tuple(ParetoEntry(program(p["program"], p.get("program_data")), p["size"],
+                                     p["agreement"]) for p in data["pareto"]),
             search=SearchFigures.from_dict(data["search"]), spec=spec,
             verification=Verification.from_dict(data["verification"])
             if data.get("verification") else None,
             notes=tuple(data.get("notes", ())),
-            comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None)
+            comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None,
+            extra=dict(data.get("extra") or {}))
 
     def render(self) -> str:
         """A readable summary for a terminal."""
@@ -171,12 +185,24 @@ class Report:
         """The program as `python`, `latex`, `c`, `smtlib` or `sympy` (the expression's text)."""
         if self.program is None:
             raise ValueError("export: this report has no program")
-        forms = {"python": self.program.to_python, "latex": self.program.to_latex,
-                 "c": self.program.to_c, "sympy": lambda: str(self.program.to_sympy()),
-                 "smtlib": lambda: self.program.to_smtlib(self.spec.ranges())}
+        p = self.program
+        forms = {"python": "to_python", "latex": "to_latex", "c": "to_c", "sympy": "to_sympy",
+                 "smtlib": "to_smtlib", "numpy": "to_numpy", "json": "to_dict", "regex": "to_regex",
+                 "svg": "to_svg", "dot": "to_dot"}
         if form not in forms:
             raise ValueError(f"export: expected one of {sorted(forms)}, got {form!r}")
-        return forms[form]()
+        if not hasattr(p, forms[form]):
+            have = sorted(f for f, m in forms.items() if hasattr(p, m))
+            raise ValueError(f"export: a {p.kind} program has no {form} form; it has "
+                             f"{', '.join(have)}")
+        if form == "smtlib" and p.kind == "expression":
+            return p.to_smtlib(self.spec.ranges())
+        value = getattr(p, forms[form])()
+        if form == "json":
+            import json
+
+            return json.dumps(value, indent=2)
+        return value if isinstance(value, str) else str(value)
 
 
 def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: float = 1.0,
@@ -226,3 +252,30 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
                              tuple(extra["portfolio"]) if "portfolio" in extra else None,
                              startup),
         spec=spec, verification=verification, notes=notes, comparison=pictures)
+
+
+def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float = 1.0,
+                 verification: Verification | None = None, startup: float = 0.0) -> Report:
+    """The report of a `synth.outcome.FamilyResult` (every family but the int one). Fidelity is
+    the verification's when there is one; the status follows the same words as the int family's."""
+    fidelity = verification.fidelity if verification is not None else None
+    agreement = fidelity.agreement if fidelity is not None else result.agreement
+    notes = tuple(result.notes)
+    if result.accepted and (verification is None or verification.holds):
+        status = Status.SOLVED
+    elif result.program is not None and agreement >= APPROXIMATE_FLOOR:
+        status = Status.APPROXIMATE
+        if agreement >= min_agreement - NEAR:
+            notes += (f"the best program agrees with the network on {100 * agreement:.2f}% of "
+                      f"the points checked, short of the {100 * min_agreement:g}% asked for; "
+                      f"ask for a lower --min-agreement to accept it",)
+    else:
+        status = Status.NOTHING
+    stop = StopReason(result.stop_reason)
+    figures = SearchFigures(result.seconds, result.candidates, result.candidates, 1,
+                            result.queries, 0, workers, stop.describe(), {}, None, None, startup,
+                            spec.family, dict(result.figures))
+    return Report(status=status, program=result.program, stop_reason=stop, fidelity=fidelity,
+                  pareto=tuple(ParetoEntry(p.program, p.size, p.agreement) for p in result.pareto),
+                  search=figures, spec=spec, verification=verification, notes=notes,
+                  extra=dict(result.extra))

@@ -161,8 +161,15 @@ def test_the_int_search_refuses_real_specs_naming_the_type() -> None:
                                         "output": {"range": [0, 3]}}), None).target_type == INT
 
 
-def test_extract_refuses_a_real_spec_with_a_spec_error() -> None:
-    import netsynth
+def test_the_family_follows_the_types_unless_the_spec_names_it() -> None:
+    real_in = REAL_SPEC["inputs"]
+    assert load_spec(REAL_SPEC).family == "real"
+    assert load_spec({"inputs": real_in, "output": {"type": "bool"}}).family == "rule"
+    assert load_spec({"inputs": [{"name": "a", "range": [0, 3]}],
+                      "output": {"range": [0, 3]}}).family == "function"
+    named = load_spec({**REAL_SPEC, "family": "real"})
+    assert named.family == "real" and load_spec(named.to_dict()) == named
+    with pytest.raises(SpecError, match=r"^family: expected one of function, real, rule, "
+                                        r"stateful, automaton, got 'physics'$"):
+        load_spec({**REAL_SPEC, "family": "physics"})
 
-    with pytest.raises(SpecError, match="output.type: no search family handles real outputs yet"):
-        netsynth.extract(network(), REAL_SPEC, workers=1, timeout=10)
