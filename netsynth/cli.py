@@ -22,6 +22,10 @@ from dsl.errors import NetsynthError
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:        # the shell asks for completions (`netsynth completion`)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
@@ -110,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
                               "text)")
     compare.set_defaults(handler=_compare)
 
+    completion = sub.add_parser(
+        "completion", help="print the shell code that completes netsynth's commands and options",
+        description="Print the code that makes your shell complete netsynth's commands, options "
+                    "and file names. Bash: add `eval \"$(netsynth completion bash)\"` to ~/.bashrc; "
+                    "zsh: the same line with zsh, in ~/.zshrc; fish: `netsynth completion fish | "
+                    "source` in config.fish.")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="your shell")
+    completion.set_defaults(handler=_completion)
+
     try:
         from netsynth.service.cli import add_subcommands
     except ImportError:           # the service is optional for the search itself
@@ -117,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     else:
         add_subcommands(sub)
     return parser
+
+
+def _completion(args) -> int:
+    import argcomplete
+
+    print(argcomplete.shellcode(["netsynth"], shell=args.shell))
+    return 0
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
