@@ -43,7 +43,7 @@ class Task:
     def spec(self) -> dict:
         inputs = [{"name": n, "type": "real", "range": [lo, hi], "encoding": "raw",
                    "offset": (lo + hi) / 2, "scale": (hi - lo) / 2} for n, lo, hi in self.inputs]
-        return {"name": self.name, "model": "model.onnx", "family": "rule", "inputs": inputs,
+        return {"name": self.name, "model": "model.onnx", "family": "rule", "dsl": "real", "inputs": inputs,
                 "output": self.output, "reference": self.reference}
 
 
@@ -57,7 +57,7 @@ def _pole_margin(p):
 
 def _cc_label(p):
     rtt, loss, thr = p[:, 0], p[:, 1], p[:, 2]
-    return np.where(loss > 0.02, 0, np.where(rtt > 1.6, 0, np.where(thr < 60, 2, 1))).astype(np.int64)
+    return np.where(loss > 0.02, 0, np.where(rtt > 1.6, 0, np.where(thr > 60, 1, 2))).astype(np.int64)
 
 
 def _cc_margin(p):
@@ -83,7 +83,7 @@ TASKS = {
         "policy_congestion",
         (("rtt_ratio", 1.0, 3.0), ("loss", 0.0, 0.1), ("throughput", 0.0, 100.0)),
         {"type": "int", "range": [0, 2], "decoding": "argmax"},
-        "0 if loss > 0.02 else (0 if rtt_ratio > 1.6 else (2 if throughput < 60 else 1))",
+        "0 if loss > 0.02 else (0 if rtt_ratio > 1.6 else (1 if throughput > 60 else 2))",
         _cc_label, _cc_margin, 3),
     "policy_oblique": Task(
         "policy_oblique",
