@@ -54,11 +54,13 @@ class Backend(Protocol):
 
 
 def open_backend(model: Any, *, max_bytes: int, threads: int | None = None, max_elements: int = MAX_ELEMENTS,
-                 max_memory: int = MAX_MEMORY, probe_seconds: float = PROBE_SECONDS) -> Backend:
+                 max_memory: int = MAX_MEMORY, probe_seconds: float = PROBE_SECONDS,
+                 steps: int | None = None) -> Backend:
     """Wrap `model` (a path, ONNX bytes, or a torch.nn.Module) in a back-end. The limits apply to
-    ONNX models (see OnnxBackend); a torch module is trusted code and runs as it is."""
+    ONNX models (see OnnxBackend); a torch module is trusted code and runs as it is. `steps`: the
+    model reads sequences (n, T, D); the probe runs batches of `steps` steps."""
     limits = dict(max_bytes=max_bytes, threads=threads, max_elements=max_elements, max_memory=max_memory,
-                  probe_seconds=probe_seconds)
+                  probe_seconds=probe_seconds, steps=steps)
     if isinstance(model, (bytes, bytearray, memoryview)):
         return OnnxBackend(bytes(model), **limits)
     if isinstance(model, (str, Path)):
@@ -66,7 +68,7 @@ def open_backend(model: Any, *, max_bytes: int, threads: int | None = None, max_
     if type(model).__module__.startswith("torch") or hasattr(model, "parameters"):
         import torch
         if isinstance(model, torch.nn.Module):
-            return TorchBackend(model)
+            return TorchBackend(model, sequences=steps is not None)
     raise ModelError(f"model: expected a path, ONNX bytes or a torch.nn.Module, got {type(model).__name__}")
 
 
@@ -99,7 +101,7 @@ class OnnxBackend:
 
     def __init__(self, data: bytes, *, max_bytes: int, threads: int | None = None,
                  max_elements: int = MAX_ELEMENTS, max_memory: int = MAX_MEMORY,
-                 probe_seconds: float = PROBE_SECONDS) -> None:
+                 probe_seconds: float = PROBE_SECONDS, steps: int | None = None) -> None:
         import onnx
         from google.protobuf.message import DecodeError
 
@@ -129,7 +131,9 @@ class OnnxBackend:
             raise ModelError(f"model: expected one input and one output, got {len(inputs)} inputs "
                              f"{[i.name for i in inputs]} and {len(proto.graph.output)} outputs")
         dims = inputs[0].type.tensor_type.shape.dim
-        self.input_width = dims[1].dim_value if len(dims) == 2 and dims[1].HasField("dim_value") else None
+        rank = 2 if steps is None else 3  # (n, D), or (n, T, D) for a sequence model
+        self.input_width = dims[-1].dim_value if len(dims) == rank and dims[-1].HasField("dim_value") else None
+        self._steps = steps
         self.parameter_count = int(sum(np.prod(t.dims, dtype=np.int64) for t in proto.graph.initializer))
         self.model_bytes = len(data)
         check_sizes(proto, max_elements=max_elements)
@@ -142,7 +146,8 @@ class OnnxBackend:
             self._open(self.input_width)
 
     def _open(self, width: int) -> None:
-        found = probe(self._data, width=width, threads=self._threads, **self._limits)
+        shape = width if self._steps is None else (self._steps, width)
+        found = probe(self._data, width=shape, threads=self._threads, **self._limits)
         refusal = found.refusal()
         if refusal:
             raise ModelError(refusal)
@@ -239,14 +244,15 @@ class TorchBackend:
     name = "torch"
     model_bytes = None
 
-    def __init__(self, module: "torch.nn.Module") -> None:  # noqa: F821
+    def __init__(self, module: "torch.nn.Module", *, sequences: bool = False) -> None:  # noqa: F821
         import torch
 
         self._torch = torch
         self._module = module.eval()
         self.parameter_count = sum(p.numel() for p in module.parameters())
         first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
-        self.input_width = first.in_features if first is not None else None
+        # a sequence model's first Linear may well be its head: its width is found by running it
+        self.input_width = first.in_features if first is not None and not sequences else None
 
     def run(self, x: np.ndarray) -> np.ndarray:
         with self._torch.no_grad():

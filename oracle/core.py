@@ -36,12 +36,16 @@ def load(spec: Spec | str | Path | Mapping[str, Any], model: Any = None, *, max_
 
     Raises `ModelError` when the model cannot be loaded safely or its input/output widths differ
     from the spec's encodings (found by running a probe batch), `SpecError` for a bad spec.
+    A spec with a `sequence` section gets an `oracle.sequences.SequenceOracle`.
     """
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     if model is None:
         if spec.model is None:
             raise ModelError("model: the spec names no model and none was given")
         model = spec.model
+    if spec.sequence is not None:
+        from oracle import sequences
+        return sequences.load(spec, model, max_bytes=max_bytes, threads=threads)
     backend = open_backend(model, max_bytes=max_bytes, threads=threads)
     return Oracle(spec, backend, batch_size=batch_size, cache=cache)
 

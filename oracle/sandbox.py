@@ -78,13 +78,14 @@ class Probe:
         return None
 
 
-def probe(data: bytes, *, width: int, threads: int, max_memory: int = MAX_MEMORY,
+def probe(data: bytes, *, width: int | tuple[int, ...], threads: int, max_memory: int = MAX_MEMORY,
           timeout: float = PROBE_SECONDS) -> Probe:
-    """Load and run the ONNX model `data` (float32 (n, `width`) in) in a worker process.
+    """Load and run the ONNX model `data` (float32 (n, `width`) in; `width` may be the shape of
+    one row, e.g. (T, D) for a sequence model) in a worker process.
 
     Raises `RuntimeError` when the worker itself cannot start (the server's fault, not the model's).
     """
-    params = json.dumps({"width": width, "threads": threads, "max_memory": max_memory})
+    params = json.dumps({"width": list(width) if isinstance(width, tuple) else [width], "threads": threads, "max_memory": max_memory})
     # None of the server's settings or secrets; fewer threads and malloc arenas for the libraries
     # leave more of the address space to the model.
     env = {k: os.environ[k] for k in ("PATH", "LD_LIBRARY_PATH", "TMPDIR") if k in os.environ}
@@ -245,7 +246,7 @@ def _worker() -> None:
     rows, ramp = PROBE_ROWS, 0.0
     while True:
         say("running", rows=rows)
-        x = np.zeros((rows, params["width"]), np.float32)
+        x = np.zeros((rows, *params["width"]), np.float32)
         _reset_peak()
         t = time.monotonic()
         try:

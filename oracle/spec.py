@@ -29,13 +29,17 @@ from oracle import domains
 from oracle.encoding import (DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT,
                              MAX_COLUMNS, Codec, encode_width, shown)
 
-TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants", "family")
+TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants", "family", "sequence")
 #: The kinds of network, each searched by its own family (netsynth/api.py `FAMILIES`).
 FAMILY_NAMES = ("function", "real", "rule", "stateful", "automaton")
 RESERVED_NAMES = frozenset({"abs", "min", "max", "True", "False"})
 TYPES = {"int": INT, "bool": BOOL, "real": REAL}  # the types a spec may name
 MAX_REAL = 1e12            # real ranges: finite, magnitudes at most this
 INT64 = (-2**63, 2**63 - 1)
+SEQUENCE_KEYS = ("length", "output")
+SEQUENCE_OUTPUTS = ("per_step", "final")
+MAX_SEQUENCE_LENGTH = 4096   # the longest training length a spec may state
+AUTOMATON_CLASSES = 16       # a final int output with at most this many values is an automaton's
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,20 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class SequenceSpec:
+    """The spec's `sequence` section: the network reads sequences of min_len..max_len steps, each
+    step the spec's inputs, and answers once at the end (`final`) or after every step (`per_step`)."""
+
+    min_len: int
+    max_len: int
+    output: str   # "final" or "per_step"
+
+    @property
+    def per_step(self) -> bool:
+        return self.output == "per_step"
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     inputs: tuple[InputSpec, ...]
@@ -68,6 +86,7 @@ class Spec:
     model: Path | None = None
     source: Path | None = field(default=None, compare=False)  # the spec file, when loaded from one
     family_given: str | None = None   # the spec's "family" field, when it names one
+    sequence: SequenceSpec | None = None  # present for a network that reads sequences of steps
 
     @property
     def family(self) -> str:
@@ -76,6 +95,8 @@ class Spec:
         for int and bool functions."""
         if self.family_given is not None:
             return self.family_given
+        if self.sequence is not None:  # "automaton" for a final bool or few-class answer
+            return "automaton" if _automaton_output(self) else "stateful"
         if self.output.type == REAL:
             return "real"
         if any(i.type == REAL for i in self.inputs):
@@ -92,9 +113,13 @@ class Spec:
     def ranges(self) -> dict[str, tuple[int | float, int | float]]:
         return {i.name: (i.lo, i.hi) for i in self.inputs}
 
-    def domain(self) -> domains.IntegerLattice | domains.RealBox:
-        """Where the inputs live: an integer lattice for int/bool inputs, a real box for reals."""
-        return domains.for_inputs(self.inputs)
+    def domain(self) -> domains.IntegerLattice | domains.RealBox | domains.Sequences:
+        """Where the inputs live: an integer lattice for int/bool inputs, a real box for reals;
+        for a sequence spec, the sequences of those steps of the spec's lengths."""
+        step = domains.for_inputs(self.inputs)
+        if self.sequence is None:
+            return step
+        return domains.Sequences(step, self.sequence.min_len, self.sequence.max_len)
 
     def domain_size(self) -> int | float:
         """The number of points of the input domain (math.inf for real inputs)."""
@@ -116,6 +141,9 @@ class Spec:
             out["model"] = str(self.model)
         if self.family_given is not None:
             out["family"] = self.family_given
+        if self.sequence is not None:
+            out["sequence"] = {"length": [self.sequence.min_len, self.sequence.max_len],
+                               "output": self.sequence.output}
         return out
 
 
@@ -179,7 +207,50 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
     family = raw.get("family")
     if family is not None and family not in FAMILY_NAMES:
         raise SpecError(f"family: expected one of {', '.join(FAMILY_NAMES)}, got {shown(family)}")
-    return Spec(name, inputs, output, dsl, reference, tuple(constants), model, path, family)
+    sequence = _sequence(raw["sequence"]) if "sequence" in raw else None
+    spec = Spec(name, inputs, output, dsl, reference, tuple(constants), model, path, family, sequence)
+    if sequence is not None:
+        _check_sequence_family(spec)
+    return spec
+
+
+def _sequence(item: Any) -> SequenceSpec:
+    """The `sequence` section: {"length": [lo, hi], "output": "per_step" | "final"}."""
+    if not isinstance(item, dict):
+        raise SpecError(f"sequence: expected an object with 'length' and 'output', got {shown(item)}")
+    _no_unknown_keys("sequence", item, SEQUENCE_KEYS)
+    if "length" not in item:
+        raise SpecError("sequence.length: missing required field")
+    rng = item["length"]
+    if not (isinstance(rng, list) and len(rng) == 2 and all(_is_int(v) for v in rng)
+            and 1 <= rng[0] <= rng[1] <= MAX_SEQUENCE_LENGTH):
+        raise SpecError(f"sequence.length: expected [lo, hi] with 1 <= lo <= hi <= {MAX_SEQUENCE_LENGTH}, "
+                        f"got {shown(rng)}")
+    output = item.get("output", "final")
+    if output not in SEQUENCE_OUTPUTS:
+        raise SpecError(f"sequence.output: expected one of {list(SEQUENCE_OUTPUTS)}, got {shown(output)}")
+    return SequenceSpec(rng[0], rng[1], output)
+
+
+def _automaton_output(spec: Spec) -> bool:
+    """A final answer that is a bool, or an int of at most AUTOMATON_CLASSES values."""
+    out = spec.output
+    small = out.type == BOOL or (out.type == INT and out.hi - out.lo + 1 <= AUTOMATON_CLASSES)
+    return not spec.sequence.per_step and small
+
+
+def _check_sequence_family(spec: Spec) -> None:
+    """A sequence spec is searched by "stateful" or "automaton"; "automaton" needs a final
+    bool or small int answer."""
+    family = spec.family_given
+    if family is not None and family not in ("stateful", "automaton"):
+        raise SpecError(f"family: a spec with a 'sequence' section is searched by 'stateful' or "
+                        f"'automaton', got {shown(family)}")
+    if family == "automaton" and not _automaton_output(spec):
+        raise SpecError(f"family: 'automaton' needs sequence.output 'final' and a bool output or an int "
+                        f"output of at most {AUTOMATON_CLASSES} values, got sequence.output "
+                        f"{shown(spec.sequence.output)} and output type {spec.output.type.name!r}"
+                        f"{'' if spec.output.lo is None else f' range [{spec.output.lo}, {spec.output.hi}]'}")
 
 
 def _input(where: str, item: Any) -> InputSpec:
