@@ -41,8 +41,9 @@ from verifier.generalisation import Generalisation, NetworkBeyond
 from verifier.verify import Verification
 
 COMPARISONS = ("gt", "ge", "lt", "le")
-AWAY = 0.01              # a disagreement farther than this (unit coordinates) from every boundary
+AWAY = 0.05              # a disagreement farther than this (unit coordinates) from every boundary
 BEYOND_POINTS = 4096
+MARGIN = 1e-9            # a counterexample this close to a boundary is left to float64 rounding
 
 
 def as_rule(program: Any, spec: Any) -> Node:
@@ -226,7 +227,31 @@ def prove(node: Node, reference: Node | None, spec: Any, *, timeout_ms: int = 10
         return Equivalence(Verdict.EQUIVALENT)
     if answer == z3.unknown:
         return Equivalence(Verdict.UNKNOWN, reason=solver.reason_unknown() or "unknown")
-    model = solver.model()
+    found = _confirmed(solver.model(), terms, node, reference)
+    if isinstance(found, Equivalence):
+        return found
+    # the exact point sits on a boundary where float64 rounding decides: ask for one at least
+    # MARGIN (times the inputs' scale) away from every boundary of both rules
+    scale = max([1.0] + [max(abs(i.lo), abs(i.hi)) for i in spec.inputs])
+    for cond in list(_conditions(node)) + list(_conditions(reference)):
+        d = to_z3_real(dsl.app("sub", cond.args[0], cond.args[1]), terms, dsl=dsl)
+        solver.add(z3.Or(d >= MARGIN * scale, d <= -MARGIN * scale))
+    answer = solver.check()
+    if answer == z3.sat:
+        found = _confirmed(solver.model(), terms, node, reference)
+        if isinstance(found, Equivalence):
+            return found
+    return Equivalence(Verdict.UNKNOWN, reason=(
+        f"the rules differ only within {MARGIN * scale:g} of a boundary (Z3's point {found}), "
+        f"where float64 rounding decides which side a point is on"
+        if answer == z3.unsat else f"Z3: {solver.reason_unknown() or answer}"))
+
+
+def _confirmed(model, terms, node: Node, reference: Node):
+    """COUNTEREXAMPLE at Z3's point when float64 evaluation confirms it, else the point."""
+    import z3
+
+    dsl = get_dsl("real")
     point = {}
     for name, term in terms.items():
         value = model.eval(term, model_completion=True)
@@ -236,8 +261,7 @@ def prove(node: Node, reference: Node | None, spec: Any, *, timeout_ms: int = 10
     got = _plain(evaluate(node, cols, dsl=dsl).values[0])
     want = _plain(evaluate(reference, cols, dsl=dsl).values[0])
     if got == want:
-        return Equivalence(Verdict.UNKNOWN, reason=f"Z3 reported a counterexample {point} on which "
-                           f"both rules give {got!r} in float64; not trusted")
+        return point
     return Equivalence(Verdict.COUNTEREXAMPLE, Counterexample(tuple(point.items()), got, want))
 
 
