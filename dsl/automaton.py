@@ -215,6 +215,8 @@ class Automaton:
         table[sink] = {c: sink for c in [*classes, other]}
         fsm = Fsm(alphabet={*classes, other}, states=set(table), initial=self.initial,
                   finals={q for q, out in enumerate(self.outputs) if out}, map=table)
+        if not any(self.outputs[q] for q in self._reachable()):
+            return "(?!)"  # the empty language (greenery writes "[]", which Python's re cannot read)
         text = str(from_fsm(fsm).reduce())
         return text if len(text) <= REGEX_CHARS else None
 
@@ -254,13 +256,29 @@ class Automaton:
         return "(" + ", ".join(f"{n}={v}" for n, v in zip(self.inputs, a)) + ")"
 
     def _codes(self, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Letter indices (n, T) of the steps, and where a step is no letter."""
-        lookup = {a: i for i, a in enumerate(self.letters)}
-        n, t = arrays[0].shape
-        steps = np.stack([a.astype(np.int64) for a in arrays], axis=2).reshape(n * t, len(arrays))
-        uniq, inverse = np.unique(steps, axis=0, return_inverse=True)
-        codes = np.array([lookup.get(tuple(row), -1) for row in uniq.tolist()], np.int64)
-        codes = codes[inverse.ravel()].reshape(n, t) if len(uniq) else np.zeros((n, t), np.int64)
+        """Letter indices (n, T) of the steps, and where a step is no letter: each step's values
+        numbered in mixed radix over the letters' value ranges, looked up in a dense table."""
+        letters = np.array(self.letters, np.int64)                       # (k, D)
+        lo, hi = letters.min(axis=0), letters.max(axis=0)
+        widths = hi - lo + 1
+        if float(np.prod(widths.astype(np.float64))) > 2**22:  # sparse letters: one dict lookup per distinct step
+            steps = np.stack([a.astype(np.int64) for a in arrays], axis=-1)
+            flat = steps.reshape(-1, steps.shape[-1])
+            uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
+            lookup = {a: i for i, a in enumerate(self.letters)}
+            codes = np.array([lookup.get(tuple(row), -1) for row in uniq.tolist()], np.int64)[inverse.ravel()]
+            codes = codes.reshape(arrays[0].shape)
+            return np.maximum(codes, 0), codes < 0
+        strides = np.concatenate([np.cumprod(widths[::-1])[::-1][1:], [1]]).astype(np.int64)
+        table = np.full(int(np.prod(widths)), -1, np.int64)
+        table[(letters - lo) @ strides] = np.arange(len(letters))
+        key = np.zeros(arrays[0].shape, np.int64)
+        outside = np.zeros(arrays[0].shape, bool)
+        for j, a in enumerate(arrays):
+            a = a.astype(np.int64)
+            outside |= (a < lo[j]) | (a > hi[j])
+            key += (np.clip(a, lo[j], hi[j]) - lo[j]) * strides[j]
+        codes = np.where(outside, -1, table[key])
         return np.maximum(codes, 0), codes < 0
 
     def _run(self, codes: np.ndarray) -> np.ndarray:
