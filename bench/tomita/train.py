@@ -4,7 +4,7 @@
     .venv/bin/python bench/tomita/train.py --list
 
 A NAME is `tomita<g>_<kind>` (kind gru, lstm or tf, the transformer encoder), `departure`, the
-planted departure: a GRU trained on Tomita 6 with words of at most 6 steps only, or `steps4_gru`,
+planted departure: a transformer encoder trained on Tomita 4 with words of at most 6 steps only, or `steps4_gru`,
 a GRU that answers after every step whether the word so far is in Tomita 4 (a per-step model for
 the sequence spec's tests). Each network reads
 one-hot steps ((batch, T, 2) float32, T dynamic) and answers one logit (accept when > 0). It is
@@ -161,7 +161,7 @@ def measure(net: nn.Module, accepts, max_len: int, rng: np.random.Generator) -> 
 
 def spec_of(name: str) -> tuple[int, str, int]:
     if name == "departure":
-        return 6, "gru", DEPARTURE_LEN
+        return 4, "tf", DEPARTURE_LEN
     if name == "steps4_gru":
         return 4, "gru", MAX_LEN
     grammar, kind = name.removeprefix("tomita").split("_")
