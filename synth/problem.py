@@ -1,6 +1,10 @@
 """A synthesis problem: the spec, its network, its DSL, the literals worth trying, and the
 metric by which a program's values are compared with the network's.
 
+The literals are the spec's (`literal_pool`) plus those the network itself shows
+(`synth.intprobes.literals`: plateaus, extremes, slope changes), read from the oracle when the
+problem is made; `notes` says which came from where, and which DSL the search uses and why.
+
 The search families today handle int and bool functions only: `Problem.from_spec` refuses a spec
 with a real output or real inputs with a `SpecError` naming the field, until a real family exists.
 """
@@ -32,10 +36,12 @@ class Problem:
     literals: tuple[Node, ...]
     target_type: Type
     metric: Metric                    # how a program's values are compared with the network's
+    notes: tuple[str, ...] = ()       # the DSL chosen and why; the literals read from the network
 
     @classmethod
-    def from_spec(cls, spec, oracle) -> "Problem":
-        """The problem of `spec`'s network; `SpecError` for a type no search family handles."""
+    def from_spec(cls, spec, oracle, *, discover: bool = True) -> "Problem":
+        """The problem of `spec`'s network; `SpecError` for a type no search family handles.
+        `discover`: also query the network for literals (synth.intprobes.literals)."""
         if spec.output.type not in SEARCHABLE:
             raise SpecError(f"output.type: no search family handles {spec.output.type} outputs yet (the "
                             f"int DSL searches int and bool functions), got {spec.output.type.name!r}")
@@ -43,9 +49,22 @@ class Problem:
             if inp.type not in SEARCHABLE:
                 raise SpecError(f"inputs[{k}].type: no search family handles {inp.type} inputs yet (the "
                                 f"int DSL searches int and bool functions), got {inp.type.name!r}")
+        from oracle.spec import implied_dsl
+
         dsl = get_dsl(spec.dsl)
-        return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), literal_pool(spec),
-                   spec.output.type, metric_for(spec))
+        implied, why = implied_dsl(spec.inputs, spec.output)
+        notes = [f"DSL {dsl.name}: {why}" if implied == spec.dsl and implied != "int"
+                 else f"DSL {dsl.name}, as the spec names it" if spec.dsl != "int" else
+                 f"DSL int: {why}"]
+        pool = literal_pool(spec)
+        if discover:
+            extra = _from_oracle(spec, oracle, pool, dsl)
+            pool += tuple(Const(f.value, INT) for f in extra)
+            if extra:
+                notes.append("literals from the network: " + "; ".join(
+                    f"{f.value} ({', '.join(f.sources)})" for f in extra))
+        return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), pool,
+                   spec.output.type, metric_for(spec), tuple(notes))
 
     def leaves(self) -> dict[Type, list[Node]]:
         """Size-1 programs: the inputs, then the literals, grouped by type."""
@@ -57,9 +76,28 @@ class Problem:
         return out
 
 
+def _from_oracle(spec, oracle, pool, dsl) -> list:
+    """The literals the network shows that the pool lacks (synth.intprobes.literals)."""
+    from synth.intprobes.literals import discover
+
+    known = {c.value for c in pool if c.type == INT}
+    return discover(spec, oracle, known=known, fits=_fits(dsl))
+
+
+def _fits(dsl):
+    """Which ints are literals of `dsl`: the W-bit values but 2^W - 1 for a bit-vector DSL
+    (`~0` is that at size 2, and as a literal it makes `x + 255` as small as `x - 1`), any
+    int otherwise."""
+    width = getattr(dsl, "width", None)
+    if width is None:
+        return lambda v: True
+    return lambda v: 0 <= v < (1 << width) - 1
+
+
 def literal_pool(spec) -> tuple[Node, ...]:
     """0, 1, 2, -1; each range's lo, hi, hi + 1 and size; powers of two and 2^k - 1 up to the bit
-    width of the ranges; the spec's `constants`; True and False for a bool output."""
+    width of the ranges; the spec's `constants`; True and False for a bool output. For a
+    bit-vector DSL only those that are W-bit values below 2^W - 1 (`_fits`)."""
     ints = {0, 1, 2, -1}
     ranges = [(i.lo, i.hi) for i in spec.inputs if i.type == INT]
     if spec.output.type == INT:
@@ -71,6 +109,8 @@ def literal_pool(spec) -> tuple[Node, ...]:
     for k in range(1, min(width, MAX_LITERAL_BITS) + 1):
         ints |= {1 << k, (1 << k) - 1}
     ints |= set(spec.constants)
+    fits = _fits(get_dsl(spec.dsl))
+    ints = {v for v in ints if fits(v)}
     pool: list[Node] = [Const(v, INT) for v in sorted(ints, key=lambda v: (abs(v), v))]
     if spec.output.type == BOOL:
         pool += [Const(False, BOOL), Const(True, BOOL)]

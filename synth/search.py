@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from dsl.ast import Node, size
+from dsl.ast import App, Const, Node, Var, size
 from dsl.evaluate import evaluate
 from dsl.types import BOOL
 from synth import conditional
@@ -183,7 +183,7 @@ class _State:
         self.full, self.full_target = full, full_target
         self.pareto: dict[int, ParetoPoint] = {}
         self.accepted: Node | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = list(problem.notes)   # the DSL and literal choices first
 
     def agreement(self, program: Node) -> tuple[float, np.ndarray]:
         ev = evaluate(program, self.full, dsl=self.problem.dsl)
@@ -199,7 +199,7 @@ class _State:
 
     def accepts(self, program: Node) -> bool:
         if self.consider(program) >= self.options.min_agreement:
-            self.accepted = program
+            self.accepted = tidy(program, self.problem.dsl)
             return True
         return False
 
@@ -240,6 +240,22 @@ class _State:
                             len(next(iter(sample.values()))), budget.state.level,
                             notes=tuple(self.notes) + ((note,) if note else ()),
                             backend=_describe(self.executor))
+
+
+def tidy(node: Node, dsl) -> Node:
+    """`node` with the arguments of each commutative operator in reading order: an input
+    first, a literal last, the smaller of two others first (`x ^ (x - 1)`, `min(max(x, 7), 40)`,
+    not `(x - 1) ^ x`, `min(40, max(x, 7))`). The enumerator keeps the larger argument first;
+    the value is the same."""
+    if not isinstance(node, App):
+        return node
+    args = tuple(tidy(a, dsl) for a in node.args)
+    row = dsl.operators.get(node.op)
+    if row is not None and getattr(row, "commutative", False) and len(args) == 2:
+        key = lambda a: (isinstance(a, Const) - isinstance(a, Var), size(a))   # noqa: E731
+        if key(args[1]) < key(args[0]):
+            args = (args[1], args[0])
+    return App(node.op, args, node.type)
 
 
 def _describe(executor) -> dict:

@@ -85,4 +85,15 @@ TASKS = (
     Task("hd26", "round x up to a multiple of 2^k", (("x", 8), ("k", 8)), _hd26,
          "(x + ~(255 << k)) & (255 << k)"),
 )
-BY_NAME = {t.name: t for t in TASKS}
+#: Beyond the 18: functions of a byte that enumeration does not reach whole (15 or more nodes), but
+#: that split over the input's bits (synth/intprobes): the searches find them through decomposition.
+DECOMPOSED = (
+    Task("popcount", "number of 1-bits of a byte", X,
+         lambda x: sum((x >> i) & 1 for i in range(8)),
+         " + ".join(["(x & 1)"] + [f"((x >>u {i}) & 1)" for i in range(1, 7)] + ["(x >>u 7)"])),
+    Task("parity", "parity of a byte (1 if it has an odd number of 1-bits)", X,
+         lambda x: np.bitwise_xor.reduce([(x >> i) & 1 for i in range(8)]),
+         " ^ ".join(["(x & 1)"] + [f"((x >>u {i}) & 1)" for i in range(1, 7)] + ["(x >>u 7)"])),
+)
+ALL = TASKS + DECOMPOSED
+BY_NAME = {t.name: t for t in ALL}

@@ -119,7 +119,10 @@ def plan(size: int, productions: Sequence[Production], levels: dict, *, item_can
         if p_index in skip:
             continue
         k = len(prod.arg_types)
-        for sizes in _splits(size - 1, k):
+        splits = list(_splits(size - 1, k))
+        if prod.commutative and k == 2:     # the most lopsided split first: of equal values,
+            splits.reverse()                # `x ^ (x - 1)` is kept rather than `-x ^ ~x`
+        for sizes in splits:
             if prod.commutative and k == 2 and sizes[0] < sizes[1]:
                 continue  # a + b with |a| < |b| is b + a, enumerated with the larger first
             arg_levels = [levels.get((t.name, s), ()) for t, s in zip(prod.arg_types, sizes)]
