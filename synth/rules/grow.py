@@ -51,8 +51,7 @@ class Grower:
         axis, oblique = locate.candidates(u, labels, self.classes, oblique=self.oblique)
         self.splits_tried += 1
         choice = axis
-        if oblique is not None and (axis is None or (oblique[0] <= axis[0] / 2
-                                                     and oblique[0] < axis[0] - 0.05)):
+        if oblique is not None and (axis is None or locate.clearly_better(oblique[0], axis[0])):
             choice = oblique
         if choice is None:
             return ("leaf", majority)

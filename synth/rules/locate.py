@@ -25,6 +25,7 @@ import numpy as np
 
 BISECTIONS = 24          # 2^-24 of a segment of at most 0.1: far below any rounding
 PAIRS = 48               # segments bisected per split
+FIT_POINTS = 800         # points a logistic regression proposing a direction sees at most
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,23 @@ def candidates(u: np.ndarray, labels: np.ndarray, classes: int, *,
         return axis, None
     best = None
     for r in (2, 3):
+        level = None
         for dims in itertools.combinations(range(u.shape[1]), r):
             for w in _directions(u[:, dims], labels):
                 score, t = best_cut(u[:, dims] @ w, labels, classes)
-                if np.isfinite(score) and (best is None or score < best[0] - 1e-9):
-                    best = (score, USplit(dims, tuple(w), t))
+                if np.isfinite(score) and (level is None or score < level[0] - 1e-9):
+                    level = (score, USplit(dims, tuple(w), t))
+        if level is not None and (best is None or clearly_better(level[0], best[0])):
+            best = level
         if best is not None and best[0] < 1e-3:
             break                                       # a pair already separates: no triples
     return axis, best
+
+
+def clearly_better(score: float, than: float) -> bool:
+    """Whether a split with more inputs earns them: at most half the entropy left, and 0.05 bits
+    less."""
+    return score <= than / 2 and score < than - 0.05
 
 
 def _directions(x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
@@ -95,12 +105,15 @@ def _directions(x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
     from sklearn.linear_model import LogisticRegression
 
     out = []
+    if len(labels) > FIT_POINTS:                   # a direction needs few points; refine() does the rest
+        pick = np.random.default_rng(0).choice(len(labels), FIT_POINTS, replace=False)
+        x, labels = x[pick], labels[pick]
     present = np.unique(labels)
     for c in present[:1] if len(present) == 2 else present:
         target = labels == c
         if target.all() or not target.any():
             continue
-        model = LogisticRegression(C=1e4, max_iter=500).fit(x, target)
+        model = LogisticRegression(C=1e4, max_iter=300).fit(x, target)
         w = model.coef_[0]
         norm = np.linalg.norm(w)
         if norm > 0:

@@ -119,13 +119,12 @@ def _round_split(tree: Tree, path: tuple, split: Split, points, labels, floor: f
     if agreement(with_split(split), points, labels) < floor:
         return None
     terms = list(split.terms)
-    for i, (k, c) in enumerate(terms):
+    for i, (k, c) in enumerate(split.terms):
         if abs(c) == 1.0:
             continue
-        for r in steps(c):
-            if r == 0:
-                continue
-            trial = terms[:i] + [(k, r)] + terms[i + 1:]
+        at = [j for j, (kk, _) in enumerate(terms) if kk == k][0]
+        for r in steps(c):             # a coefficient rounded to 0 drops its input from the split
+            trial = terms[:at] + ([(k, r)] if r else []) + terms[at + 1:]
             if agreement(with_split(Split(tuple(trial), split.threshold)), points, labels) >= floor:
                 terms = trial
                 break
