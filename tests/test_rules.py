@@ -78,7 +78,7 @@ def test_pareto_front_and_figures(name):
 
 def test_region_pictures_are_the_network_and_the_rule():
     spec, net, result, _ = found("policy_congestion")
-    slices = result.extra["regions"]
+    slices = result.extra["decision_regions"]["slices"]
     assert slices
     for s in slices:
         n = len(s["network"])

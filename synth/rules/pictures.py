@@ -3,7 +3,7 @@
 `regions(tree, oracle, spec)` picks up to `MAX_SLICES` pairs of inputs (the inputs of each split,
 paired in order of first use; inputs not on a slice are held at the middle of their range),
 labels a `RESOLUTION` x `RESOLUTION` grid of each slice by the network and by the rule, and
-returns `{"regions": [...], "regions_png": "<base64 PNG>"}`: per slice the two axes (name, lo,
+returns `{"decision_regions": {"slices": [...]}, "regions_png": "<base64 PNG>"}`: per slice the two axes (name, lo,
 hi), the fixed values of the other inputs, the grids of labels (lists of lists, row = second
 axis), and the share of grid points where they differ. The PNG (matplotlib's Agg through its
 object-oriented API, imported here) shows per slice the network, the rule and the disagreements.
@@ -95,4 +95,4 @@ def png(data: list[dict[str, Any]], *, title: str = "") -> str:
 
 def regions(tree: Tree, oracle: Any, spec: Any, *, resolution: int = RESOLUTION) -> dict[str, Any]:
     data = grids(tree, oracle, spec, resolution=resolution)
-    return {"regions": data, "regions_png": png(data, title=spec.name)}
+    return {"decision_regions": {"slices": data}, "regions_png": png(data, title=spec.name)}

@@ -131,9 +131,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
     program = to_expression(winner, spec)
     final = agreement(winner, fx, fy)
     report("measure", winner, final)
-    extra = {"rule": to_dict(winner), "rounds": rounds,
-             "pareto_rules": [{"rule": p.program.show(), "size": p.size, "agreement": p.agreement}
-                              for p in front]}
+    extra = {"rule_tree": to_dict(winner)}
     try:
         extra.update(pictures.regions(winner, oracle, spec))
     except Exception as e:       # a picture must never lose the rule: say why it is missing
