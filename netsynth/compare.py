@@ -58,12 +58,13 @@ class Network:
 
 def compare(*networks: Any, spec: Any = None, models: Sequence[Any] | None = None,
             verify: bool = True, progress: bool | Callable[[str], None] | None = None,
-            max_listed: int = 5, **options: Any) -> CompareReport:
+            max_listed: int = 5, cancel: Any = None, **options: Any) -> CompareReport:
     """Extract from every network, group them by equivalent program, report; see the module doc.
 
     `verify` runs each extraction's own checks (Z3 against its reference, Hypothesis, speed);
     `progress` is True (a line on stderr per network) or a callable receiving that line;
-    `max_listed` caps the points listed per disagreement (the counts cover every point).
+    `max_listed` caps the points listed per disagreement (the counts cover every point);
+    `cancel` (a threading.Event) stops the searches: each keeps its best program so far.
     """
     from dsl.errors import SpecError
     from netsynth.compare_extract import extract
@@ -86,7 +87,7 @@ def compare(*networks: Any, spec: Any = None, models: Sequence[Any] | None = Non
     training = [getattr(n.model, "training", None) if hasattr(n.model, "parameters") else None
                 for n in nets]
     try:
-        reports, execution = extract(nets, checked, verify=verify, say=say)
+        reports, execution = extract(nets, checked, verify=verify, say=say, cancel=cancel)
     finally:
         for n, mode in zip(nets, training):
             if mode is not None:
@@ -128,6 +129,12 @@ def _networks(items: Sequence[Any], spec: Any, models: Sequence[Any] | None) -> 
                                 f"(a .json or .toml path, JSON text, a dict or a Spec) or a "
                                 f"(model, spec) pair, got {_describe(item)}")
     return _named([(_model_of(m, s), s) for m, s in pairs])
+
+
+def check_alike(specs: Sequence[Any]) -> None:
+    """SpecError unless networks of these specs can be compared (the checks `compare` makes on
+    its specs before any search): the job service runs it on a submission."""
+    _shared_ranges(_named([(b"", _load(s)) for s in specs]))
 
 
 def _load(spec: Any) -> Any:

@@ -18,25 +18,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from dsl.errors import NetsynthError
+
 
 def extract(nets: Sequence[Any], options: Any, *, verify: bool = True,
-            say: Callable[[str], None] | None = None) -> tuple[list[Any], Any]:
+            say: Callable[[str], None] | None = None, cancel: Any = None) -> tuple[list[Any], Any]:
     """Each network's `Report`, in order, and how they ran (`Execution`): in-process one after
-    another, or as Ray tasks when `options.workers` > 1 or `options.ray_address` is set."""
+    another, or as Ray tasks when `options.workers` > 1 or `options.ray_address` is set. Once
+    `cancel` is set, the searches in-process stop with their best program so far; Ray tasks are
+    cancelled and `Cancelled` is raised."""
     from netsynth.api import synthesize
     from netsynth.compare_result import Execution
 
     if options.workers > 1 or options.ray_address:
-        return _extract_on_ray(nets, options, verify, say)
+        return _extract_on_ray(nets, options, verify, say, cancel)
     began, reports = time.monotonic(), []
     for n in nets:
-        reports.append(synthesize(n.spec, n.model, options=options, verify=verify))
+        reports.append(synthesize(n.spec, n.model, options=options, verify=verify, cancel=cancel))
         _said(say, n, reports[-1])
     return reports, Execution("in-process", 1, time.monotonic() - began, 0.0, 0.0)
 
 
+class Cancelled(NetsynthError):
+    """A comparison on Ray was cancelled before every network was extracted."""
+
+
 def _extract_on_ray(nets: Sequence[Any], options: Any, verify: bool,
-                    say: Callable[[str], None] | None):
+                    say: Callable[[str], None] | None, cancel: Any = None):
     """One Ray task per network (one CPU, the in-process search), at most `workers` at a time.
     Ray is joined at `ray_address` (left running) or started embedded (and shut down after)
     unless it is up already; call from the main thread."""
@@ -55,6 +63,9 @@ def _extract_on_ray(nets: Sequence[Any], options: Any, verify: bool,
     reports: list[Any] = [None] * len(nets)
     try:
         while todo or running:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"compare: cancelled with {reports.count(None)} of {len(nets)} "
+                                f"networks not extracted")
             while todo and len(running) < options.workers:
                 k = todo.pop(0)
                 model = nets[k].model

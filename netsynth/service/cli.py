@@ -25,10 +25,16 @@ def add_subcommands(sub: Any) -> None:
     add_serve_arguments(serve)
     serve.set_defaults(handler=run_serve)
 
-    submit = sub.add_parser("submit", help="send a job to a netsynth server")
-    submit.add_argument("spec", type=Path, help="spec file (JSON or TOML)")
-    submit.add_argument("--model", type=Path, default=None, metavar="FILE",
-                        help="ONNX model (default: the spec's `model`, relative to the spec file)")
+    submit = sub.add_parser(
+        "submit", help="send a job to a netsynth server",
+        description="Send a job: one spec (and its model) to extract a program; several specs, "
+                    "or one spec with --model given once per network, to compare networks "
+                    "(the server's POST /compare; docs/compare.md).")
+    submit.add_argument("spec", type=Path, nargs="+", help="spec file (JSON or TOML); several "
+                        "for a compare job, each naming its model")
+    submit.add_argument("--model", type=Path, action="append", default=None, metavar="FILE",
+                        help="ONNX model (default: the spec's `model`, relative to the spec "
+                             "file); repeat it to compare several networks of one spec")
     submit.add_argument("--wait", action="store_true",
                         help="follow progress on stderr until the job ends, then print the report")
     submit.add_argument("--json", type=Path, default=None, metavar="OUT",
@@ -196,22 +202,33 @@ def _fail(e: Exception) -> int:
 def run_submit(args: argparse.Namespace) -> int:
     from netsynth.service.client import ApiError
 
-    model = args.model
-    if model is None:
-        model = _spec_model(args.spec)
-        if isinstance(model, str):
-            print(f"netsynth: error: {model}", file=sys.stderr)
-            return 2
-    for what, path in (("spec", args.spec), ("model", model)):
+    specs, models = list(args.spec), list(args.model or [])
+    if not models:
+        for spec in specs:
+            model = _spec_model(spec)
+            if isinstance(model, str):
+                print(f"netsynth: error: {model}", file=sys.stderr)
+                return 2
+            models.append(model)
+    elif len(specs) > 1 and len(models) != len(specs):
+        print(f"netsynth: error: --model: give none (each spec names its model), one per spec, "
+              f"or several for one spec; got {len(models)} for {len(specs)} specs",
+              file=sys.stderr)
+        return 2
+    for what, path in [("spec", p) for p in specs] + [("model", p) for p in models]:
         if not path.is_file():
             print(f"netsynth: error: {what}: no such file {str(path)!r}", file=sys.stderr)
             return 2
+    accepted: dict[str, Any] = {}
     try:
         with _client(args) as client:
             from synth.options import API_OPTIONS
 
-            accepted = client.submit(args.spec, model,
-                                     **{name: getattr(args, name) for name in API_OPTIONS})
+            options = {name: getattr(args, name) for name in API_OPTIONS}
+            if len(models) > 1:
+                accepted = client.compare(specs, models, **options)
+            else:
+                accepted = client.submit(specs[0], models[0], **options)
             if not args.wait:
                 print(accepted["id"])
                 return 0
@@ -221,7 +238,7 @@ def run_submit(args: argparse.Namespace) -> int:
     except ApiError as e:
         return _fail(e)
     except KeyboardInterrupt:
-        print(f"netsynth: stopped waiting; the job goes on (netsynth cancel {accepted['id']})",
+        print(f"netsynth: stopped waiting; the job goes on (netsynth cancel {accepted.get('id')})",
               file=sys.stderr)
         return 130
 
@@ -278,6 +295,12 @@ def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str 
         json_out.write_text(text + "\n")
     if json_out is not None and str(json_out) == "-":
         print(text)
+    elif "outcome" in report:          # a compare job's result
+        from netsynth.compare_render import render as render_compare
+
+        print(f"job {status}")
+        print(render_compare(report))
+        return 0 if report["outcome"] == "one program" else 1
     else:
         from netsynth.report import Report
 

@@ -58,6 +58,24 @@ class Client:
             time.sleep(1.0 + attempt)   # a restarting server: give it a moment
         raise ApiError(f"cannot reach {self.server}")
 
+    def compare(self, specs: list[Path], models: list[Path], *, tries: int = 3,
+                **options: Any) -> dict[str, Any]:
+        """Send a compare job (POST /compare): one spec for every model, or one per model."""
+        fields = {k: str(v) for k, v in options.items() if v is not None}
+        key = uuid.uuid4().hex
+        for attempt in range(tries):
+            files = [("spec", (p.name, p.read_bytes(), "application/octet-stream")) for p in specs]
+            files += [("model", (p.name, p.read_bytes(), "application/octet-stream"))
+                      for p in models]
+            try:
+                return self._json("POST", "/compare", files=files, data=fields,
+                                  headers={"Idempotency-Key": key})
+            except ApiError as e:
+                if e.status is not None or attempt == tries - 1:
+                    raise
+            time.sleep(1.0 + attempt)   # a restarting server: give it a moment
+        raise ApiError(f"cannot reach {self.server}")
+
     def status(self, job_id: str) -> dict[str, Any]:
         return self._json("GET", f"/jobs/{job_id}")
 

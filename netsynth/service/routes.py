@@ -20,11 +20,16 @@ from netsynth.service.schemas import Accepted, JobOut, JobPage, job_out
 from netsynth.service.settings import Settings
 from netsynth.service.store import JobRecord, KeyConflict
 from netsynth.service.uploads import (
-    check_uploads, job_options, option_fields, parse_option, read_form, read_upload,
+    MAX_COMPARED, check_compare, check_uploads, job_options, option_fields, parse_option,
+    read_form, read_upload,
 )
 
 SPEC_FILE = {"type": "string", "format": "binary", "description": "the spec, JSON or TOML"}
 MODEL_FILE = {"type": "string", "format": "binary", "description": "the network, ONNX"}
+SPEC_FILES = {"type": "array", "items": SPEC_FILE, "minItems": 1, "maxItems": MAX_COMPARED,
+              "description": "one spec for every model, or one per model in order"}
+MODEL_FILES = {"type": "array", "items": MODEL_FILE, "minItems": 2, "maxItems": MAX_COMPARED,
+               "description": "the networks to compare, ONNX"}
 KEY_DOC = ("a client's name for this submission (1-255 characters): sent again, it answers the "
            "job it made instead of making another")
 
@@ -73,6 +78,42 @@ def job_routes(settings: Settings, service: Callable[[], Any], auth: list[Any]) 
             sha = svc.store.put_model(checked.model)
             return svc.store.create(spec=checked.spec_dict, model_sha=sha, options=stored,
                                     idempotency_key=idempotency_key)
+        return await accepted(svc, store)
+
+    @router.post("/compare", status_code=202, response_model=Accepted, tags=["jobs"],
+                 openapi_extra=form_body({"spec": SPEC_FILES, "model": MODEL_FILES, **options},
+                                         ["spec", "model"]),
+                 responses={200: {"model": Accepted,
+                                  "description": "the job this Idempotency-Key already made"},
+                            409: {"description": "the Idempotency-Key names another request"},
+                            413: {"description": "an upload is larger than the limit"},
+                            422: {"description": "a bad, unknown or repeated field, by name; "
+                                                 "specs that cannot be compared"}})
+    async def submit_compare(request: Request,
+                             idempotency_key: Annotated[str | None, Header(
+                                 alias="Idempotency-Key", min_length=1, max_length=255,
+                                 description=KEY_DOC)] = None) -> JSONResponse:
+        """Accept a compare job: several networks of one task, each extracted with the same
+        options, then grouped by the program they share (`netsynth.compare`). Send the field
+        `model` once per network (2 to 8) and `spec` once for them all, or once per model in
+        the same order. The job's result is the comparison's JSON (docs/compare.md)."""
+        svc = service()
+        files, texts = await read_form(request, files=("spec", "model"), texts=tuple(options),
+                                       required=("spec", "model"), repeated=MAX_COMPARED)
+        stored = job_options(texts, svc.settings)
+        checked = await run_in_threadpool(check_compare, svc.settings, files["spec"],
+                                          files["model"])
+
+        def store() -> tuple[JobRecord, bool]:
+            members = [{"spec": c.spec_dict, "model_sha": svc.store.put_model(c.model)}
+                       for c in checked]
+            return svc.store.create(spec=members[0]["spec"], model_sha=members[0]["model_sha"],
+                                    options=stored, idempotency_key=idempotency_key,
+                                    members=members)
+        return await accepted(svc, store)
+
+    async def accepted(svc: Any, store: Callable[[], tuple[JobRecord, bool]]) -> JSONResponse:
+        """Store the checked job (or find the one its Idempotency-Key made) and answer its id."""
         try:
             job, new = await run_in_threadpool(store)
         except KeyConflict as e:

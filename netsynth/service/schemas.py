@@ -35,7 +35,10 @@ class JobOut(BaseModel):
     attempts: int
     cancel_requested: bool  # a cancel was recorded; a running job stops within seconds
     options: dict[str, Any]
-    result_status: str | None  # the report's status (solved, partial, unsolved) once there is one
+    result_status: str | None  # the report's status (solved, approximate, nothing found; for a
+    #                            comparison its outcome) once there is one
+    kind: str = "extract"      # "extract" (POST /jobs) or "compare" (POST /compare)
+    networks: int = 1          # the networks the job holds
 
 
 class JobPage(BaseModel):
@@ -67,7 +70,15 @@ def job_out(job: JobRecord) -> dict[str, Any]:
             "finished": stamp(job.finished), "progress": job.progress,
             "stop_reason": job.stop_reason, "error": job.error, "attempts": job.attempts,
             "cancel_requested": job.cancel_requested is not None, "options": job.options,
-            "result_status": job.result_status or (job.report or {}).get("status")}
+            "result_status": job.result_status or _result_status(job.report),
+            "kind": "compare" if job.compare else "extract",
+            "networks": len(job.members) if job.members else 1}
+
+
+def _result_status(report: dict[str, Any] | None) -> str | None:
+    """A report's status; a comparison's outcome ("one program", "several groups", ...)."""
+    report = report or {}
+    return report.get("status") or report.get("outcome")
 
 
 def jsonable(value: Any) -> Any:

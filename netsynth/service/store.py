@@ -68,6 +68,10 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # report's status
+    # Added by issue 20: a compare job ("compare") holds every network as {"spec", "model_sha"};
+    # `spec` and `model_sha` are then its first network's. NULL is an extraction.
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    members: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_jobs_idempotency_key", "idempotency_key", unique=True),)
 
@@ -99,10 +103,16 @@ class JobRecord:
     cancel_requested: dt.datetime | None = None
     owner: str | None = None
     result_status: str | None = None        # the report's status, kept apart from the report
+    kind: str = "extract"                   # or "compare" (several networks, `members`)
+    members: list[dict[str, Any]] | None = None
 
     @property
     def ended(self) -> bool:
         return self.status in ENDED
+
+    @property
+    def compare(self) -> bool:
+        return self.kind == "compare"
 
 
 class KeyConflict(Exception):
@@ -115,7 +125,8 @@ class KeyConflict(Exception):
 
 _COLUMNS = (Job.id, Job.status, Job.spec, Job.model_sha, Job.options, Job.created, Job.started,
             Job.finished, Job.progress, Job.report, Job.error, Job.stop_reason, Job.attempts,
-            Job.cancel_requested, Job.owner, Job.result_status)      # JobRecord's fields
+            Job.cancel_requested, Job.owner, Job.result_status, Job.kind,
+            Job.members)                                                # JobRecord's fields
 _LIGHT = tuple(null() if c is Job.report else c for c in _COLUMNS)          # without the report
 # Built once: a statement made per call costs more than the query (status reads are hot).
 _GET = {True: select(*_COLUMNS).where(Job.id == bindparam("id")),
@@ -126,7 +137,7 @@ def _record(job: Job) -> JobRecord:
     return JobRecord(job.id, job.status, job.spec, job.model_sha, job.options, job.created,
                      job.started, job.finished, job.progress, job.report, job.error,
                      job.stop_reason, job.attempts, job.cancel_requested, job.owner,
-                     job.result_status)
+                     job.result_status, job.kind or "extract", job.members)
 
 
 def now() -> dt.datetime:
@@ -179,13 +190,17 @@ class Store:
     # ---- jobs -----------------------------------------------------------------------------------
 
     def create(self, *, spec: dict[str, Any], model_sha: str, options: dict[str, Any],
-               idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+               idempotency_key: str | None = None,
+               members: list[dict[str, Any]] | None = None) -> tuple[JobRecord, bool]:
         """A new queued job, and True; or, when `idempotency_key` already names a job made from
-        the same request, that job and False. Raises KeyConflict when it names another request."""
-        digest = hashlib.sha256(repr((spec, model_sha, sorted(options.items()))).encode()).hexdigest()
+        the same request, that job and False. Raises KeyConflict when it names another request.
+        With `members` (each {"spec", "model_sha"}), a compare job of those networks."""
+        digest = hashlib.sha256(repr((spec, model_sha, sorted(options.items()), members)).encode()
+                                ).hexdigest()
         job = Job(id=uuid.uuid4().hex, status=QUEUED, spec=spec, model_sha=model_sha,
                   options=options, created=now(), attempts=0, idempotency_key=idempotency_key,
-                  request_sha=digest if idempotency_key else None)
+                  request_sha=digest if idempotency_key else None,
+                  kind="compare" if members is not None else None, members=members)
         try:
             with self._session.begin() as s:
                 s.add(job)
@@ -274,7 +289,8 @@ class Store:
                                                Job.status == RUNNING)
                              .values(status=status, finished=now() if status in ENDED else None,
                                      report=report, error=error, stop_reason=stop_reason,
-                                     result_status=(report or {}).get("status")))
+                                     result_status=(report or {}).get("status")
+                                     or (report or {}).get("outcome")))
             return done.rowcount == 1
 
     def requeue(self, *, reason: str, max_attempts: int, owner: str | None = None,

@@ -249,7 +249,11 @@ def job_page(job: JobRecord, out: dict[str, Any], *, picture: dict[str, str] | N
              f" &middot; submitted {escape(_when(job.created))}</p>"]
     if not job.ended:
         parts.append(_live(job))
-    if report:
+    if report and job.compare:
+        from netsynth.compare_render import html as compare_html
+
+        parts.append(compare_html(report))
+    elif report:
         parts.append(render.html(report, figures=picture or {}, ids=True))
         links = [f'<a href="/jobs/{escape(job.id)}/result">report JSON</a>']
         if report.get("python"):
@@ -376,6 +380,10 @@ def _row(j: JobRecord) -> str:
         fidelity = "–"
     duration = _duration(_seconds(j)) if j.started else ("waiting" if not j.ended else "–")
     program = str(report.get("program") or (j.progress or {}).get("best") or "")
+    if j.compare:
+        groups = report.get("groups") or []
+        program = (" | ".join(str(g.get("program")) for g in groups) if groups
+                   else f"{len(j.members or [])} networks to compare")
     link = f"/ui/jobs/{escape(j.id)}"
     return (f'<tr data-id="{escape(j.id)}" data-status="{escape(j.status)}"><td><a href="{link}">'
             f"{escape(str(j.spec.get('name') or 'job'))}</a><br><code class=\"muted\">"

@@ -47,9 +47,12 @@ def clip(text: str, limit: int = MAX_MESSAGE) -> str:
 # ---- the form -----------------------------------------------------------------------------------
 
 async def read_form(request: Request, *, files: tuple[str, ...], texts: tuple[str, ...],
-                    required: tuple[str, ...]) -> tuple[dict[str, UploadFile], dict[str, str]]:
-    """The form's files and text fields by name, each given once and known, or a 422."""
-    form = await request.form(max_files=len(files) + 1, max_fields=len(texts) + 8)
+                    required: tuple[str, ...], repeated: int = 1
+                    ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's files and text fields by name, each known and given once, or a 422. With
+    `repeated` > 1, each file field may be given up to that many times, and its value is the list
+    of its uploads."""
+    form = await request.form(max_files=repeated * len(files) + 1, max_fields=len(texts) + 8)
     known = (*files, *texts)
     seen: dict[str, int] = {}
     for name, _ in form.multi_items():
@@ -58,11 +61,24 @@ async def read_form(request: Request, *, files: tuple[str, ...], texts: tuple[st
         if name not in known:
             raise field_error(422, clip(name, 60), f"{clip(name, 60)!s}: unknown field; expected "
                               f"some of {list(known)}", "unknown_field")
-        if count > 1:
-            raise field_error(422, name, f"{name}: given {count} times; give it once",
+        most = repeated if name in files else 1
+        if count > most:
+            raise field_error(422, name, f"{name}: given {count} times; give it "
+                              + ("once" if most == 1 else f"at most {most} times"),
                               "repeated_field")
     got_files, got_texts = {}, {}
+    if repeated > 1:
+        for name in files:
+            values = form.getlist(name)
+            if any(not isinstance(v, StarletteUpload) for v in values):
+                raise field_error(422, name, f"{name}: expected file uploads, got a text field",
+                                  "file_expected")
+            if values:
+                got_files[name] = values
+        files = ()
     for name, value in form.items():
+        if name in got_files:
+            continue
         is_file = isinstance(value, StarletteUpload)
         if name in files and not is_file:
             raise field_error(422, name, f"{name}: expected a file upload, got a text field "
@@ -239,3 +255,41 @@ def _load(settings: Settings, spec: Any, spec_dict: dict[str, Any], model: bytes
     except NetsynthError as e:
         raise field_error(422, "model", str(e), "model_error") from None
     return Checked(spec, spec_dict, loaded, model)
+
+
+#: Networks one compare job may hold.
+MAX_COMPARED = 8
+
+
+def check_compare(settings: Settings, spec_files: list[UploadFile],
+                  model_files: list[UploadFile]) -> list[Checked]:
+    """Each network of a compare job checked as a job's (spec, model) is: one spec for every
+    model, or one per model in the same order; at least two models; specs alike (netsynth.compare
+    checks the same before any search)."""
+    if len(model_files) < 2:
+        raise field_error(422, "model", f"model: a comparison needs at least 2 models, got "
+                          f"{len(model_files)}", "too_few")
+    if len(spec_files) not in (1, len(model_files)):
+        raise field_error(422, "spec", f"spec: give one spec for every model, or one per model "
+                          f"in the same order; got {len(spec_files)} specs for "
+                          f"{len(model_files)} models", "count_mismatch")
+    specs = [parse_spec(read_upload(f, "spec", settings.max_spec_bytes), f.filename)
+             for f in spec_files]
+    specs = specs * len(model_files) if len(specs) == 1 else specs
+    from dsl.errors import SpecError
+    from netsynth.compare import check_alike
+
+    try:
+        check_alike([spec for spec, _ in specs])
+    except SpecError as e:
+        raise field_error(422, "spec", clip(str(e)), "specs_differ") from None
+    checked = []
+    for k, ((spec, spec_dict), upload) in enumerate(zip(specs, model_files)):
+        model = read_upload(upload, "model", settings.max_model_bytes)
+        try:
+            checked.append(_load(settings, spec, spec_dict, model))
+        except HTTPException as e:
+            raise field_error(422, "model", f"model {k + 1}: {e.detail[0]['msg']}"
+                              if isinstance(e.detail, list) else f"model {k + 1}: {e.detail}",
+                              "model_error") from None
+    return checked

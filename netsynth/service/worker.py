@@ -31,7 +31,7 @@ from typing import Any, Callable
 from dsl.errors import NetsynthError
 from netsynth.service.schemas import jsonable
 from netsynth.service.settings import Settings
-from netsynth.service.store import CANCELLED, FAILED, RUNNING, SUCCEEDED, Store
+from netsynth.service.store import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobRecord, Store
 
 log = logging.getLogger("netsynth.service.worker")
 
@@ -101,10 +101,16 @@ def run(store: Store, settings: Settings, job_id: str, attempt: int, cancel: thr
         if options.workers > 1 and not ray_started:
             api.start_compute(settings.workers, address=settings.ray_address)  # the main thread
             ray_started = True
-        report = api.synthesize(job.spec, store.model_bytes(job.model_sha), options=options,
-                                progress=progress_writer(store, settings, job_id, attempt),
-                                cancel=cancel, keep_ray=True)
+        if job.compare:
+            report = compare(store, job, options, cancel,
+                             progress_writer(store, settings, job_id, attempt))
+        else:
+            report = api.synthesize(job.spec, store.model_bytes(job.model_sha), options=options,
+                                    progress=progress_writer(store, settings, job_id, attempt),
+                                    cancel=cancel, keep_ray=True)
     except NetsynthError as e:
+        if cancel.is_set():
+            return end(store, job_id, attempt, CANCELLED, error=str(e)), ray_started
         return end(store, job_id, attempt, FAILED, error=str(e)), ray_started
     except Exception as e:
         log.exception("job %s: internal error", job_id)
@@ -115,6 +121,27 @@ def run(store: Store, settings: Settings, job_id: str, attempt: int, cancel: thr
     stop = stop if isinstance(stop, str) or stop is None else str(stop)
     status = CANCELLED if cancel.is_set() else SUCCEEDED
     return end(store, job_id, attempt, status, report=data, stop_reason=stop), ray_started
+
+
+def compare(store: Store, job: JobRecord, options: Any, cancel: threading.Event,
+            write: Callable[[Any], None]) -> Any:
+    """A compare job: every network extracted with the job's options, grouped
+    (`netsynth.compare`); its progress names the networks done."""
+    from netsynth.compare import compare as run_compare
+    from synth.outcome import Progress
+
+    members = job.members or []
+    done: list[str] = []
+
+    def said(line: str) -> None:
+        done.append(line)
+        write(Progress(len(done), 0, 0, 0.0, 0.0, phase=f"network {len(done)} of {len(members)}",
+                       best=line[:200]))
+
+    write(Progress(0, 0, 0, 0.0, 0.0, phase=f"network 1 of {len(members)}"))
+    pairs = [(store.model_bytes(m["model_sha"]), m["spec"]) for m in members]
+    fields = {k: v for k, v in asdict(options).items() if v is not None}
+    return run_compare(*pairs, progress=said, cancel=cancel, **fields)
 
 
 def end(store: Store, job_id: str, attempt: int, status: str, **fields: Any) -> str | None:
