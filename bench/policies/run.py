@@ -73,7 +73,8 @@ def bench(name: str) -> dict:
            "leaves": result.figures["leaves"], "seconds": round(seconds, 2),
            "queries": result.queries, "fidelity": check.fidelity.agreement,
            "reference": check.equivalence.verdict.value,
-           "max_threshold_error_percent": max((m["percent_of_range"] or float("inf")) for m in moved),
+           "max_threshold_error_percent": max(float("inf") if m["percent_of_range"] is None
+                                              else m["percent_of_range"] for m in moved),
            "displacements": moved,
            "network_follows_rule_beyond_range": check.follows.agreement}
 

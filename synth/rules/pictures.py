@@ -1,6 +1,6 @@
 """Decision regions on 2-D slices, network against rule, as data and as a picture.
 
-`regions(tree, oracle, spec)` picks up to `MAX_SLICES` pairs of inputs (the inputs of each split,
+`regions(rule, oracle, spec)` (a rule tree, or any `real` DSL program: for notebooks) picks up to `MAX_SLICES` pairs of inputs (the inputs of each split,
 paired in order of first use; inputs not on a slice are held at the middle of their range),
 labels a `RESOLUTION` x `RESOLUTION` grid of each slice by the network and by the rule, and
 returns `{"decision_regions": {"slices": [...]}, "regions_png": "<base64 PNG>"}`: per slice the two axes (name, lo,
@@ -42,20 +42,41 @@ def slices(tree: Tree, width: int) -> list[tuple[int, int]]:
     return pairs[:MAX_SLICES]
 
 
-def grids(tree: Tree, oracle: Any, spec: Any, *, resolution: int = RESOLUTION) -> list[dict[str, Any]]:
-    """The slices' label grids, network and rule (JSON-able)."""
+def _program_slices(program: Any, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """For a `real` DSL program: pairs of the inputs it reads, in order of first appearance."""
+    from dsl.ast import Var, walk
+
+    used: list[int] = []
+    for node in walk(program.node):
+        if isinstance(node, Var) and node.name in names and names.index(node.name) not in used:
+            used.append(names.index(node.name))
+    pairs = list(zip(used, used[1:])) or ([(used[0], (used[0] + 1) % len(names))]
+                                          if used and len(names) > 1 else [(0, 1)])
+    return pairs[:MAX_SLICES]
+
+
+def grids(tree: Any, oracle: Any, spec: Any, *, resolution: int = RESOLUTION) -> list[dict[str, Any]]:
+    """The slices' label grids, network and rule (JSON-able). `tree` is a rule tree or a
+    program (`dsl.program.Expression` of the `real` DSL) over the spec's inputs."""
+    names = spec.input_names
+    program = tree if hasattr(tree, "evaluate") else None
+    pairs = (_program_slices(program, names) if program is not None
+             else slices(tree, len(names)))
     lo = np.array([i.lo for i in spec.inputs], float)
     hi = np.array([i.hi for i in spec.inputs], float)
     mid = (lo + hi) / 2
     out = []
-    for a, b in slices(tree, len(spec.inputs)):
+    for a, b in pairs:
         xa, xb = np.linspace(lo[a], hi[a], resolution), np.linspace(lo[b], hi[b], resolution)
         ga, gb = np.meshgrid(xa, xb)                       # row = b, column = a
         points = np.tile(mid, (ga.size, 1))
         points[:, a], points[:, b] = ga.ravel(), gb.ravel()
         net = oracle.query(points).astype(np.int64).reshape(ga.shape)
-        rule = evaluate(tree, points).reshape(ga.shape)
-        names = spec.input_names
+        if program is not None:
+            values = program.evaluate({n: points[:, k] for k, n in enumerate(names)}).values
+            rule = np.asarray(values).astype(np.int64).reshape(ga.shape)
+        else:
+            rule = evaluate(tree, points).reshape(ga.shape)
         out.append({"x": {"name": names[a], "lo": lo[a], "hi": hi[a]},
                     "y": {"name": names[b], "lo": lo[b], "hi": hi[b]},
                     "fixed": {names[k]: float(mid[k]) for k in range(len(names)) if k not in (a, b)},
@@ -93,6 +114,7 @@ def png(data: list[dict[str, Any]], *, title: str = "") -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def regions(tree: Tree, oracle: Any, spec: Any, *, resolution: int = RESOLUTION) -> dict[str, Any]:
+def regions(tree: Any, oracle: Any, spec: Any, *, resolution: int = RESOLUTION) -> dict[str, Any]:
+    """Both forms at once (a rule tree or a program): what the family puts in its report."""
     data = grids(tree, oracle, spec, resolution=resolution)
     return {"decision_regions": {"slices": data}, "regions_png": png(data, title=spec.name)}
