@@ -8,9 +8,9 @@
   is compared exactly by product automaton on every word of at least min_len letters (EQUIVALENT or
   the shortest COUNTEREXAMPLE); a Python predicate is only evaluated, on every word up to a length
   and on random ones (COUNTEREXAMPLE, or UNKNOWN with what was checked: no proof).
-- Generalisation: the automaton against a predicate reference on `hypothesis_examples` random
-  words of 2..10 times the longest training length (a DFA or regex reference is decided on all
-  lengths already: `checked` 0, `holds` from the verdict).
+- Generalisation: the automaton against the reference on `hypothesis_examples` random words of
+  2..10 times the longest training length (for a DFA or regex reference, led by the product's
+  shortest differing word of any length when there is one).
 - Beyond the range: the network against the reference (`network_beyond`) and against the
   automaton (`follows`) on random words of every length from max_len + 1 to 2 * max_len, then
   3, 4 and 5 times max_len; `follows.note` names the lengths where the network departs.
@@ -181,13 +181,13 @@ def _generalisation(automaton: Automaton, ref: Any, max_len: int, examples: int,
                     rng: np.random.Generator) -> Generalisation | None:
     if ref is None:
         return None
-    if isinstance(ref, Automaton):  # the product already decided every length
-        word = difference(automaton, ref, 1)
-        return Generalisation(0, word is None, None if word is None else _counterexample(automaton, word, ref.run(word)))
     k = len(automaton.letters)
     words = _random_words(k, 2 * max_len, 10 * max_len, examples, rng)
+    if isinstance(ref, Automaton):  # the product decides every length; the shortest word first
+        found = difference(automaton, ref, 1)
+        words = ([found] if found is not None else []) + words
     for w in words:
-        want = _call(ref, automaton, w)
+        want = ref.run(w) if isinstance(ref, Automaton) else _call(ref, automaton, w)
         if automaton.run(w) != want:
             return Generalisation(len(words), False, _counterexample(automaton, w, want))
     return Generalisation(len(words), True)

@@ -55,7 +55,8 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
         if progress is not None:
             best = hypotheses[-1] if hypotheses else None
             progress(Progress(level=best.size if best else 0, candidates=teacher.asked, distinct=len(teacher.known),
-                              best_agreement=0.0, elapsed=time.monotonic() - start, phase=phase,
+                              best_agreement=hunt.last_agreement, elapsed=time.monotonic() - start,
+                              round=max(hunt.rounds, 1), phase=phase,
                               best=f"{best.size}-state automaton" if best else None))
 
     hunt = Hunt(teacher, spec.sequence.max_len, to_automaton=to_automaton, seed=options.seed,
@@ -136,15 +137,21 @@ def free_start(automaton: Automaton) -> Automaton:
 
 
 def _pareto(hypotheses: list[Automaton], hunt: Hunt) -> tuple[FamilyPareto, ...]:
-    """Each hypothesis size once (its last hypothesis of that size), with its agreement."""
-    by_size: dict[int, Automaton] = {}
+    """The hypotheses (minimised with their start state chosen) on the front of size against
+    agreement on the checked words: each smaller than the next and less agreeing."""
+    best: dict[int, tuple[float, Automaton]] = {}
     for h in hypotheses:
-        by_size[h.size] = h
-    points = []
-    for size, h in sorted(by_size.items()):
         m = free_start(h)
-        points.append(FamilyPareto(m, m.size, hunt.agreement(m)[0]))
-    return tuple(points)
+        agreement = hunt.agreement(m)[0]
+        if m.size not in best or agreement > best[m.size][0]:
+            best[m.size] = (agreement, m)
+    front, top = [], -1.0
+    for size in sorted(best):
+        agreement, m = best[size]
+        if agreement > top:
+            front.append(FamilyPareto(m, size, agreement))
+            top = agreement
+    return tuple(front)
 
 
 def _figures(teacher: Teacher, sul: NetworkSUL, hunt: Hunt, automaton: Automaton | None,

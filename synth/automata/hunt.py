@@ -57,6 +57,7 @@ class Hunt(Oracle):
         self.stage = stage or (lambda name: None)
         self.rounds = 0
         self.checked: set[Word] = set()
+        self.last_agreement = 0.0   # of the hypothesis on the words of the last stage compared
 
     def find_cex(self, hypothesis: Any) -> tuple | None:
         self.rounds += 1
@@ -74,6 +75,7 @@ class Hunt(Oracle):
         net = self.teacher.answers(words)
         self.checked.update(words)
         differ = [w for w, a in zip(words, net) if dfa.run(w) != a]
+        self.last_agreement = 1 - len(differ) / len(words) if words else 1.0
         return min(differ, key=len) if differ else None
 
     def agreement(self, dfa: Automaton) -> tuple[float, int]:
