@@ -13,7 +13,7 @@ small int one). The answer for a word is the output of the state reached after i
   from the start over the letters, so two automata of the same language compare equal.
 - `show()` is a transition table, `to_python()` a function with a transition dict and a loop,
   `to_dict()`/`from_dict()` JSON, `to_regex()` a regular expression when the automaton is small
-  (greenery), `to_svg()` a state diagram (Graphviz).
+  (greenery), `to_svg()` a state diagram (Graphviz), `to_dot()` its DOT source.
 """
 
 from __future__ import annotations
@@ -223,6 +223,13 @@ class Automaton:
     def to_svg(self) -> str:
         """The state diagram as SVG text (Graphviz `dot`): double circles accept (bool output) or
         states show their output (int), an arrow marks the start, parallel edges are merged."""
+        return self._graph().pipe(format="svg", encoding="utf-8")
+
+    def to_dot(self) -> str:
+        """The state diagram's DOT source (what `to_svg` renders; needs no `dot` binary)."""
+        return self._graph().source
+
+    def _graph(self) -> Any:
         import graphviz
 
         g = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"fontname": "Helvetica"},
@@ -241,7 +248,7 @@ class Automaton:
                 labels.setdefault(r, []).append(self._letter_text(a))
             for r, texts in labels.items():
                 g.edge(f"q{q}", f"q{r}", label=", ".join(texts))
-        return g.pipe(format="svg", encoding="utf-8")
+        return g
 
     # ---- helpers ----------------------------------------------------------------------------
 

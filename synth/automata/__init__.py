@@ -98,8 +98,9 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
         extra["regex"] = regex
     try:
         extra["svg"] = automaton.to_svg()
-    except Exception as e:  # graphviz's ExecutableNotFound and friends: the report goes on without it
-        notes.append(f"no state diagram: {type(e).__name__}: {e}")
+    except Exception as e:  # graphviz's ExecutableNotFound and friends: the DOT text instead
+        extra["dot"] = automaton.to_dot()
+        notes.append(f"no state diagram (SVG): {type(e).__name__}: {e}; the report keeps its DOT text")
     return FamilyResult(automaton, agreement, accepted, stop, pareto, time.monotonic() - start, oracle.points,
                         len(hypotheses), tuple(notes), _figures(teacher, sul, hunt, automaton, checked), extra)
 
