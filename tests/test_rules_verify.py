@@ -113,3 +113,21 @@ def test_cancel_and_time_limit_stop_the_search(pole):
     assert result.stop_reason is StopReason.CANCELLED
     assert result.program is not None                 # the tree grown before the cancel is kept
     assert "round" not in seen
+
+
+def test_region_slices_of_any_program(pole):
+    from dsl.program import Expression
+    from synth.rules import pictures
+
+    spec, net = pole
+    program = Expression.parse("1 if theta + 0.12 * theta_dot > 0 else 0", spec.variables(), dsl="real")
+    out = pictures.regions(program, net, spec, resolution=40)
+    (s,) = out["decision_regions"]["slices"]
+    assert (s["x"]["name"], s["y"]["name"]) == ("theta", "theta_dot")
+    assert s["fixed"] == {"x": 0.0, "x_dot": 0.0}
+    theta, theta_dot = np.meshgrid(np.linspace(-0.21, 0.21, 40), np.linspace(-3, 3, 40))
+    assert np.array_equal(np.array(s["rule"]), (theta + 0.12 * theta_dot > 0).astype(int))
+    assert np.array_equal(np.array(s["network"]), (theta + 0.1 * theta_dot > 0).astype(int)) or \
+        np.mean(np.array(s["network"]) != (theta + 0.1 * theta_dot > 0)) < 0.01
+    assert s["disagreement"] == pytest.approx(np.mean(np.array(s["network"]) != np.array(s["rule"])))
+    assert out["regions_png"]
