@@ -8,6 +8,9 @@
   hands out one batch per length). The answer is (n,) final values, or (n, T) values, one after
   each step, when `per_step` is true.
 
+`oracle.sequences.SequenceOracle` (what `oracle.load` returns for a spec with a `sequence` section)
+implements it, with `query_words(words)` for words over its `letters` on top.
+
 `query_sequences(oracle, batches)` runs a sequence oracle on a {T: (n_T, T, D)} dict of batches
 (what `Sequences.sample` and `Sequences.beyond` return), checks every batch's and answer's shape,
 and returns the answers by length.

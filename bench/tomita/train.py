@@ -6,7 +6,8 @@
 A NAME is `tomita<g>_<kind>` (kind gru, lstm or tf, the transformer encoder), `departure`, the
 planted departure: a transformer encoder trained on Tomita 4 with words of at most 6 steps only, or `steps4_gru`,
 a GRU that answers after every step whether the word so far is in Tomita 4 (a per-step model for
-the sequence spec's tests). Each network reads
+the sequence spec's tests), or `count3_gru`, a GRU naming the number of 1s modulo 3 (three classes,
+an int output decoded by argmax: a Moore machine). Each network reads
 one-hot steps ((batch, T, 2) float32, T dynamic) and answers one logit (accept when > 0). It is
 trained on words of 1..MAX_LEN steps (balanced: accepted words, rejected ones, and one-letter
 mutations of accepted ones), then measured on every word up to 12 steps, 2,000 random words of each
@@ -39,7 +40,8 @@ MAX_LEN = 16          # the training lengths 1..MAX_LEN, the specs' sequence.len
 TF_MAX_LEN = 12       # transformers are trained on shorter words
 DEPARTURE_LEN = 6
 KINDS = ("gru", "lstm", "tf")
-NAMES = ["departure"] + [f"tomita{g}_{k}" for k in KINDS for g in GRAMMARS] + ["steps4_gru"]
+NAMES = ["departure"] + [f"tomita{g}_{k}" for k in KINDS for g in GRAMMARS] + ["steps4_gru", "count3_gru"]
+COUNT3 = "lambda w: w.count('1') % 3"    # count3_gru: three classes, a Moore machine
 
 
 def words_pool(accepts, max_len: int, rng: np.random.Generator, per_length: int = 400) -> dict[int, tuple[list, list]]:
@@ -86,20 +88,30 @@ def one_hot(words: list[str]) -> torch.Tensor:
     return torch.from_numpy(np.eye(2, dtype=np.float32)[codes])
 
 
-def make(kind: str, per_step: bool = False) -> nn.Module:
+def make(kind: str, per_step: bool = False, classes: int = 1) -> nn.Module:
     if kind == "tf":
-        return Encoder(2, 32, 2, 2, 1)
-    return Recurrent(kind, 2, 16, 1, per_step=per_step)
+        return Encoder(2, 32, 2, 2, classes)
+    return Recurrent(kind, 2, 16, classes, per_step=per_step)
+
+
+def count3(w: str) -> int:
+    return w.count("1") % 3
+
+
+def predict(net: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """The decoded answers: a logit above 0 (one output), else the argmax class."""
+    out = net(x)
+    return (out[:, 0] > 0).numpy() if out.shape[1] == 1 else out.argmax(dim=1).numpy()
 
 
 def train(name: str, seed: int) -> tuple[nn.Module, dict]:
     grammar, kind, max_len = spec_of(name)
-    accepts = GRAMMARS[grammar].accepts
+    accepts = count3 if name == "count3_gru" else GRAMMARS[grammar].accepts
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     pools = words_pool(accepts, max_len, rng)
     per_step = name.startswith("steps")
-    net = make(kind, per_step)
+    net = make(kind, per_step, 3 if name == "count3_gru" else 1)
     if per_step:  # every prefix's answer: the word's own answer at each step
         net = _Final(net)
     steps = 2500 if kind != "tf" else 3000
@@ -117,6 +129,8 @@ def train(name: str, seed: int) -> tuple[nn.Module, dict]:
         x = one_hot(batch)
         if per_step:
             loss = net.per_step_loss(x, batch, accepts, loss_fn)
+        elif name == "count3_gru":
+            loss = nn.functional.cross_entropy(net(x), torch.tensor([accepts(w) for w in batch]))
         else:
             loss = loss_fn(net(x)[:, 0], torch.tensor([float(accepts(w)) for w in batch]))
         opt.zero_grad()
@@ -147,7 +161,7 @@ def measure(net: nn.Module, accepts, max_len: int, rng: np.random.Generator) -> 
     """Errors on every word up to min(12, max_len), random words up to max_len, and at 2x and 5x."""
     def errors(words: list[str]) -> int:
         with torch.no_grad():
-            got = (net(one_hot(words))[:, 0] > 0).numpy()
+            got = predict(net, one_hot(words))
         return int(sum(g != accepts(w) for g, w in zip(got, words)))
 
     inside = sum(errors(["".join(w) for w in itertools.product("01", repeat=n)]) for n in range(1, min(12, max_len) + 1))
@@ -164,6 +178,8 @@ def spec_of(name: str) -> tuple[int, str, int]:
         return 4, "tf", DEPARTURE_LEN
     if name == "steps4_gru":
         return 4, "gru", MAX_LEN
+    if name == "count3_gru":
+        return 0, "gru", MAX_LEN
     grammar, kind = name.removeprefix("tomita").split("_")
     return int(grammar), kind, TF_MAX_LEN if kind == "tf" else MAX_LEN
 
@@ -174,9 +190,10 @@ def write(name: str, net: nn.Module) -> None:
     export_sequence_onnx(net.net if per_step else net, 2, MODELS / f"{name}.onnx")
     spec = {"name": name, "model": f"{name}.onnx", "family": "stateful" if per_step else "automaton",
             "inputs": [{"name": "x", "type": "int", "range": [0, 1], "encoding": "one_hot"}],
-            "output": {"type": "bool", "decoding": "threshold"},
+            "output": ({"type": "int", "range": [0, 2], "decoding": "argmax"} if name == "count3_gru"
+                       else {"type": "bool", "decoding": "threshold"}),
             "sequence": {"length": [1, max_len], "output": "per_step" if per_step else "final"},
-            "reference": GRAMMARS[grammar].reference}
+            "reference": COUNT3 if name == "count3_gru" else GRAMMARS[grammar].reference}
     (MODELS / f"{name}.json").write_text(json.dumps(spec, indent=2) + "\n")
 
 
