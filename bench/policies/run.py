@@ -14,7 +14,7 @@ Run from the repository root: `nice -n 10 .venv/bin/python bench/policies/run.py
   netsynth's, if one up to 256 leaves exists. Sizes of sklearn trees are counted as the same
   `real` DSL program (each split `x > t` with its ite, each leaf a literal).
 
-Prints a Markdown table and writes bench/policies/results.json.
+Prints a Markdown table and writes bench/policies/results.json (`--table` prints the saved rows).
 """
 
 from __future__ import annotations
@@ -114,8 +114,12 @@ def table(rows: list[dict]) -> str:
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, m = r["sklearn_full"], r["sklearn_match"]
-        match = (f"{m['size']} ({m['leaves']}), {100 * m['fidelity']:.3f}%" if m
-                 else "none up to 256 leaves")
+        if m:
+            match = f"{m['size']} ({m['leaves']}), {100 * m['fidelity']:.3f}%"
+        elif f["leaves"] <= 256:
+            match = f"none: the full tree ({f['leaves']} leaves) is the largest it grows"
+        else:
+            match = "none up to 256 leaves"
         out.append(f"| {r['name']} | `{r['rule']}` | {r['size']} ({r['leaves']}) | "
                    f"{100 * r['fidelity']:.3f}% | {r['max_threshold_error_percent']:.3f}% of range | "
                    f"{r['reference']} | {r['seconds']:.1f} | {r['queries']} | "
@@ -126,9 +130,10 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str]) -> None:
     import os
 
-    names = argv or list(NAMES)
     path = ROOT / "bench" / "policies" / "results.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
+    table_only = "--table" in argv
+    names = [a for a in argv if a != "--table"] or ([] if table_only else list(NAMES))
     for name in names:
         row = bench(name)
         saved[name] = row
