@@ -82,3 +82,20 @@ def test_predicate_references_are_evaluated_not_proved() -> None:
     ce = v.equivalence.counterexample
     assert v.equivalence.verdict is Verdict.COUNTEREXAMPLE and ce.reference is True and ce.program is False
     assert "".join(map(str, ce.inputs[0][1])).count("0") % 2 == 0
+
+
+def test_several_classes_give_a_moore_machine_checked_against_a_dfa_reference() -> None:
+    net = oracle.load(MODELS / "count3_gru.json")  # the number of 1s modulo 3, argmax of 3 logits
+    assert net.spec.family == "automaton"
+    result = synth.automata.run(net.spec, net, options=SearchOptions(timeout=60))
+    moore = result.program
+    assert result.accepted and moore.size == 3 and moore.output_type.name == "int"
+    words = [w for n in range(1, 11) for w in itertools.product((0, 1), repeat=n)]
+    assert all(moore.run(w) == sum(w) % 3 for w in words)
+    reference = ('{"letters": [[0], [1]], "output_type": "int", "outputs": [0, 1, 2], '
+                 '"transitions": [[0, 1], [1, 2], [2, 0]]}')
+    v = verify.check(moore, net, net.spec, reference=reference)
+    assert v.equivalence.verdict is Verdict.EQUIVALENT and v.fidelity.agreement == 1.0
+    off_by_one = reference.replace('"outputs": [0, 1, 2]', '"outputs": [0, 2, 1]')
+    v = verify.check(moore, net, net.spec, reference=off_by_one)
+    assert v.equivalence.counterexample.to_dict() == {"inputs": {"x": [1]}, "program": 1, "reference": 2}
