@@ -19,7 +19,7 @@ def render(report: dict[str, Any]) -> str:
         lines += [f"{title} {report['program']}", "python", *("  " + ln for ln in
                                                           report["python"].splitlines())]
         scope = "whole domain" if f["exhaustive"] else "sample"
-        lines.append(f"fidelity  {f['agree']}/{f['total']} ({100 * f['agreement']:.2f}%, "
+        lines.append(f"fidelity  {f['agree']}/{f['total']} ({percent(f['agreement'])}, "
                      f"{scope}){_errors(f)}")
         for d in f["disagreements"][:5]:
             lines.append(f"  differs at {_point(d['inputs'])}: network {d['network']}, "
@@ -43,7 +43,7 @@ def render(report: dict[str, Any]) -> str:
     lines += sections.text(report.get("extra") or {})
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
-        lines += [f"          {p['size']:>4}  {100 * p['agreement']:>8.2f}%  {p['program']}"
+        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {p['program']}"
                   for p in report["pareto"]]
     v = report.get("verification")
     if v:
@@ -78,7 +78,7 @@ def _headline(report: dict[str, Any]) -> str:
     if status == "solved":
         return "solved" if stop == "solved" else f"solved (stopped: {stop})"
     if status == "approximate":
-        return f"approximate: {100 * report['fidelity']['agreement']:.2f}% right (stopped: {stop})"
+        return f"approximate: {percent(report['fidelity']['agreement'])} right (stopped: {stop})"
     return f"{status} (stopped: {stop})"
 
 
@@ -176,7 +176,7 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
-                       f'{100 * p["agreement"]:.2f}%</td><td><code>{escape(p["program"])}'
+                       f'{percent(p["agreement"])}</td><td><code>{escape(p["program"])}'
                        f"</code></td></tr>" for p in report["pareto"])
         table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
                  f"<th>program</th></tr>{rows}</table>")
@@ -198,7 +198,7 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
         text = f"The program agrees with the network on all {f['total']:,} {where}."
     else:
         text = (f"The program agrees with the network on {f['agree']:,} of the {f['total']:,} "
-                f"{where} ({100 * f['agreement']:.2f}%)")
+                f"{where} ({percent(f['agreement'])})")
         e = f.get("errors") or {}
         if e.get("rmse") is not None:
             text += f"; RMSE {e['rmse']:.3g}, largest error {e['max_abs_error']:.3g}"
@@ -285,7 +285,7 @@ def _key_figures(report: dict[str, Any]) -> str:
     f, v = report["fidelity"], report.get("verification") or {}
     cells = []
     if report.get("program") is not None and f.get("total"):
-        cells.append(("fidelity", f"{100 * f['agreement']:.2f}%",
+        cells.append(("fidelity", f"{percent(f['agreement'])}",
                       f"{f['agree']:,} of {f['total']:,} "
                       + ("points (all)" if f["exhaustive"] else "sampled points")))
     if v:
@@ -323,6 +323,16 @@ def _search(report: dict[str, Any]) -> str:
     if s.get("portfolio"):
         text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
     return text
+
+
+def percent(share: float, digits: int = 2) -> str:
+    """A share as a percentage with `digits` decimals, more when those would round a share short
+    of 1 up to "100.00%" or a share above 0 down to "0.00%" (99,995 of 100,000 is 99.995%)."""
+    for d in range(digits, 7):
+        text = f"{100 * share:.{d}f}"
+        if not ((share < 1 and float(text) >= 100) or (share > 0 and float(text) == 0)):
+            break
+    return f"{text}%"
 
 
 def escape(text: str) -> str:

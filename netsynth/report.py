@@ -229,7 +229,9 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
         status = Status.APPROXIMATE
         if fidelity.agreement >= min_agreement - NEAR:
             accept = math.floor(fidelity.wilson_low * 1000) / 1000
-            notes += (f"the best program is right on {100 * fidelity.agreement:.2f}% of the "
+            from netsynth.render import percent
+
+            notes += (f"the best program is right on {percent(fidelity.agreement)} of the "
                       f"points, just short of the {100 * min_agreement:g}% asked for; to accept "
                       f"it, ask for --min-agreement {accept:g} (min_agreement={accept:g} in "
                       f"Python)",)
@@ -266,7 +268,9 @@ def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float =
     elif result.program is not None and agreement >= APPROXIMATE_FLOOR:
         status = Status.APPROXIMATE
         if agreement >= min_agreement - NEAR:
-            notes += (f"the best program agrees with the network on {100 * agreement:.2f}% of "
+            from netsynth.render import percent
+
+            notes += (f"the best program agrees with the network on {percent(agreement)} of "
                       f"the points checked, short of the {100 * min_agreement:g}% asked for; "
                       f"ask for a lower --min-agreement to accept it",)
     else:

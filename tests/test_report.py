@@ -83,3 +83,12 @@ def test_the_comparison_is_the_network_and_the_program_on_a_grid(noisy_report: R
     assert np.array_equal(c.network, net.query({"x": x.ravel(), "y": y.ravel()}).reshape(16, 16))
     assert np.array_equal(c.program, (x + y) % 16)
     assert np.array_equal(c.wrong, c.network != (x + y) % 16) and int(c.wrong.sum()) == 5
+
+
+def test_a_share_short_of_one_never_prints_as_100_percent() -> None:
+    from netsynth.render import percent
+
+    assert percent(0.99995) == "99.995%" and percent(1.0) == "100.00%"
+    assert percent(1 - 1e-6) == "99.9999%"
+    assert percent(2e-6) == "0.0002%" and percent(0.0) == "0.00%"
+    assert percent(0.98046) == "98.05%"
