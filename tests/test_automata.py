@@ -165,3 +165,12 @@ def test_unsafe_or_bad_references_are_refused(text: str, message: str) -> None:
     with pytest.raises(DSLError) as caught:
         reference_of(text, BINARY)
     assert message in str(caught.value)
+
+
+def test_check_reference_reads_a_sequence_specs_reference_before_any_program() -> None:
+    from verifier.languages import check_reference
+
+    assert check_reference("(10)*", SPEC).run((1, 0, 1, 0)) is True
+    assert isinstance(check_reference("lambda w: '00' in w", SPEC), Predicate)
+    with pytest.raises(DSLError, match="cannot read '10[|' as a regular expression"):
+        check_reference("10[", SPEC)

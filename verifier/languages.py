@@ -14,6 +14,9 @@
   and len, sum, any, all, min, max, abs, range, zip, set, sorted, str, int, tuple, list, bool; int
   constants up to 10^4, strings up to 100 characters); anything else is a DSLError naming it.
 
+`check_reference(text, spec)` reads a sequence spec's reference before any program exists (what a
+door such as the job API checks on submission).
+
 `difference(a, b, min_len)` decides whether two automata over the same letters answer alike on
 every word of at least `min_len` letters, by a breadth-first search of their product: None, or the
 shortest word where they differ.
@@ -83,6 +86,22 @@ def reference_of(text: str, automaton: Automaton) -> Automaton | Predicate:
     if stripped.startswith("lambda"):
         return _predicate(stripped, _text_letters(automaton))
     return _regex(stripped, automaton)
+
+
+def check_reference(text: str, spec: Any) -> Automaton | Predicate:
+    """Read a sequence spec's reference without a network or a program (for a door checking a
+    spec before it runs anything): DSLError naming what is wrong, else the reference."""
+    from oracle.domains import IntegerLattice
+
+    step = spec.domain().step
+    if not isinstance(step, IntegerLattice) or step.size > 4096:
+        raise DSLError(f"reference: an automaton's reference needs int or bool steps of at most 4096 "
+                       f"values, got a step domain of {step.size} points")
+    letters = tuple(tuple(int(v) for v in row) for row in step.points(limit=4096).tolist())
+    output_type = spec.output.type
+    blank = Automaton(tuple(spec.input_names), letters, ((0,) * len(letters),),
+                      (False,) if output_type == BOOL else (int(spec.output.lo),), 0, output_type)
+    return reference_of(text, blank)
 
 
 def difference(a: Automaton, b: Automaton, min_len: int = 1) -> tuple[int, ...] | None:
