@@ -37,11 +37,13 @@ class Problem:
     target_type: Type
     metric: Metric                    # how a program's values are compared with the network's
     notes: tuple[str, ...] = ()       # the DSL chosen and why; the literals read from the network
+    discover: bool = True             # whether the search probes the network for structure
 
     @classmethod
     def from_spec(cls, spec, oracle, *, discover: bool = True) -> "Problem":
         """The problem of `spec`'s network; `SpecError` for a type no search family handles.
-        `discover`: also query the network for literals (synth.intprobes.literals)."""
+        `discover`: also query the network for literals (synth.intprobes.literals), and let the
+        search probe it for structure (synth.intprobes.decompose)."""
         if spec.output.type not in SEARCHABLE:
             raise SpecError(f"output.type: no search family handles {spec.output.type} outputs yet (the "
                             f"int DSL searches int and bool functions), got {spec.output.type.name!r}")
@@ -64,7 +66,7 @@ class Problem:
                 notes.append("literals from the network: " + "; ".join(
                     f"{f.value} ({', '.join(f.sources)})" for f in extra))
         return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), pool,
-                   spec.output.type, metric_for(spec), tuple(notes))
+                   spec.output.type, metric_for(spec), tuple(notes), discover)
 
     def leaves(self) -> dict[Type, list[Node]]:
         """Size-1 programs: the inputs, then the literals, grouped by type."""

@@ -9,6 +9,7 @@ program has been enumerated. Every run ends with a `StopReason`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -29,6 +30,7 @@ from synth.problem import Problem
 CHECK_SAMPLE = 1 << 16          # points of the full check when the domain is larger than 2^20
 MAX_ROUNDS = 24
 COUNTEREXAMPLES_PER_ROUND = 8
+SMALLER_SECONDS = 10.0   # after a decomposition, the search for a smaller program gets this long
 
 
 class _Budget:
@@ -84,10 +86,22 @@ def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
         executor = make_executor(options.workers, address=options.ray_address)
     state = _State(problem, options, full, full_target, executor)
     try:
+        held = _decomposed(problem, options, budget, state, cancel, executor)
+        if held is not None:     # the enumeration now looks only for a smaller program, briefly
+            left = SMALLER_SECONDS if options.timeout is None else \
+                min(SMALLER_SECONDS, options.timeout - budget.elapsed())
+            options = budget.options = dataclasses.replace(
+                options, max_size=min(options.max_size, size(held) - 1),
+                timeout=budget.elapsed() + max(left, 0.0))
         for round_ in range(1, MAX_ROUNDS + 1):
             budget.report(round=round_, sample=len(next(iter(sample.values()))))
             found = _round(problem, options, sample, executor, budget, state)
             if isinstance(found, StopReason):
+                if held is not None and state.accepted is None:
+                    state.accepted = held
+                    state.notes.append(f"no smaller program than the decomposition's "
+                                       f"({found.value})")
+                    found = found if found is StopReason.CANCELLED else StopReason.SOLVED
                 return state.result(found, budget, round_, sample, exhaustive)
             sample = _with_counterexamples(sample, full, state.disagreements(found), options)
         return state.result(StopReason.EXHAUSTED, budget, MAX_ROUNDS, sample, exhaustive,
@@ -95,6 +109,28 @@ def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
     finally:
         if own_executor:
             executor.close()
+
+
+def _decomposed(problem, options, budget, state, cancel, executor) -> Node | None:
+    """The program joined from the parts of a network that splits (synth.intprobes.decompose),
+    when right on the whole domain; its probes and parts go to the notes."""
+    if not problem.discover:
+        return None
+    from synth.intprobes import decompose
+
+    left = None if options.timeout is None else options.timeout - budget.elapsed()
+    if left is not None and left < 0.1:
+        return None
+    budget.report(phase="decompose")
+    found = decompose.attempt(problem, options=dataclasses.replace(options, timeout=left),
+                              run=run, cancel=cancel, executor=executor)
+    state.notes.extend(found.notes)
+    budget.report(phase="enumerate")
+    if found.program is None or not state.accepts(found.program):
+        state.accepted = None
+        return None
+    program, state.accepted = state.accepted, None    # held while a smaller one is looked for
+    return program
 
 
 def _round(problem, options, sample, executor, budget, state) -> StopReason | Node:
@@ -244,15 +280,15 @@ class _State:
 
 def tidy(node: Node, dsl) -> Node:
     """`node` with the arguments of each commutative operator in reading order: an input
-    first, a literal last, the smaller of two others first (`x ^ (x - 1)`, `min(max(x, 7), 40)`,
-    not `(x - 1) ^ x`, `min(40, max(x, 7))`). The enumerator keeps the larger argument first;
-    the value is the same."""
+    first, a literal last, others as they are (`x ^ (x - 1)`, `min(max(x, 7), 40)`, not
+    `(x - 1) ^ x`, `min(40, max(x, 7))`). The enumerator keeps the larger argument first; the
+    value is the same."""
     if not isinstance(node, App):
         return node
     args = tuple(tidy(a, dsl) for a in node.args)
     row = dsl.operators.get(node.op)
     if row is not None and getattr(row, "commutative", False) and len(args) == 2:
-        key = lambda a: (isinstance(a, Const) - isinstance(a, Var), size(a))   # noqa: E731
+        key = lambda a: isinstance(a, Const) - isinstance(a, Var)     # noqa: E731
         if key(args[1]) < key(args[0]):
             args = (args[1], args[0])
     return App(node.op, args, node.type)

@@ -94,6 +94,8 @@ DECOMPOSED = (
     Task("parity", "parity of a byte (1 if it has an odd number of 1-bits)", X,
          lambda x: np.bitwise_xor.reduce([(x >> i) & 1 for i in range(8)]),
          " ^ ".join(["(x & 1)"] + [f"((x >>u {i}) & 1)" for i in range(1, 7)] + ["(x >>u 7)"])),
+    Task("nibbles", "the or of a byte's two nibbles (or-separable over its bits)", X,
+         lambda x: (x & 15) | (x >> 4), "(x & 15) | (x >>u 4)"),
 )
 ALL = TASKS + DECOMPOSED
 BY_NAME = {t.name: t for t in ALL}
