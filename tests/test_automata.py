@@ -172,5 +172,5 @@ def test_check_reference_reads_a_sequence_specs_reference_before_any_program() -
 
     assert check_reference("(10)*", SPEC).run((1, 0, 1, 0)) is True
     assert isinstance(check_reference("lambda w: '00' in w", SPEC), Predicate)
-    with pytest.raises(DSLError, match="cannot read '10[|' as a regular expression"):
+    with pytest.raises(DSLError, match=r"cannot read '10\[' as a regular expression"):
         check_reference("10[", SPEC)
