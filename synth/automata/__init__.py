@@ -76,7 +76,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
         return FamilyResult(None, 0.0, False, stop, seconds=time.monotonic() - start, queries=oracle.points,
                             notes=(f"stopped ({stop.value}) before the first hypothesis",),
                             figures=_figures(teacher, sul, hunt, None))
-    if stop is StopReason.SOLVED and hunt.rounds >= MAX_ROUNDS and len(hypotheses) >= MAX_ROUNDS:
+    if stop is StopReason.SOLVED and not hunt.converged:  # L* ran out of its MAX_ROUNDS rounds
         stop = StopReason.CANDIDATES
     automaton = free_start(hypotheses[-1])
     agreement, checked = hunt.agreement(automaton)

@@ -58,6 +58,7 @@ class Hunt(Oracle):
         self.rounds = 0
         self.checked: set[Word] = set()
         self.last_agreement = 0.0   # of the hypothesis on the words of the last stage compared
+        self.converged = False      # the last hypothesis survived the whole hunt
 
     def find_cex(self, hypothesis: Any) -> tuple | None:
         self.rounds += 1
@@ -67,7 +68,9 @@ class Hunt(Oracle):
             self.stage(name)
             found = self.compare(dfa, words())
             if found is not None:
+                self.converged = False
                 return found
+        self.converged = True
         return None
 
     def compare(self, dfa: Automaton, words: list[Word]) -> Word | None:
