@@ -34,7 +34,7 @@ from synth.outcome import FamilyPareto, FamilyResult, Progress, StopReason
 from synth.stateful.outs import Fit, solve
 from synth.stateful.sample import Sample, StepDomain, check_set
 from synth.stateful.tables import MAX_ROWS, S_RANGE, OutTable, ceilings, letter_codes, run_table
-from synth.stateful.terms import Bank
+from synth.stateful.terms import STEP_OPERATORS, Bank
 
 MAX_ROUNDS = 6
 PROBE = 256                 # sequences a trajectory is first run on
@@ -47,7 +47,7 @@ INITS = (0, 1)
 TABLE_LETTERS = 64          # alphabets up to this many step values run steps as tables
 EXACT_SIZE = 5              # steps that leave S_RANGE are run exactly up to this size
 CHUNK = 1000                # steps run together by table
-KEYS = 1 << 24              # at most this many (step, row) counters at once
+KEYS = 1 << 22              # at most this many (step, row) counters at once
 BANK_VALUES = 1 << 25       # values a step bank may hold (8 bytes each)
 
 
@@ -233,8 +233,9 @@ class _Finder:
         table = self.domain.alphabet <= TABLE_LETTERS
         values = np.arange(S_RANGE[0], S_RANGE[1] + 1) if table else _register_values()
         grid = _grid({"s": values}, self.domain, letters=TABLE_LETTERS)
-        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts,
-                    max_terms=min(200000, BANK_VALUES // len(grid["s"])))
+        most = min(200000, BANK_VALUES // len(grid["s"]))
+        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, operators=STEP_OPERATORS,
+                    max_terms=most, level_cap=most // 3)
         for self.out_size in OUT_PASSES:
             self.seen.clear()
             for size in range(1, STEP_SIZE[0] + 1):
@@ -306,7 +307,8 @@ class _Finder:
         self.state.phase = "two registers"
         firsts = [t for t in self.trajectories if t[0] <= 5][:150]
         grid = _grid({"r": _register_values(9), "s": _register_values(9)}, self.domain, letters=8)
-        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, max_terms=8000)
+        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, operators=STEP_OPERATORS,
+                    max_terms=8000, level_cap=3000)
         for total in range(2, 5 + STEP_SIZE[1] + 1):
             self.state.level = total
             self.state.tick(force=True)

@@ -60,14 +60,12 @@ def ceilings(index: np.ndarray, codes: np.ndarray, target: np.ndarray, states: i
                 if previous else np.zeros_like(codes))
     key = (np.clip(index, 0, states - 1) * letters + codes[None]) * (letters + 1) + previous[None]
     keys = states * letters * (letters + 1)
-    if exact:
+    if exact:   # one answer per row: write each point's answer to its row, read it back
         flat = (np.arange(m)[:, None, None] * keys + key).ravel()
-        y = np.broadcast_to(target[None].astype(np.float64), key.shape).ravel()
-        count = np.bincount(flat, minlength=m * keys)
-        total = np.bincount(flat, y, minlength=m * keys)
-        square = np.bincount(flat, y * y, minlength=m * keys)
-        spread = (count * square - total * total).reshape(m, keys)
-        return np.where((np.abs(spread) < 0.5).all(axis=1), 1.0, 0.0)
+        y = np.broadcast_to(target[None], key.shape).ravel()
+        first = np.empty(m * keys, dtype=np.int64)
+        first[flat] = y
+        return (first[flat] == y).reshape(m, -1).all(axis=1).astype(np.float64)
     lo = int(target.min())
     span = int(target.max()) - lo + 1
     pair = ((np.arange(m)[:, None, None] * keys + key) * span + (target[None] - lo)).ravel()

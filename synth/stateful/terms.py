@@ -24,6 +24,8 @@ from dsl.types import BOOL, INT, Type
 #: out: no MIPS task needs them and they double the levels).
 OPERATORS = ("add", "sub", "mul", "floordiv", "mod", "neg", "abs", "min", "max", "bitand", "bitor",
              "bitxor", "eq", "ne", "lt", "le", "and", "or", "not", "ite")
+#: Register steps: no negation, abs, & or | (no MIPS step needs them; they triple the levels).
+STEP_OPERATORS = tuple(o for o in OPERATORS if o not in ("neg", "abs", "bitand", "bitor"))
 BLOCK = 1 << 21          # at most this many values per broadcast block
 LIMIT = 1 << 40          # larger magnitudes are dropped
 
@@ -39,14 +41,17 @@ class Bank:
 
     def __init__(self, leaves: Mapping[str, tuple[Type, np.ndarray]], constants: Mapping[int, None] | list[int],
                  *, operators: tuple[str, ...] = OPERATORS, dsl: DSL | None = None,
-                 max_terms: int = 40000, limit: int = LIMIT) -> None:
+                 max_terms: int = 40000, level_cap: int | None = None, limit: int = LIMIT) -> None:
         self.dsl = dsl or get_dsl("int")
         self.ops = [self.dsl.operators[o] for o in operators if o in self.dsl.operators]
         self.points = len(next(iter(leaves.values()))[1])
         self._weights = np.random.default_rng(7).integers(1, 2**62, size=(2, self.points), dtype=np.int64) | 1
         self._seen: set[tuple] = set()
         self.max_terms, self.limit = max_terms, limit
+        self.level_cap = level_cap or max_terms
+        self._budget = max_terms
         self.levels: dict[tuple[int, Type], Level] = {}
+        self._parts: dict[tuple[int, Type], list] = {}
         self.total = 0
         first: dict[Type, list[tuple[Node, np.ndarray]]] = {INT: [], BOOL: []}
         for name, (typ, values) in leaves.items():
@@ -56,6 +61,7 @@ class Bank:
         for typ, items in first.items():
             kept = [(n, v) for n, v in items if self._fresh(typ, v[None, :])[0]]
             self._store(1, typ, [n for n, _ in kept], np.array([v for _, v in kept]).reshape(len(kept), self.points))
+        self._join(1)
         self.built = 1
 
     # ---- public ------------------------------------------------------------------------------
@@ -64,6 +70,7 @@ class Bank:
         while self.built < size:
             self.built += 1
             self._grow(self.built)
+            self._join(self.built)
         return self.levels.get((size, typ), Level([], np.zeros((0, self.points), dtype=typ.np_dtype)))
 
     def terms(self, max_size: int, typ: Type) -> Iterator[tuple[int, Level]]:
@@ -72,8 +79,9 @@ class Bank:
 
     # ---- growing -----------------------------------------------------------------------------
     def _grow(self, size: int) -> None:
+        self._budget = min(self.max_terms, self.total + self.level_cap)   # this level's share
         for op in self.ops:
-            if self.total >= self.max_terms:
+            if self.total >= self._budget:
                 return
             for types in _bindings(op):
                 if op.arity == 1:
@@ -109,11 +117,11 @@ class Bank:
                 fresh = self._fresh(result, out) & keep
                 if not fresh.any():
                     continue
-                rows = np.flatnonzero(fresh)[: max(0, self.max_terms - self.total)]
+                rows = np.flatnonzero(fresh)[: max(0, self._budget - self.total)]
                 nodes = [App(op.name, tuple(lv.nodes[ix[r]] for lv, ix in zip(levels, index)), result)
                          for r in rows]
                 self._store(size, result, nodes, out[rows].astype(result.np_dtype))
-                if self.total >= self.max_terms:
+                if self.total >= self._budget:
                     return
 
     def _fresh(self, typ: Type, values: np.ndarray) -> np.ndarray:
@@ -130,13 +138,19 @@ class Bank:
         return out
 
     def _store(self, size: int, typ: Type, nodes: list[Node], values: np.ndarray) -> None:
+        """Add terms to a level (parts are joined once, when the level is read)."""
         if not nodes:
             return
-        old = self.levels.get((size, typ))
-        if old is not None:
-            nodes, values = old.nodes + nodes, np.concatenate([old.values, values])
-        self.levels[(size, typ)] = Level(nodes, values)
-        self.total += len(nodes) - (len(old.nodes) if old is not None else 0)
+        parts = self._parts.setdefault((size, typ), [])
+        parts.append((nodes, values))
+        self.total += len(nodes)
+
+    def _join(self, size: int) -> None:
+        for (s, typ), parts in list(self._parts.items()):
+            if s == size:
+                self.levels[(s, typ)] = Level([n for nodes, _ in parts for n in nodes],
+                                              np.concatenate([v for _, v in parts]))
+                del self._parts[(s, typ)]
 
 
 def _bindings(op) -> list[tuple[Type, ...]]:
