@@ -17,7 +17,9 @@ from synth.int_engine.bank import rebuild
 
 MAX_DEPTH = 6
 MAX_TERMS = 8
-MAX_ROWS = 400_000       # rows of a bank considered (the smallest programs first)
+MAX_ROWS = 400_000       # rows of a bank considered (the smallest programs first) ...
+BYTES_PER_VALUE = 32     # ... and no more than the memory cap has room for, at this many bytes
+                         # per value (the rows widened, as float32, and the copies _learn makes)
 
 
 def solve(enum, *, max_depth: int = MAX_DEPTH) -> Node | None:
@@ -42,18 +44,27 @@ def solve(enum, *, max_depth: int = MAX_DEPTH) -> Node | None:
     return _program(tree, enum, term_ids, preds_rows)
 
 
+def _row_limit(enum) -> int:
+    """The rows of a bank the solver may read: MAX_ROWS, or fewer under the memory cap."""
+    from synth.int_engine import memory
+
+    room = memory.room(enum.memory_bytes, enum.nbytes())
+    return min(MAX_ROWS, room // (BYTES_PER_VALUE * max(1, enum.points)))
+
+
 def _bank_rows(enum, t):
     bank = enum.banks.get(t)
-    if bank is None or bank.rows == 0:
+    limit = _row_limit(enum)
+    if bank is None or bank.rows == 0 or limit == 0:
         return None, None
     values, rows = [], 0
     for size_ in sorted(bank.levels):       # the smallest programs first, and no more than needed:
         for seg in bank.levels[size_].segments:     # a large bank holds gigabytes of rows
-            values.append(seg.values[:MAX_ROWS - rows])
+            values.append(seg.values[:limit - rows])
             rows += len(values[-1])
-            if rows >= MAX_ROWS:
+            if rows >= limit:
                 break
-        if rows >= MAX_ROWS:
+        if rows >= limit:
             break
     values = np.concatenate(values)
     return np.arange(len(values)), values

@@ -21,6 +21,7 @@ from dsl.types import Type
 from synth.int_engine.bank import LEAF_CONST, LEAF_VAR, MAX_ARITY, Bank, FingerprintSet, Found, Piece, \
     Production, Segment, SortedFound, fingerprint_key, fingerprints, is_new, rebuild
 from synth.int_engine.enumerate import Shard, WorkItem, expand, group_rank, plan
+from synth.int_engine import memory
 from synth.outcome import StopReason
 
 #: Most rows per bank segment: 16 MiB of int64 values at 256 points. Blocks of this size come
@@ -29,6 +30,7 @@ from synth.outcome import StopReason
 SEGMENT_ROWS = 8192
 #: Levels of at least this many candidates run through compiled kernels.
 KERNEL_MIN_LEVEL = 1 << 20
+MIN_STEP = 1 << 10          # candidates per item and batch at least, however close the memory cap
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class LevelInputs:
     #: Result type name -> about how many new rows the level may find: hash tables start that
     #: large instead of doubling their way there (a guess; they grow past it when short).
     expect: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Candidates an in-process batch may hold: the memory cap is checked between batches, so
+    #: a batch's rows and temporaries must fit in what the cap has left (`Enumerator.grow`).
+    batch_candidates: int = 1 << 21
 
 
 def run_items(inputs: LevelInputs, items: Sequence[WorkItem], *,
@@ -125,7 +130,8 @@ class InProcess:
 
     def map(self, inputs: LevelInputs, items: Sequence[WorkItem]) -> Iterator[Shard]:
         found: dict[str, Found] = {}
-        for batch in batches(inputs, items, candidates=self.batch_candidates):
+        step = min(self.batch_candidates, inputs.batch_candidates)
+        for batch in batches(inputs, items, candidates=step):
             yield run_items(inputs, batch, found=found)
 
     def close(self) -> None:
@@ -198,8 +204,12 @@ class Enumerator:
         skip = frozenset(i for i, p in enumerate(self.productions)
                          if size > self.max_size_by_type.get(p.result_type, size))
         inputs = self._inputs()
-        items = plan(size, self.productions, inputs.levels, item_candidates=self.item_candidates,
-                     skip=skip)
+        # Between two checks of the memory cap a batch may write at most a quarter of what the
+        # cap has left, counting int64 values (its temporaries are that wide).
+        used = self.nbytes()
+        step = max(MIN_STEP, memory.room(self.memory_bytes, used) // (32 * max(1, self.points)))
+        items = plan(size, self.productions, inputs.levels,
+                     item_candidates=min(self.item_candidates, step), skip=skip)
         # Kernels cost about 0.3-0.5 s per process to load (and about 20 s once per machine to
         # compile): worth it for large levels only, so that small searches never wait for them.
         per_type: dict[str, int] = {}
@@ -208,10 +218,9 @@ class Enumerator:
             per_type[kind] = per_type.get(kind, 0) + item.candidates
         # At most the rows the bank's memory cap leaves room for (a byte per value at least),
         # so that a huge level's tables never start larger than the search may grow.
-        used = self.nbytes()
-        room = max(0, self.memory_bytes - used) // max(1, self.points)
+        room = memory.room(self.memory_bytes, used) // max(1, self.points)
         inputs = dataclasses.replace(
-            inputs, compiled=sum(per_type.values()) >= self.kernel_min_level,
+            inputs, batch_candidates=step, compiled=sum(per_type.values()) >= self.kernel_min_level,
             expect={k: min(room, int(n * self._new_share)) for k, n in per_type.items()})
         if inputs.compiled:
             self.compiled_levels.append(size)
@@ -244,7 +253,7 @@ class Enumerator:
                             executor.finish()
                         break
                 out.stop = (StopReason.MEMORY if used > self.memory_bytes
-                            else check(out.candidates))
+                            or memory.over_cap(self.memory_bytes) else check(out.candidates))
                 if out.stop is not None:
                     break
         if out.best is not None:

@@ -44,3 +44,41 @@ def _numpy_small_pages() -> None:
         except ImportError:
             return
     _set_madvise_hugepage(False)
+
+
+#: The search stops once the process's resident memory passes this share of its cap: what a
+#: level allocates between two checks (a shard, the merge at its end) must fit in the rest.
+RESIDENT_SHARE = 0.85
+_PAGE = 4096
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory now (Linux: /proc/self/statm, about 10 us), or None where
+    it cannot be read (the cap then counts bank rows only)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _page()
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@functools.cache
+def _page() -> int:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return _PAGE
+
+
+def over_cap(memory_bytes: int) -> bool:
+    """Whether the whole process (not only the banks) has used up its share of `memory_bytes`."""
+    rss = resident_bytes()
+    return rss is not None and rss > memory_bytes * RESIDENT_SHARE
+
+
+def room(memory_bytes: int, counted: int) -> int:
+    """Bytes the search may still allocate: the cap's share less the larger of what it counts
+    (bank rows) and what the process holds."""
+    return max(0, int(memory_bytes * RESIDENT_SHARE) - max(counted, resident_bytes() or 0))

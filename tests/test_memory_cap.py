@@ -1,0 +1,47 @@
+"""The memory cap (SearchOptions.memory_bytes) holds for the whole search process, not only for
+the bank's rows: a search that wants more stops with StopReason.MEMORY, and the process's peak
+resident memory (ru_maxrss of the child, from os.wait4) stays under the cap.
+
+The search is a real one: the 8-bit ceiling-average network of bench/hackers_delight (hd15),
+searched whole (no decomposition) in the bv8 DSL, which passes 1 GiB by size 7.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CAP = 700 << 20
+
+CHILD = """
+import json, sys
+sys.path.insert(0, {root!r})
+import oracle
+from oracle.spec import load_spec
+from synth import search
+from synth.options import SearchOptions
+from synth.problem import Problem
+
+spec = load_spec({spec!r})
+problem = Problem.from_spec(spec, oracle.load(spec), discover=False)
+result = search.run(problem, options=SearchOptions(timeout=120, memory_bytes={cap}))
+print(json.dumps({{"stop": result.stop_reason.value, "notes": list(result.notes)}}))
+"""
+
+
+def test_a_search_that_wants_more_memory_stops_under_its_cap():
+    code = CHILD.format(root=str(ROOT), spec=str(ROOT / "bench/hackers_delight/hd15/spec.json"),
+                        cap=CAP)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["stop"] == "memory budget", result   # the search did want more
+    peak = usage.ru_maxrss * 1024                        # Linux: kilobytes
+    assert peak < CAP, f"peak resident memory {peak / 2**20:.0f} MiB over the cap of {CAP >> 20} MiB"
