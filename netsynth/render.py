@@ -16,8 +16,12 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"netsynth: {report['spec'].get('name')}: {_headline(report)}"]
     if report["program"] is not None:
         title = "program  " if report["status"] != "nothing found" else "best try"
-        lines += [f"{title} {report['program']}", "python", *("  " + ln for ln in
-                                                          report["python"].splitlines())]
+        program = report["program"].splitlines() or [""]
+        if len(program) == 1:
+            lines.append(f"{title} {program[0]}")
+        else:                       # a table (an automaton) or several lines (a program with state)
+            lines += [title.rstrip(), *("  " + ln for ln in program)]
+        lines += ["python", *("  " + ln for ln in report["python"].splitlines())]
         scope = "whole domain" if f["exhaustive"] else "sample"
         lines.append(f"fidelity  {f['agree']}/{f['total']} ({percent(f['agreement'])}, "
                      f"{scope}){_errors(f)}")
@@ -40,14 +44,15 @@ def render(report: dict[str, Any]) -> str:
         lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
     if s.get("figures") and sections.figures_text(s["figures"]):
         lines.append(f"{s.get('family', 'family'):<9} {sections.figures_text(s['figures'])}")
-    lines += sections.text(report.get("extra") or {})
+    lines += sections.text(report.get("extra") or {}, shown=report.get("program"))
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
-        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {p['program']}"
+        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {one_line(p['program'])}"
                   for p in report["pareto"]]
     v = report.get("verification")
     if v:
-        lines.append("reference " + _reference(v))
+        lines.append("reference " + _reference(v, report.get("family")
+                                               or report_family(report["spec"])))
         g = v["generalisation"]
         if g["holds"] is not None:
             lines.append(f"beyond    {'holds' if g['holds'] else 'fails'} on {g['checked']} "
@@ -95,10 +100,34 @@ def _point(inputs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in inputs.items())
 
 
-def _reference(v: dict[str, Any]) -> str:
+#: How each family's verifier proves a program equal to its reference (a verifier's own reason,
+#: when it gives one with an equivalent verdict, is shown instead).
+PROOF = {"function": "proved by Z3 on the training range",
+         "real": "proved symbolically",
+         "rule": "proved by Z3 over the reals on the training box",
+         "stateful": "proved by Z3 on every sequence up to the unrolled length",
+         "automaton": "decided exactly on the product automaton, for words of every length"}
+
+
+def report_family(spec: dict[str, Any]) -> str:
+    """The family of a report's spec (its JSON form), as `oracle.spec.Spec.family` infers it."""
+    if spec.get("family"):
+        return spec["family"]
+    if spec.get("sequence"):
+        return "automaton" if spec["sequence"].get("output") == "final" else "stateful"
+    if (spec.get("output") or {}).get("type") == "real":
+        return "real"
+    return "rule" if any(i.get("type") == "real" for i in spec.get("inputs", ())) else "function"
+
+
+def _proof(v: dict[str, Any], family: str) -> str:
+    return v.get("reference_reason") or PROOF.get(family, "proved")
+
+
+def _reference(v: dict[str, Any], family: str = "function") -> str:
     verdict = v["reference"]
     if verdict == "equivalent":
-        return "equivalent (proved by Z3 on the training range)"
+        return f"equivalent ({_proof(v, family)})"
     if verdict == "counterexample":
         c = v["counterexample"]
         return (f"differs at {_point(c['inputs'])}: program {c['program']}, reference "
@@ -229,7 +258,7 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
 
 def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
     reference = spec.get("reference")
-    items = [("Reference", _against(v, reference))]
+    items = [("Reference", _against(v, reference, report_family(spec)))]
     g = v["generalisation"]
     if g["holds"] is not None:
         beyond = f"{'holds' if g['holds'] else 'fails'} on {g['checked']:,} inputs outside the training range"
@@ -265,11 +294,13 @@ def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
         f"<li><b>{escape(k)}</b>: {escape(text)}</li>" for k, text in items) + "</ul>"
 
 
-def _against(v: dict[str, Any], reference: str | None) -> str:
+def _against(v: dict[str, Any], reference: str | None, family: str = "function") -> str:
     """The reference verdict as a sentence naming the reference."""
     verdict = v["reference"]
     if verdict == "equivalent":
-        return f"equivalent to {reference} on the whole training range (proved by Z3)"
+        if family == "function" and not v.get("reference_reason"):
+            return f"equivalent to {reference} on the whole training range (proved by Z3)"
+        return f"equivalent to {reference} ({_proof(v, family)})"
     if verdict == "counterexample":
         c = v["counterexample"]
         return (f"differs from {reference} at {_point(c['inputs'])}: the program gives "
@@ -323,6 +354,13 @@ def _search(report: dict[str, Any]) -> str:
     if s.get("portfolio"):
         text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
     return text
+
+
+def one_line(program: str, width: int = 90) -> str:
+    """A program's text on one line (a multi-line program's lines joined by " ; "), cut at
+    `width` characters."""
+    text = " ; ".join(" ".join(ln.split()) for ln in program.splitlines() if ln.strip())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def percent(share: float, digits: int = 2) -> str:

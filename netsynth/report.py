@@ -193,7 +193,8 @@ class Report:
             raise ValueError(f"export: expected one of {sorted(forms)}, got {form!r}")
         if not hasattr(p, forms[form]):
             have = sorted(f for f, m in forms.items() if hasattr(p, m))
-            raise ValueError(f"export: a {p.kind} program has no {form} form; it has "
+            article = "an" if p.kind[:1] in "aeiou" else "a"
+            raise ValueError(f"export: {article} {p.kind} program has no {form} form; it has "
                              f"{', '.join(have)}")
         if form == "smtlib" and p.kind == "expression":
             return p.to_smtlib(self.spec.ranges())
