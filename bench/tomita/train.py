@@ -104,7 +104,7 @@ def predict(net: nn.Module, x: torch.Tensor) -> np.ndarray:
     return (out[:, 0] > 0).numpy() if out.shape[1] == 1 else out.argmax(dim=1).numpy()
 
 
-def train(name: str, seed: int) -> tuple[nn.Module, dict]:
+def train(name: str, seed: int, steps: int | None = None) -> tuple[nn.Module, dict]:
     grammar, kind, max_len = spec_of(name)
     accepts = count3 if name == "count3_gru" else GRAMMARS[grammar].accepts
     rng = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def train(name: str, seed: int) -> tuple[nn.Module, dict]:
     net = make(kind, per_step, 3 if name == "count3_gru" else 1)
     if per_step:  # every prefix's answer: the word's own answer at each step
         net = _Final(net)
-    steps = 2500 if kind != "tf" else 3000
+    steps = steps or (2500 if kind != "tf" else 3000)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2 if kind != "tf" else 2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=opt.param_groups[0]["lr"], total_steps=steps)
     loss_fn = nn.BCEWithLogitsLoss()
@@ -137,7 +137,7 @@ def train(name: str, seed: int) -> tuple[nn.Module, dict]:
         loss.backward()
         opt.step()
         sched.step()
-    figures = {"seconds": round(time.perf_counter() - start, 1), "seed": seed, "loss": round(loss.item(), 6)}
+    figures = {"seconds": round(time.perf_counter() - start, 1), "seed": seed, "steps": steps, "loss": round(loss.item(), 6)}
     figures.update(measure(net.eval(), accepts, max_len, rng))
     return net, figures
 
@@ -202,6 +202,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", default=NAMES)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 2500, 3000 for transformers)")
     args = parser.parse_args()
     if args.list:
         print("\n".join(NAMES))
@@ -216,7 +217,7 @@ def main() -> None:
         if (MODELS / f"{name}.onnx").exists() and not args.force:
             continue
         for seed in range(3):
-            net, figures = train(name, seed)
+            net, figures = train(name, seed, args.steps)
             print(name, figures, flush=True)
             if figures["errors_inside"] == 0 or seed == 2:
                 break
