@@ -34,7 +34,7 @@ def extract(model: Any = None, spec: Any = None, *, verify: bool = True, progres
             cancel=None, portfolio: Any = False, **options: Any):
     """Find, verify and report a program equivalent to the network; see the module docstring."""
     from dsl.errors import SpecError
-    from netsynth.api import default_workers, synthesize
+    from netsynth.api import default_workers, family_defaults, load_spec, synthesize
     from synth.options import SearchOptions
 
     if model is None or spec is None:
@@ -51,6 +51,8 @@ def extract(model: Any = None, spec: Any = None, *, verify: bool = True, progres
 
         strategies = DEFAULT if portfolio is True else tuple(portfolio)
     options.setdefault("workers", default_workers() if strategies else 1)
+    spec = load_spec(spec)
+    options = {**family_defaults(spec), **options}
     checked = SearchOptions.from_mapping(options)
     if not (progress is None or progress is False or progress is True or callable(progress)):
         raise SpecError(f"progress: expected True, False or a callable, got {progress!r}")

@@ -39,6 +39,17 @@ VERIFIERS = {"function": "verifier", "real": "verifier.real", "rule": "verifier.
 _RAY_START = threading.Lock()        # two first jobs of a service must not both start a Ray
 
 
+#: Options whose default depends on the kind of network (`family_defaults`); an option the caller
+#: gives always wins. A decision rule over real inputs is judged on a sample and its boundaries
+#: are located to a tolerance, so it is accepted at 99.9% agreement (issue 17's target), not 100%.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {"rule": {"min_agreement": 0.999}}
+
+
+def family_defaults(spec: Any) -> dict[str, Any]:
+    """The option defaults of `spec`'s family: every door applies them under what it was given."""
+    return dict(FAMILY_DEFAULTS.get(load_spec(spec).family, {}))
+
+
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 

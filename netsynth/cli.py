@@ -191,7 +191,7 @@ def _load_spec(args):
 
 
 def _run(args) -> int:
-    from netsynth.api import default_workers, start_compute, synthesize
+    from netsynth.api import default_workers, family_defaults, start_compute, synthesize
     from netsynth.progress import ProgressBar
     from netsynth.render import render
     from synth.options import OPTIONS, SearchOptions
@@ -206,7 +206,7 @@ def _run(args) -> int:
     # In-process by default: Ray only when asked for (several workers, a cluster, a portfolio).
     wants_ray = args.portfolio or given["ray_address"] is not None
     given.setdefault("workers", default_workers() if wants_ray else 1)
-    options = SearchOptions.from_mapping(given)
+    options = SearchOptions.from_mapping({**family_defaults(spec), **given})
     portfolio = None
     if args.portfolio:
         from synth.portfolio import DEFAULT as portfolio

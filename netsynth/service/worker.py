@@ -95,9 +95,11 @@ def run(store: Store, settings: Settings, job_id: str, attempt: int, cancel: thr
 
     try:
         stored = {k: v for k, v in job.options.items() if v is not None}
+        defaults = api.family_defaults(job.spec) if not job.compare else {}
         options = SearchOptions.from_mapping(
-            {"workers": settings.workers, **stored, "ray_address": settings.ray_address},
-            allowed=(*API_OPTIONS, "ray_address"))
+            {"workers": settings.workers, **defaults, **stored,
+             "ray_address": settings.ray_address},
+            allowed=(*API_OPTIONS, "ray_address", *defaults))
         if options.workers > 1 and not ray_started:
             api.start_compute(settings.workers, address=settings.ray_address)  # the main thread
             ray_started = True
