@@ -148,7 +148,7 @@ def pareto(front: Sequence[dict[str, Any]], chosen: str | None) -> Any:
         i = picked[0]
         ax.scatter([sizes[i]], [agreement[i]], marker="*", s=260, color=DISAGREE, zorder=3,
                    label=f"chosen: {_short(chosen)}")
-    ax.set_xlabel("program size (syntax tree nodes)")
+    ax.set_xlabel("program size (syntax tree nodes, or an automaton's states)")
     ax.set_ylabel("agreement with the network (%)")
     ax.set_ylim(min(0.0, agreement.min(initial=0)) - 3, 112)
     ax.set_xlim(0.5, sizes.max(initial=1) + 1.5)
@@ -187,7 +187,7 @@ def _held(c: Comparison) -> str:
 
 
 def _short(text: str | None, limit: int = 28) -> str:
-    text = text or ""
+    text = " ; ".join(" ".join(ln.split()) for ln in (text or "").splitlines() if ln.strip())
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 

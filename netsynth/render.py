@@ -201,7 +201,8 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     if v:
         parts.append(f"<h3>Verification</h3>{_verification(v, report['spec'])}")
     if report.get("extra"):
-        parts.append(sections.html(report["extra"]))
+        parts.append(sections.html(report["extra"], shown=(report.get("program"),
+                                                            report.get("program_data"))))
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
@@ -283,7 +284,8 @@ def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
                      if sp.get("python_us_per_query") else "")))
     network = f"{sz['network_parameters']:,} parameters" + (
         f" ({sz['network_bytes']:,} bytes)" if sz.get("network_bytes") else "")
-    items.append(("Size", f"the program has {sz['program_nodes']} nodes "
+    unit = "states" if report_family(spec) == "automaton" else "nodes"
+    items.append(("Size", f"the program has {sz['program_nodes']} {unit} "
                   f"({sz['program_chars']} characters of Python); the network has {network}"))
     verdict = ("holds: the program meets the agreement asked for and no counterexample to the "
                "reference is known" if v.get("holds") else
@@ -321,11 +323,15 @@ def _key_figures(report: dict[str, Any]) -> str:
                       + ("points (all)" if f["exhaustive"] else "sampled points")))
     if v:
         words = {"equivalent": "equivalent", "counterexample": "differs", "unknown": "unknown"}
+        family = report.get("family") or report_family(report.get("spec") or {})
+        how = {"function": "Z3", "rule": "Z3 over the reals", "stateful": "Z3, unrolled",
+               "automaton": "the product automaton", "real": "sympy and Z3"}.get(family, "")
         cells.append(("reference", words.get(v["reference"], "none"),
-                      "proved by Z3" if v["reference"] == "equivalent" else "checked by Z3"
+                      f"proved by {how}" if v["reference"] == "equivalent" else f"checked by {how}"
                       if v["reference"] != "none" else "no reference given"))
         sz, sp = v["size"], v["speed"]
-        cells.append(("program size", f"{sz['program_nodes']} nodes",
+        unit = {"automaton": "states"}.get(family, "nodes")
+        cells.append(("program size", f"{sz['program_nodes']} {unit}",
                       f"network: {sz['network_parameters']:,} parameters"))
         cells.append(("speed", _ratio(sp["speedup"]), "than the network"))
     s = report["search"]

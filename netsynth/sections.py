@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 TEXT_ROWS = 8       # rows of a table shown in a terminal
+TITLES = {"svg": "Diagram", "png": "Picture", "regex": "Regular expression", "latex": "LaTeX"}
 TEXT_WIDTH = 100    # longest string section shown in a terminal
 
 
@@ -49,26 +50,48 @@ def text(extra: dict[str, Any], *, shown: str | None = None) -> list[str]:
     return lines
 
 
-def html(extra: dict[str, Any]) -> str:
-    """HTML for the sections: pictures as `<img>`, tables, text blocks, the rest as JSON."""
+def html(extra: dict[str, Any], *, shown: tuple[Any, ...] = ()) -> str:
+    """HTML for the sections: pictures as `<img>`, tables, text blocks, a dict as a list of its
+    entries; a section equal to something the page shows already (`shown`: the program's text,
+    its JSON) is left out. Pictures come first."""
     from netsynth.render import escape
 
     parts = []
-    for key, value in extra.items():
-        title = f"<h3>{escape(_label(key).capitalize())}</h3>"
+    for key, value in sorted(extra.items(), key=lambda kv: not _is_picture(*kv)):
+        if any(value == s or (isinstance(value, str) and isinstance(s, str)
+                              and value.strip() == s.strip()) for s in shown if s is not None):
+            continue
+        name = TITLES.get(key, _label(key).capitalize())
+        title = f"<h3>{escape(name)}</h3>"
         if _is_picture(key, value):
             parts.append(title + "".join(_img(key, v) for v in _pictures(value)))
-        elif isinstance(value, str):
-            parts.append(f"{title}<pre>{escape(value)}</pre>")
-        elif _is_table(value):
-            columns = list(value[0])
-            head = "".join(f"<th>{escape(_label(c))}</th>" for c in columns)
-            rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(r.get(c)))}</td>" for c in columns)
-                           + "</tr>" for r in value)
-            parts.append(f"{title}<table><tr>{head}</tr>{rows}</table>")
         else:
-            parts.append(f"{title}<pre>{escape(json.dumps(value, indent=1, default=str)[:20000])}</pre>")
+            parts.append(title + _value_html(value))
     return "".join(parts)
+
+
+def _value_html(value: Any) -> str:
+    from netsynth.render import escape
+
+    if isinstance(value, str):
+        return f"<pre>{escape(value)}</pre>"
+    if _is_table(value):
+        columns = list(value[0])
+        head = "".join(f"<th>{escape(_label(c))}</th>" for c in columns)
+        rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(r.get(c)))}</td>" for c in columns)
+                       + "</tr>" for r in value)
+        return f"<table><tr>{head}</tr>{rows}</table>"
+    if isinstance(value, dict):
+        items = "".join(f"<li><b>{escape(_label(str(k)))}</b>: "
+                        + (_value_html(v) if _is_table(v) else escape(_compact(v))) + "</li>"
+                        for k, v in value.items())
+        return f"<ul>{items}</ul>"
+    return f"<pre>{escape(_compact(value))}</pre>"
+
+
+def _compact(value: Any, limit: int = 400) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _is_picture(key: str, value: Any) -> bool:
