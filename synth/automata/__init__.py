@@ -65,7 +65,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
     stop = StopReason.SOLVED
     try:
         report("every short word")
-        teacher.answers(hunt._every())
+        teacher.answers(hunt.every_word())
         report("learn")
         run_Lstar(hunt.alphabet, sul, hunt, "dfa" if out_type == BOOL else "moore", cex_processing="rs",
                   all_prefixes_in_obs_table=False, cache_and_non_det_check=False, print_level=0,

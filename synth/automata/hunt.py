@@ -63,7 +63,7 @@ class Hunt(Oracle):
     def find_cex(self, hypothesis: Any) -> tuple | None:
         self.rounds += 1
         dfa = self.to_automaton(hypothesis)
-        for name, words in (("every", self._every), ("w-method", lambda: self._w_method(hypothesis, dfa)),
+        for name, words in (("every", self.every_word), ("w-method", lambda: self._w_method(hypothesis, dfa)),
                             ("random", lambda: self._random(dfa))):
             self.stage(name)
             found = self.compare(dfa, words())
@@ -90,7 +90,7 @@ class Hunt(Oracle):
         same = sum(dfa.run(w) == a for w, a in zip(words, net))
         return same / len(words), len(words)
 
-    def _every(self) -> list[Word]:
+    def every_word(self) -> list[Word]:
         k = self.teacher.alphabet
         return [w for n in range(1, self.exhaustive + 1) for w in itertools.product(range(k), repeat=n)]
 
