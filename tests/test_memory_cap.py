@@ -45,3 +45,32 @@ def test_a_search_that_wants_more_memory_stops_under_its_cap():
     assert result["stop"] == "memory budget", result   # the search did want more
     peak = usage.ru_maxrss * 1024                        # Linux: kilobytes
     assert peak < CAP, f"peak resident memory {peak / 2**20:.0f} MiB over the cap of {CAP >> 20} MiB"
+
+
+SEQUENCE = """
+import json, sys
+sys.path.insert(0, {root!r})
+import numpy as np
+import oracle
+from oracle.spec import load_spec
+from synth import search
+from synth.options import SearchOptions
+from synth.problem import Problem
+
+stops = []
+for name, discover in (("hd15", False), ("hd01", True)):
+    spec = load_spec({root!r} + "/bench/hackers_delight/" + name + "/spec.json")
+    problem = Problem.from_spec(spec, oracle.load(spec), discover=discover)
+    stops.append(search.run(problem, options=SearchOptions(timeout=60, memory_bytes={cap})).stop_reason.value)
+    junk = [np.ones(1 << 20) for _ in range(80)]   # 640 MB, freed: the allocator may keep it
+    del junk
+print(json.dumps(stops))
+"""
+
+
+def test_memory_an_earlier_search_freed_does_not_stop_the_next():
+    """A long-lived process (the service, the benchmark) runs search after search: memory the
+    allocator kept after the first must not count against the second's cap."""
+    code = SEQUENCE.format(root=str(ROOT), cap=CAP)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["memory budget", "solved"]

@@ -183,7 +183,10 @@ def main() -> None:
                 (path.read_text().splitlines() if not path.read_text().lstrip().startswith("[")
                  else [json.dumps(r) for r in json.loads(path.read_text())])
                 if line.startswith("{")]
-        table(rows, solvers)
+        merged: dict[str, dict] = {}        # files of different solvers: one row per task
+        for row in rows:
+            merged.setdefault(row["task"], {}).update(row)
+        table(list(merged.values()), solvers)
         return
     from oracle.spec import load_spec
 
@@ -222,8 +225,8 @@ def table(rows: list[dict], solvers: list[str]) -> None:
     for row in rows:
         print(f"| {row['task']} |" + "".join(fmt(row.get(s)) for s in solvers))
     for s in solvers:
-        done = [r[s] for r in rows if r[s]["solved"]]
-        print(f"\n{s}: {len(done)} of {len(rows)} solved", end="")
+        done = [r[s] for r in rows if r.get(s, {}).get("solved")]
+        print(f"\n{s}: {len(done)} of {sum(s in r for r in rows)} solved", end="")
         if done:
             print(f", geometric mean {math.exp(np.mean([math.log(max(c['seconds'], 1e-3)) for c in done])):.2f} s",
                   end="")

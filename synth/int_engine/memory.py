@@ -73,12 +73,34 @@ def _page() -> int:
 
 
 def over_cap(memory_bytes: int) -> bool:
-    """Whether the whole process (not only the banks) has used up its share of `memory_bytes`."""
+    """Whether the whole process (not only the banks) has used up its share of `memory_bytes`.
+    Memory freed but kept by the allocator (tune_allocator keeps up to 1 GiB; an earlier search
+    in this process may have left more) is given back first, so that only live memory counts."""
+    rss = resident_bytes()
+    if rss is None or rss <= memory_bytes * RESIDENT_SHARE:
+        return False
+    release()
     rss = resident_bytes()
     return rss is not None and rss > memory_bytes * RESIDENT_SHARE
 
 
+def release() -> None:
+    """Give the heap's free memory back to the kernel (glibc's malloc_trim; nothing elsewhere)."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def room(memory_bytes: int, counted: int) -> int:
     """Bytes the search may still allocate: the cap's share less the larger of what it counts
-    (bank rows) and what the process holds."""
+    (bank rows) and what the process holds (after `release` when that looks too much)."""
+    over_cap(memory_bytes)
     return max(0, int(memory_bytes * RESIDENT_SHARE) - max(counted, resident_bytes() or 0))
