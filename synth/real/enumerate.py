@@ -1,0 +1,165 @@
+"""Bottom-up enumeration of formulas without fitted constants, judged up to an affine map.
+
+Formulas grow by size (nodes) from the leaves (the variables, 1, 2 and pi) through unary
+functions, integer powers and the four operations. Two formulas with the same values on the
+sample (rounded to a relative 1e-9, by a hash of the rounded vector) are one: only the first
+(smallest) is kept. Each new formula e is scored against each target t by 1 - corr(e, t)^2, the
+relative squared error of the best affine fit a * e + b; the best few are returned.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Sequence
+
+import numpy as np
+
+from dsl.ast import App, Const, Node
+from dsl.real import literal
+from dsl.types import INT, REAL
+from synth.real import terms
+
+UNARY = ("sqrt", "exp", "log", "sin", "cos", "asin", "acos", "atan", "tan")
+NUMPY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos,
+         "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "tan": np.tan}
+POWERS = (2, 3)
+#: Formulas examined per size level at most (a level is cut short beyond this).
+LEVEL_CAP = 120_000
+
+
+class Bank:
+    """The distinct formulas found so far, by size: (node, values) rows and a set of value keys."""
+
+    def __init__(self) -> None:
+        self.levels: dict[int, list[tuple[Node, np.ndarray]]] = {}
+        self.keys: set[bytes] = set()
+
+    def add(self, size: int, node: Node, values: np.ndarray) -> bool:
+        key = _key(values)
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self.levels.setdefault(size, []).append((node, values))
+        return True
+
+
+def _key(values: np.ndarray) -> bytes:
+    m = float(np.max(np.abs(values)))
+    if m == 0:
+        return b"zero"
+    e = np.floor(np.log2(m))
+    return np.round(values * 2.0 ** (-e) * 1e9).astype(np.int64).tobytes() + int(e).to_bytes(4, "little", signed=True)
+
+
+def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[np.ndarray], *,
+                        deadline: float, max_size: int = 9, keep: int = 12,
+                        stop_at: float = 0.0) -> list[tuple[int, float, Node, np.ndarray]]:
+    """The `keep` best (target index, score, formula, values) over formulas up to `max_size`
+    nodes; stops early once a formula scores at most `stop_at` (and its level is done)."""
+    n = len(X)
+    T = np.stack(targets)                                   # (k, n), each normalised
+    bank = Bank()
+    best: list[tuple[float, int, int, Node, np.ndarray]] = []   # a heap of (-score, ...)
+    counter = [0]
+
+    def consider(nodes: list[Node], values: np.ndarray) -> None:
+        if not len(nodes):
+            return
+        mean = values.mean(axis=1, keepdims=True)
+        std = values.std(axis=1, keepdims=True)
+        z = (values - mean) / np.where(std > 0, std, 1)
+        corr = z @ T.T / n                                  # (m, k)
+        score = 1 - corr ** 2
+        ti = np.argmin(score, axis=1)
+        s = score[np.arange(len(nodes)), ti]
+        for j in np.argsort(s)[:keep]:
+            counter[0] += 1
+            item = (-float(s[j]), counter[0], int(ti[j]), nodes[j], values[j])
+            if len(best) < keep:
+                heapq.heappush(best, item)
+            elif item[0] > best[0][0]:
+                heapq.heapreplace(best, item)
+
+    leaves: list[tuple[Node, np.ndarray]] = [(terms.var(v), X[:, i].astype(np.float64)) for i, v in enumerate(names)]
+    leaves += [(literal(1.0), np.ones(n)), (literal(2.0), np.full(n, 2.0)),
+               (App("pi", (), REAL), np.full(n, np.pi))]
+    for node, values in leaves:
+        bank.add(1, node, values)
+    consider([nd for nd, _ in bank.levels[1][: len(names)]], np.stack([v for _, v in bank.levels[1][: len(names)]]))
+
+    for size in range(2, max_size + 1):
+        if time.monotonic() > deadline or (best and -max(best)[0] <= stop_at):
+            break
+        new_nodes: list[Node] = []
+        new_values: list[np.ndarray] = []
+        examined = 0
+
+        def offer(make, V: np.ndarray, rows=None) -> None:
+            """Keep the rows of V that are finite, not constant and new; make(j) builds row j's node."""
+            ok = np.all(np.isfinite(V), axis=1)
+            ok &= np.ptp(np.where(ok[:, None], V, 0), axis=1) > 1e-12 * (np.max(np.abs(np.where(ok[:, None], V, 0)), axis=1) + 1e-300)
+            if rows is not None:
+                ok &= rows
+            idx = np.flatnonzero(ok)
+            if not idx.size:
+                return
+            W = V[idx]
+            m = np.max(np.abs(W), axis=1)
+            e = np.floor(np.log2(m))
+            K = np.round(W * (2.0 ** -e)[:, None] * 1e9).astype(np.int64)
+            for r, j in enumerate(idx):
+                key = K[r].tobytes() + int(e[r]).to_bytes(4, "little", signed=True)
+                if key not in bank.keys:
+                    bank.keys.add(key)
+                    node = make(int(j))
+                    bank.levels.setdefault(size, []).append((node, V[j]))
+                    new_nodes.append(node)
+                    new_values.append(V[j])
+
+        with np.errstate(all="ignore"):
+            below = bank.levels.get(size - 1, [])
+            if below:
+                B = np.stack([v for _, v in below])
+                for op in UNARY:
+                    allowed = np.array([not _redundant(op, nd) for nd, _ in below])
+                    offer(lambda j, op=op: App(op, (below[j][0],), REAL), NUMPY[op](B), allowed)
+            below2 = bank.levels.get(size - 2, [])
+            if below2:
+                B2 = np.stack([v for _, v in below2])
+                allowed = np.array([not (isinstance(nd, App) and nd.op == "pow") for nd, _ in below2])
+                for p in POWERS:
+                    offer(lambda j, p=p: App("pow", (below2[j][0], Const(p, INT)), REAL), B2 ** p, allowed)
+            for s1 in range(1, size - 1):
+                s2 = size - 1 - s1
+                left, right = bank.levels.get(s1, []), bank.levels.get(s2, [])
+                if not left or not right:
+                    continue
+                R = np.stack([v for _, v in right])
+                right_const = np.array([isinstance(nd, Const) for nd, _ in right])
+                for i, (a, va) in enumerate(left):
+                    if time.monotonic() > deadline or examined > LEVEL_CAP:
+                        break
+                    examined += 4 * len(right)
+                    a_const = isinstance(a, Const)
+                    for op, out in (("add", va + R), ("sub", va - R), ("mul", va * R), ("div", va / R)):
+                        rows = ~right_const if a_const else None
+                        if op in ("add", "mul") and s1 >= s2:
+                            if s1 > s2:
+                                continue
+                            order = np.arange(len(right)) >= i
+                            rows = order if rows is None else rows & order
+                        offer(lambda j, op=op, a=a: App(op, (a, right[j][0]), REAL), out, rows)
+        if new_nodes:
+            consider(new_nodes, np.stack(new_values))
+    ranked = sorted(best, key=lambda t: -t[0])
+    return [(ti, -negscore, node, values) for negscore, _, ti, node, values in ranked]
+
+
+def _redundant(op: str, node: Node) -> bool:
+    """Compositions that undo each other or repeat (exp(log x), log(exp x), sqrt(sqrt x))."""
+    if not isinstance(node, App):
+        return isinstance(node, Const)
+    inverse = {"exp": "log", "log": "exp", "sin": "asin", "asin": "sin", "cos": "acos",
+               "acos": "cos", "tan": "atan", "atan": "tan"}
+    return inverse.get(op) == node.op

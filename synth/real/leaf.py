@@ -1,0 +1,203 @@
+"""Solving one sub-problem from data: power laws, sparse polynomials, enumerated skeletons.
+
+`solve(X, y, names, *, tol, deadline)` returns `Candidate`s (formula, relative error), best first.
+Each solver works on arrays only (no oracle), so a sub-search can run as a Ray task.
+
+- Power laws: y = C * prod x_i^a_i, fitted on logs, exponents snapped to halves.
+- Sparse polynomials: least squares over monomials of degree <= 3, terms dropped while the error
+  stays within the tolerance.
+- Skeletons: bottom-up enumeration (synth.real.enumerate) of formulas without constants, each
+  judged by how well an affine map of it fits y or a transform of y (1/y, y^2, sqrt y, log y);
+  the best few get their constants refitted and snapped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+from dsl.ast import Node
+from synth.real import fit, terms
+from synth.real.enumerate import enumerate_skeletons
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: Node
+    error: float          # RMSE relative to the RMS of y, on the data it was fitted to
+    how: str = ""
+
+
+def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, deadline: float,
+          constants: Sequence[float] = (), max_size: int = 9, seed: int = 0,
+          quick: bool = True) -> list[Candidate]:
+    """`quick=False` skips the power law and polynomial fits (the caller has them)."""
+    found: list[Candidate] = []
+    for solver in (power_law, polynomial) if quick else ():
+        found.extend(solver(X, y, names, tol=tol, constants=constants))
+    if X.shape[1] == 1 and not any(c.error <= tol for c in found):
+        found.extend(templates(X, y, names, tol=tol, constants=constants, seed=seed))
+    if not any(c.error <= tol for c in found) and time.monotonic() < deadline:
+        found.extend(skeletons(X, y, names, tol=tol, deadline=deadline, constants=constants,
+                               max_size=max_size, seed=seed))
+    found.sort(key=lambda c: (c.error > tol, fit.description_length(c.node), c.error))
+    return found
+
+
+def power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:
+    if not (np.all(X > 0) and (np.all(y > 0) or np.all(y < 0))):
+        return []
+    sign = 1.0 if y[0] > 0 else -1.0
+    A = np.column_stack([np.ones(len(y)), np.log(X)])
+    coef, *_ = np.linalg.lstsq(A, np.log(np.abs(y)), rcond=None)
+    exps = [Fraction(round(2 * a) / 2).limit_denominator(2) for a in coef[1:]]
+    if any(abs(float(e) - a) > 0.15 or abs(e) > 6 for e, a in zip(exps, coef[1:])):
+        return []
+    shape = terms.monomial(names, exps)
+    values = fit.evaluate(shape, X, names)
+    if not np.all(np.isfinite(values)) or not np.any(values):
+        return []
+    c = float(np.dot(values, y) / np.dot(values, values))
+    node = _scaled(shape, c)
+    node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
+    return [Candidate(node, err, "power law")]
+
+
+def _scaled(shape: Node, c: float) -> Node:
+    if c == 1:
+        return shape
+    lit = terms.num(c)
+    if shape.op == "div" if hasattr(shape, "op") else False:
+        top, bottom = shape.args
+        return terms.div(terms.mul(lit, top), bottom)
+    return terms.mul(lit, shape)
+
+
+def polynomial(X, y, names, *, tol, constants=(), max_terms: int = 84) -> list[Candidate]:
+    """Sparse polynomials of y, and of y^2 (the formula is then a square root)."""
+    out = _polynomial(X, y, names, tol=tol, constants=constants, max_terms=max_terms)
+    if not out and np.all(y > 0):
+        inner = _polynomial(X, y ** 2, names, tol=tol, constants=constants, max_terms=max_terms)
+        for c in inner:
+            node = terms.call("sqrt", c.node)
+            node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
+            if err <= tol:
+                out.append(Candidate(node, err, "polynomial (y^2)"))
+    return out
+
+
+def _polynomial(X, y, names, *, tol, constants=(), max_terms: int = 84) -> list[Candidate]:
+    k = X.shape[1]
+    degree = 3 if k <= 4 else 2
+    powers = [p for d in range(degree + 1) for p in _exponents(k, d)]
+    if len(powers) > max_terms or len(powers) >= len(y) // 2:
+        return []
+    A = np.column_stack([np.prod(X ** np.array(p), axis=1) for p in powers])
+    scale = fit.spread(y)
+    keep = list(range(len(powers)))
+
+    def fit_terms(idx):
+        coef, *_ = np.linalg.lstsq(A[:, idx], y, rcond=None)
+        err = float(np.sqrt(np.mean((A[:, idx] @ coef - y) ** 2)) / scale)
+        return coef, err
+
+    coef, err = fit_terms(keep)
+    if err > tol:
+        return []
+    while len(keep) > 1:
+        trials = []
+        for j in range(len(keep)):
+            idx = keep[:j] + keep[j + 1:]
+            c, e = fit_terms(idx)
+            trials.append((e, j, c))
+        e, j, c = min(trials, key=lambda t: t[0])
+        if e > tol:
+            break
+        keep.pop(j)
+        coef, err = c, e
+    node = None
+    for c, i in zip(coef, keep):
+        exps = [Fraction(p) for p in powers[i]]
+        term = terms.monomial(names, exps) if any(powers[i]) else None
+        part = terms.num(float(c)) if term is None else terms.mul(terms.num(float(c)), term)
+        node = part if node is None else terms.add(node, part)
+    node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
+    return [Candidate(node, err, "polynomial")]
+
+
+def _exponents(k: int, d: int):
+    for combo in itertools.combinations_with_replacement(range(k), d):
+        p = [0] * k
+        for i in combo:
+            p[i] += 1
+        yield tuple(p)
+
+
+#: Transforms of the target tried by the skeleton search: (name, forward, inverse builder).
+TRANSFORMS = (
+    ("y", lambda y: y, lambda e: e),
+    ("1/y", lambda y: 1 / y, lambda e: terms.div(terms.num(1.0), e)),
+    ("y^2", lambda y: y ** 2, lambda e: terms.call("sqrt", e)),
+    ("sqrt y", lambda y: np.sqrt(y), lambda e: terms.power(e, 2)),
+    ("log y", lambda y: np.log(y), lambda e: terms.call("exp", e)),
+    ("1/y^2", lambda y: 1 / y ** 2, lambda e: terms.div(terms.num(1.0), terms.call("sqrt", e))),
+)
+#: One-variable templates a * f(c * x + d) + b, fitted by scipy from a few starts.
+TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
+
+
+def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
+              keep: int = 12) -> list[Candidate]:
+    targets = []
+    for name, forward, inverse in TRANSFORMS:
+        with np.errstate(all="ignore"):
+            t = forward(y)
+        if np.all(np.isfinite(t)) and np.std(t) > 0:
+            targets.append((name, (t - t.mean()) / t.std(), t, inverse))
+    best = enumerate_skeletons(X, names, [t for _, t, _, _ in targets], deadline=deadline,
+                               max_size=max_size, keep=keep, stop_at=(tol / 4) ** 2)
+    out: list[Candidate] = []
+    for (ti, score, node, values) in best:
+        if time.monotonic() > deadline and out:
+            break
+        name, _, t, inverse = targets[ti]
+        A = np.column_stack([values, np.ones(len(t))])
+        (a, b), *_ = np.linalg.lstsq(A, t, rcond=None)
+        if name == "log y":     # exp(a e + b) as exp(b) * exp(a e): exp(b) may be simple
+            formula = terms.mul(terms.num(float(np.exp(b))),
+                                terms.call("exp", terms.mul(terms.num(float(a)), node)))
+        else:
+            formula = inverse(terms.add(terms.mul(terms.num(float(a)), node), terms.num(float(b))))
+        err = fit.error(formula, X, y, names)
+        if not math.isfinite(err):
+            continue
+        if err > tol:
+            formula, err = fit.refine(formula, X, y, names, seed=seed)
+        formula, err = fit.snap(formula, X, y, names, tol=tol, constants=constants)
+        out.append(Candidate(formula, err, f"skeleton ({name})"))
+    return out
+
+
+def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
+    """a * f(c * x + d) + b for each one-argument function f, constants fitted jointly."""
+    x = terms.var(names[0])
+    out = []
+    for f in TEMPLATES:
+        for c0, d0 in ((1.0, 0.0), (-1.0, 0.0)):
+            inner = terms.add(terms.mul(terms.num(c0), x), terms.num(d0) if d0 else terms.num(0.5))
+            shape = terms.add(terms.mul(terms.num(1.0), terms.call(f, inner)), terms.num(0.5))
+            values = fit.evaluate(shape, X, names)
+            if not np.all(np.isfinite(values)):
+                continue
+            node, err = fit.refine(shape, X, y, names, starts=1, seed=seed, max_nfev=40)
+            if err <= tol:
+                node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
+                out.append(Candidate(node, err, f"template {f}"))
+                break
+    return out

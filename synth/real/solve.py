@@ -1,0 +1,167 @@
+"""The recursive solver: probes split a task into smaller ones, leaves are solved from data.
+
+`Solver.solve(task)` returns a formula over the task's variables (or None): first the quick fits
+(power law, sparse polynomial) on a sample of the task; then, with two or more variables, the
+first symmetry found (a task with one variable fewer, its formula with the pair substituted back)
+or the first separable split ({x_i} against the rest, products before sums; each side solved with
+the other side held at the middle of its range, the two recombined with constants refitted);
+last, the skeleton search on what is left of the budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dsl.ast import Node
+from synth.real import fit, leaf, probes, terms
+from synth.real.task import Task, joined, merged
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Solver:
+    noise: float                       # the root task's calibrated relative error
+    scale: float                       # the spread (standard deviation) of the root's values
+    deadline: float
+    constants: Sequence[float] = ()
+    seed: int = 0
+    sample: int = 300
+    cancel: object = None
+    report: Callable[[str, str | None], None] = lambda phase, best: None
+    map_leaves: Callable | None = None      # runs leaf solves elsewhere (Ray) when given
+    findings: list = field(default_factory=list)
+    alternatives: list = field(default_factory=list)   # (node, error) at the root's leaf solve
+    fresh: int = 0
+
+    @property
+    def tol(self) -> float:
+        return max(2.5 * self.noise, 1.5e-3)
+
+    @property
+    def sigma(self) -> float:
+        """The network's absolute error: what probes compare with."""
+        return self.noise * self.scale
+
+    def tol_for(self, y: np.ndarray) -> float:
+        """A sub-task's relative tolerance: the root's absolute one over its own spread."""
+        return float(np.clip(self.tol * self.scale / fit.spread(y), self.tol, 0.01))
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    def solve(self, task: Task, depth: int = 0) -> Node | None:
+        self.check()
+        rng = np.random.default_rng(self.seed + depth)
+        X, y = task.sample(self.sample, rng)
+        if not np.all(np.isfinite(y)):
+            return None
+        tol = self.tol_for(y)
+        quick = leaf.power_law(X, y, task.names, tol=tol, constants=self.constants) + \
+            leaf.polynomial(X, y, task.names, tol=tol, constants=self.constants)
+        # Tight: a fit is taken at once only within the root's tolerance and with at most one
+        # constant that did not snap (a cubic follows any smooth curve with four free ones).
+        good = [c for c in quick if c.error <= self.tol and _free_constants(c.node) <= 1]
+        if depth == 0:
+            self.alternatives.extend((c.node, c.how) for c in quick)
+        if good:
+            return min(good, key=lambda c: fit.description_length(c.node)).node
+        if np.ptp(y) <= 3 * self.sigma:  # constant here
+            return terms.num(float(np.mean(y)))
+        if task.k >= 2 and time.monotonic() < self.deadline:
+            found = self._separable(task, depth, X, y) or self._symmetry(task, depth)
+            if found is not None:
+                return found
+        self.report("skeletons", None)
+        left = self.deadline - time.monotonic()
+        budget = time.monotonic() + max(left / (2 if depth else 1), 1.0)
+        cands = leaf.solve(X, y, task.names, tol=tol, deadline=budget,
+                           constants=self.constants, seed=self.seed, max_size=9 if task.k <= 3 else 7,
+                           quick=False)
+        cands = sorted(cands + quick, key=lambda c: (c.error > tol, fit.description_length(c.node)))
+        if depth == 0:
+            self.alternatives.extend((c.node, c.how) for c in cands)
+        return cands[0].node if cands else None
+
+    # ---- symmetries ------------------------------------------------------------------------
+    def _symmetry(self, task: Task, depth: int) -> Node | None:
+        for i, j in itertools.combinations(range(task.k), 2):
+            for kind in probes.PAIRS:
+                self.check()
+                for a, b in ((i, j),):
+                    f = probes.symmetry(task, a, b, kind, noise=self.sigma, seed=self.seed)
+                    if not f.present:
+                        continue
+                    self.findings.append(f)
+                    self.fresh += 1
+                    name = f"_u{self.fresh}"
+                    sub = self.solve(merged(task, a, b, kind, name), depth + 1)
+                    if sub is None:
+                        return None
+                    return terms.substitute(sub, {name: joined(kind, task.names[a], task.names[b])})
+        return None
+
+    # ---- separability ----------------------------------------------------------------------
+    def _separable(self, task: Task, depth: int, X: np.ndarray, y: np.ndarray) -> Node | None:
+        for kind in ("mul", "add"):
+            for i in range(task.k):
+                self.check()
+                f = probes.separable(task, [i], kind, noise=self.sigma, seed=self.seed)
+                if not f.present:
+                    continue
+                self.findings.append(f)
+                rest = [c for c in range(task.k) if c != i]
+                at = task.middle()
+                g = self.solve(task.fixing([i], at), depth + 1)
+                h = self.solve(task.fixing(rest, at), depth + 1) if g is not None else None
+                if g is None or h is None:
+                    return None
+                return self._combine(kind, g, h, X, y, task.names)
+        return None
+
+    def _combine(self, kind: str, g: Node, h: Node, X, y, names) -> Node:
+        """g * h or g + h with constants refitted by linear least squares on the task's data."""
+        g, h = _strip(g), _strip(h)
+        vg, vh = fit.evaluate(g, X, names), fit.evaluate(h, X, names)
+        if kind == "mul":
+            v = vg * vh
+            c = float(np.dot(v, y) / np.dot(v, v))
+            node = terms.mul(terms.num(c), terms.mul(g, h))
+        else:
+            A = np.column_stack([vg, vh, np.ones(len(y))])
+            (a, b, c), *_ = np.linalg.lstsq(A, y, rcond=None)
+            node = terms.add(terms.add(terms.mul(terms.num(float(a)), g),
+                                       terms.mul(terms.num(float(b)), h)), terms.num(float(c)))
+        node, _ = fit.snap(node, X, y, names, tol=self.tol_for(y), constants=self.constants)
+        return node
+
+
+def _strip(node: Node) -> Node:
+    """A formula without its leading constant factor or additive constant (they are refitted)."""
+    from dsl.ast import App, Const
+
+    while isinstance(node, App):
+        if node.op == "mul" and isinstance(node.args[0], Const):
+            node = node.args[1]
+        elif node.op == "div" and isinstance(node.args[0], App) and node.args[0].op == "mul" \
+                and isinstance(node.args[0].args[0], Const):
+            node = App("div", (node.args[0].args[1], node.args[1]), node.type)
+        elif node.op in ("add", "sub") and isinstance(node.args[1], Const):
+            node = node.args[0]
+        elif node.op == "neg":
+            node = node.args[0]
+        else:
+            break
+    return node
+
+
+def _free_constants(node: Node) -> int:
+    return sum(1 for v in fit.literals(node) if fit.literal_cost(v) >= 30)

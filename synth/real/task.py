@@ -1,0 +1,114 @@
+"""A sub-problem of the search: a function of named real variables that can be queried.
+
+The root task queries the network over the spec's inputs; a symmetry makes a task over one
+variable fewer (its new variable stands for `x_i - x_j`, `x_i / x_j`, `x_i * x_j` or
+`x_i + x_j`), a separable split makes two tasks with the other side's variables held fixed. Every
+query a task makes lands inside the training box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dsl.ast import App, Node
+from dsl.types import REAL
+from synth.real import terms
+
+Query = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Task:
+    names: tuple[str, ...]
+    ranges: tuple[tuple[float, float], ...]
+    query: Query                      # (n, k) array of points -> (n,) values
+
+    @property
+    def k(self) -> int:
+        return len(self.names)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """n points drawn by Latin hypercube in the task's box, and the values there."""
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=self.k, seed=rng).random(n)
+        lo = np.array([r[0] for r in self.ranges])
+        hi = np.array([r[1] for r in self.ranges])
+        X = lo + unit * (hi - lo)
+        return X, self.query(X)
+
+    def middle(self) -> np.ndarray:
+        return np.array([(lo + hi) / 2 for lo, hi in self.ranges])
+
+    def fixing(self, keep: Sequence[int], at: np.ndarray) -> "Task":
+        """The task over the variables `keep`, the others held at the values of `at`."""
+        keep = list(keep)
+
+        def query(X: np.ndarray) -> np.ndarray:
+            full = np.tile(at, (len(X), 1))
+            full[:, keep] = X
+            return self.query(full)
+        return Task(tuple(self.names[i] for i in keep), tuple(self.ranges[i] for i in keep), query)
+
+
+#: kind -> (operator joining x_i and x_j, range of u, the x_j interval for a given u)
+def _pair_range(kind: str, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    (li, hi_), (lj, hj) = a, b
+    if kind == "sub":
+        return li - hj, hi_ - lj
+    if kind == "add":
+        return li + lj, hi_ + hj
+    if kind == "div":
+        return li / hj, hi_ / lj
+    return li * lj, hi_ * hj
+
+
+def _partner(kind: str, u: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """For each u, x_j in the middle of the interval keeping both x_i and x_j in range."""
+    (li, hi_), (lj, hj) = a, b
+    with np.errstate(all="ignore"):
+        if kind == "sub":
+            lo, hi = np.maximum(lj, li - u), np.minimum(hj, hi_ - u)
+        elif kind == "add":
+            lo, hi = np.maximum(lj, u - hi_), np.minimum(hj, u - li)
+        elif kind == "div":
+            lo, hi = np.maximum(lj, li / u), np.minimum(hj, hi_ / u)
+        else:
+            lo, hi = np.maximum(lj, u / hi_), np.minimum(hj, u / li)
+        xj = (lo + hi) / 2
+        xi = {"sub": u + xj, "add": u - xj, "div": u * xj, "mul": u / xj}[kind]
+    return np.clip(xi, li, hi_), np.clip(xj, lj, hj)
+
+
+def merged(task: Task, i: int, j: int, kind: str, name: str) -> Task:
+    """The task over u = x_i (kind) x_j in place of x_i and x_j (u takes x_i's position)."""
+    a, b = task.ranges[i], task.ranges[j]
+
+    def query(X: np.ndarray) -> np.ndarray:
+        xi, xj = _partner(kind, X[:, i_new], a, b)
+        cols = [X[:, c] for c in range(X.shape[1])]
+        others = [c for c in range(len(cols)) if c != i_new]
+        out = np.empty((len(X), task.k))
+        rest = iter(others)
+        for c in range(task.k):
+            if c == i:
+                out[:, c] = xi
+            elif c == j:
+                out[:, c] = xj
+            else:
+                out[:, c] = cols[next(rest)]
+        return task.query(out)
+
+    names = [n for c, n in enumerate(task.names) if c != j]
+    ranges = [r for c, r in enumerate(task.ranges) if c != j]
+    i_new = i if i < j else i - 1
+    names[i_new] = name
+    ranges[i_new] = _pair_range(kind, a, b)
+    return Task(tuple(names), tuple(ranges), query)
+
+
+def joined(kind: str, xi: str, xj: str) -> Node:
+    return App(kind, (terms.var(xi), terms.var(xj)), REAL)
