@@ -50,6 +50,27 @@ def family_defaults(spec: Any) -> dict[str, Any]:
     return dict(FAMILY_DEFAULTS.get(load_spec(spec).family, {}))
 
 
+def check_reference(spec: Any) -> None:
+    """Read the spec's reference, if it has one, as its family's verifier will (a DSL expression,
+    a program with state, a regular expression / predicate / DFA for automata), without a network
+    or a search: DSLError naming what is wrong. The job service runs it on every submission."""
+    spec = load_spec(spec)
+    if spec.reference is None:
+        return
+    if spec.family == "automaton":
+        from verifier.languages import check_reference as read
+
+        read(spec.reference, spec)
+    elif spec.family == "stateful":
+        from dsl.stateful import Stateful
+
+        Stateful.parse(spec.reference, spec.variables())
+    else:
+        from dsl import get_dsl
+
+        get_dsl(spec.dsl).parse(spec.reference, spec.variables())
+
+
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 

@@ -216,7 +216,11 @@ class Slot:
         proc = subprocess.Popen([sys.executable, "-m", "netsynth.service.worker", str(write),
                                  str(os.getpid())],
                                 stdin=subprocess.PIPE, pass_fds=(write,), text=True,
-                                env={k: v for k, v in os.environ.items() if k != "NETSYNTH_TOKEN"})
+                                env={**{k: v for k, v in os.environ.items()
+                                        if k != "NETSYNTH_TOKEN"},
+                                     # the search process logs at the server's level
+                                     "NETSYNTH_LOG_LEVEL": logging.getLevelName(
+                                         logging.getLogger().getEffectiveLevel())})
         os.close(write)
         proc.stdin.write(json.dumps({"settings": self.runner.settings.to_json()}) + "\n")
         proc.stdin.flush()

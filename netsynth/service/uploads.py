@@ -173,7 +173,8 @@ def _int(text: str) -> int:
 
 def parse_spec(data: bytes, filename: str | None) -> tuple[Any, dict[str, Any]]:
     """The validated Spec and its normalised dict, or a 422 naming what is wrong."""
-    from dsl.language import BUILTINS, get_dsl
+    from dsl.language import BUILTINS
+    from netsynth.api import check_reference
     from oracle.spec import load_spec
 
     def refuse(msg: str) -> HTTPException:
@@ -207,8 +208,7 @@ def parse_spec(data: bytes, filename: str | None) -> tuple[Any, dict[str, Any]]:
                      "(user DSLs cannot be loaded over the API)")
     try:
         spec = load_spec(raw)
-        if spec.reference is not None:
-            get_dsl(spec.dsl).parse(spec.reference, spec.variables())
+        check_reference(spec)
     except NetsynthError as e:
         raise refuse(str(e)) from None
     except RecursionError:

@@ -43,7 +43,8 @@ def main(argv: list[str]) -> int:
     if not first:
         return 0
     settings = Settings.from_json(json.loads(first)["settings"])
-    logging.basicConfig(level=logging.INFO,
+    level = os.environ.get("NETSYNTH_LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "INFO",
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     try:
         os.nice(settings.search_nice)

@@ -78,9 +78,14 @@ def start_ray(workers: int, *, address: str | None = None) -> bool:
     if address:
         join(address)
         return False
+    import logging
+
+    # logging_level: Ray's own lines ("Started a local Ray instance", its token-auth notice) stay
+    # off the user's terminal; errors still show.
     ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
              ignore_reinit_error=True, object_store_memory=_local_object_store(),
-             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+             runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
+             logging_level=logging.ERROR)
     return True
 
 
