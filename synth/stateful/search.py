@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from dsl.ast import App, Const, Node, variables
+from dsl.ast import App, Const, Node, Var, variables
 from dsl.errors import SpecError
 from dsl.stateful import Register, Stateful
 from dsl.stateful_numpy import numpy_expression
@@ -44,6 +44,7 @@ STEP_SIZE = (9, 5)          # largest step expression: one register, the second 
 OUT_SIZE = (11, 5)          # largest out: window phase, two registers
 OUT_PASSES = (3, 7)         # one register: every step with outs up to 3 nodes, then up to 7
 INITS = (0, 1)
+FIRST_SIZE, FIRSTS = 7, 300     # first registers the two-register phase tries
 TABLE_LETTERS = 64          # alphabets up to this many step values run steps as tables
 EXACT_SIZE = 5              # steps that leave S_RANGE are run exactly up to this size
 CHUNK = 1000                # steps run together by table
@@ -186,9 +187,18 @@ class _Finder:
         self.trajectories: list[tuple[int, Register]] = []    # first registers for the two-register phase
         self.out_size = OUT_PASSES[0]
         self.out_tables: dict[int, OutTable] = {}
+        self.first_seen: set[bytes] = set()
+        self.step_bank: Bank | None = None
 
     def find(self) -> Stateful | None:
-        for phase in (self._window, self._one, self._two):
+        """Window functions; one register with small outs and steps; two registers; one register
+        with the larger steps; one register with larger outs."""
+        small, large = OUT_PASSES
+        phases = (self._window, self._output_is_register, lambda: self._one(small, 1, 5),
+                  self._output_is_second_register, lambda: self._one(small, 6, FIRST_SIZE), self._two,
+                  lambda: self._one(small, FIRST_SIZE + 1, STEP_SIZE[0]),
+                  lambda: self._one(large, 1, STEP_SIZE[0]))
+        for phase in phases:
             program = phase()
             if program is not None:
                 return program
@@ -228,17 +238,53 @@ class _Finder:
                 return self._program((), fit.node)
         return None
 
-    def _one(self) -> Stateful | None:
+    def _output_is_register(self) -> Stateful | None:
+        """out = s: then s_t is the answer y_t itself, and step a pointwise function of
+        (y_(t-1), x_t): one enumeration, no simulation."""
+        self.state.phase = "output as register"
+        self.state.tick(force=True)
+        for init in INITS:
+            cols = {**self._window_columns(None, 0), "s": _previous(self.sample.y, init)}
+            fit = self._fit(cols, None, STEP_SIZE[0])
+            if fit is not None and "s" in variables(fit.node) and not _window_vars(fit.node):
+                program = self._checked((Register("s", init, _as_int(fit.node)),), Var("s", INT))
+                if program is not None:
+                    return program
+        return None
+
+    def _output_is_second_register(self) -> Stateful | None:
+        """Two registers with out = r: for each first register s (smallest first), r_t = y_t and
+        r's step is a pointwise function of (y_(t-1), s_t, x_t)."""
+        self.state.phase = "output as second register"
+        for size, first in sorted(self.trajectories, key=lambda t: t[0]):
+            self.state.level = size
+            self.state.tick()
+            full = _simulate((first,), self.sample.x, self.names)
+            if full is None:
+                continue
+            for init in INITS:
+                cols = {**self._window_columns(None, 0), "s": full["s"], "r": _previous(self.sample.y, init)}
+                fit = self._fit(cols, None, STEP_SIZE[1])
+                if fit is not None and "r" in variables(fit.node) and "s" in variables(fit.node):
+                    program = self._checked((first, Register("r", init, _as_int(fit.node))), Var("r", INT))
+                    if program is not None:
+                        return program
+        return None
+
+    def _one(self, out_size: int, smallest: int, largest: int) -> Stateful | None:
+        """One register, steps of smallest..largest nodes, outs up to out_size nodes."""
         self.state.phase = "one register"
         table = self.domain.alphabet <= TABLE_LETTERS
         values = np.arange(S_RANGE[0], S_RANGE[1] + 1) if table else _register_values()
-        grid = _grid({"s": values}, self.domain, letters=TABLE_LETTERS)
-        most = min(200000, BANK_VALUES // len(grid["s"]))
-        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, operators=STEP_OPERATORS,
-                    max_terms=most, level_cap=most // 3)
-        for self.out_size in OUT_PASSES:
+        if self.step_bank is None:
+            grid = _grid({"s": values}, self.domain, letters=TABLE_LETTERS)
+            most = min(200000, BANK_VALUES // len(grid["s"]))
+            self.step_bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts,
+                                  operators=STEP_OPERATORS, max_terms=most, level_cap=most // 3)
+        bank = self.step_bank
+        for self.out_size in (out_size,):
             self.seen.clear()
-            for size in range(1, STEP_SIZE[0] + 1):
+            for size in range(smallest, largest + 1):
                 self.state.level = size
                 self.state.tick(force=True)
                 level = bank.level(size, INT)
@@ -268,7 +314,7 @@ class _Finder:
         """Every step of this size at once: the step's values on the grid are a lookup table
         (register value x letter), run over the probe sequences while the register stays in
         S_RANGE; steps that leave it are run exactly (up to EXACT_SIZE)."""
-        probe = self.probe[:TABLE_PROBE]
+        probe = self.probe[:max(TABLE_PROBE, min(PROBE, 8 * self.domain.alphabet))]
         codes = letter_codes(self.domain, self.sample.x[probe])
         target = self.sample.y[probe]
         keys = OutTable.rows(self.domain)
@@ -287,6 +333,8 @@ class _Finder:
                 self.state.candidates += len(part)
                 ceiling = ceilings(traj - S_RANGE[0], codes, target, S_RANGE[1] - S_RANGE[0] + 1,
                                     self.domain.alphabet, previous=self.out_size > 3, exact=self.min >= 1.0)
+                if size <= FIRST_SIZE:
+                    self._remember(size, init, nodes[start:start + chunk], traj, inside)
                 for j in np.flatnonzero(inside & (ceiling >= self.min)):
                     reg = Register("s", init, nodes[start + j])
                     if outs is not None:       # consistent rows: the out is a lookup, then checked
@@ -303,13 +351,25 @@ class _Finder:
                         return program
         return None
 
+    def _remember(self, size: int, init: int, nodes: list[Node], traj: np.ndarray, inside: np.ndarray) -> None:
+        """Keep the first distinct trajectories as first registers for the two-register phase."""
+        for j in np.flatnonzero(inside):
+            if len(self.trajectories) >= FIRSTS:
+                return
+            if (traj[j] == traj[j][:1, :1]).all():      # a constant register says nothing
+                continue
+            key = traj[j].tobytes()
+            if key not in self.first_seen:
+                self.first_seen.add(key)
+                self.trajectories.append((size, Register("s", init, nodes[j])))
+
     def _two(self) -> Stateful | None:
         self.state.phase = "two registers"
-        firsts = [t for t in self.trajectories if t[0] <= 5][:150]
+        firsts = sorted(self.trajectories, key=lambda t: t[0])[:FIRSTS]
         grid = _grid({"r": _register_values(9), "s": _register_values(9)}, self.domain, letters=8)
         bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, operators=STEP_OPERATORS,
                     max_terms=8000, level_cap=3000)
-        for total in range(2, 5 + STEP_SIZE[1] + 1):
+        for total in range(2, FIRST_SIZE + STEP_SIZE[1] + 1):
             self.state.level = total
             self.state.tick(force=True)
             for size1, first in firsts:
@@ -341,7 +401,8 @@ class _Finder:
         self.seen.add(key)
         self.state.distinct += 1
         self.state.figures["trajectories"] += 1
-        if len(registers) == 1 and size <= 5:
+        if len(registers) == 1 and size <= FIRST_SIZE and len(self.trajectories) < FIRSTS \
+                and not all((t == t.flat[0]).all() for t in traj.values()):
             self.trajectories.append((size, registers[0]))
         cols = {**self._window_columns(self.probe, 1), **traj}
         fit = self._fit(cols, self.probe, out_size)
@@ -371,6 +432,27 @@ class _Finder:
             out = App("ite", (Const(1, INT), out, Const(0, INT)), INT)
         program = Stateful(self.names, registers, out, tuple(INT for _ in self.names))
         return program
+
+
+def _as_int(node: Node) -> Node:
+    return App("ite", (Const(1, INT), node, Const(0, INT)), INT) if node.type == BOOL else node
+
+
+def _previous(y: np.ndarray, init: int) -> np.ndarray:
+    """y_(t-1) per step, `init` before the first."""
+    out = np.empty_like(y)
+    out[:, 0] = init
+    out[:, 1:] = y[:, :-1]
+    return out
+
+
+def _window_vars(node: Node) -> bool:
+    return any(_is_window(v) for v in variables(node))
+
+
+def _is_window(name: str) -> bool:
+    head, _, lag = name.rpartition("_")
+    return bool(head) and lag.isdigit()
 
 
 def _register_values(extra: int = 13) -> np.ndarray:
