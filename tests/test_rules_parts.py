@@ -118,10 +118,28 @@ def test_bisection_finds_a_known_boundary(w, t):
     labels = truth.side(u).astype(np.int64)
     rough = locate.USplit(dims, tuple(np.array(w) + (0.03 if len(w) > 1 else 0)), t + 0.02)
     rough = locate.USplit(dims, tuple(np.array(rough.w) / np.linalg.norm(rough.w)), rough.t)
-    found, asked = locate.refine(rough, u, labels, lambda p: truth.side(p).astype(np.int64), rng)
-    assert asked > 0
+    found, asked, spread = locate.refine(rough, u, labels, lambda p: truth.side(p).astype(np.int64), rng)
+    assert asked > 0 and spread < 1e-6
     assert np.allclose(found.w, w, atol=1e-5)
     assert found.t == pytest.approx(t, abs=1e-5)
+
+
+def test_bisection_tells_a_network_plane_from_a_staircase():
+    """Two boundaries (a wedge): an axis-aligned proposal across both is not a plane of the
+    network (infinite spread), an oblique one near either is found exactly."""
+    first, second = locate.USplit((0, 1), (0.6, 0.8), 0.7), locate.USplit((0, 1), (0.8, -0.6), -0.3)
+    rng = np.random.default_rng(1)
+    u = rng.random((3000, 2))
+
+    def wedge(p):
+        return (first.side(p) & second.side(p)).astype(np.int64)
+
+    labels = wedge(u)
+    _, _, spread = locate.refine(locate.USplit((0,), (1.0,), 0.6), u, labels, wedge, rng)
+    assert spread == np.inf
+    found, _, spread = locate.refine(locate.USplit((0, 1), (0.62, 0.78), 0.69), u, labels, wedge, rng)
+    assert spread < 1e-6
+    assert np.allclose(found.w, first.w, atol=1e-5) and found.t == pytest.approx(first.t, abs=1e-5)
 
 
 def test_rounding_takes_the_shortest_decimals_that_keep_agreement():

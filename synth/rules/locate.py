@@ -6,13 +6,14 @@ range" is 0.01 on every axis.
 - `best_cut(values, labels)`: the threshold on a 1-D projection that leaves the least label
   entropy in the two sides (information gain, as the conditional learner of synth/conditional.py
   chooses its predicates), with that entropy.
-- `candidates(points, labels, ...)`: the best axis-aligned split of each input and, over every
-  pair and triple of inputs, oblique splits whose direction a logistic regression of one class
-  against the rest proposes.
+- `candidates(points, labels, ...)`: the best axis-aligned cuts of the best inputs and, over the
+  best pairs and triples of inputs, oblique cuts whose direction a logistic regression of one
+  class against the rest proposes.
 - `refine(split, ...)`: asks the network. Points of the node near the proposed boundary are moved
   onto it and a short segment across it is bisected wherever its two ends get the labels of the
-  two sides; the boundary points found are then fitted: the median for an axis-aligned split, a
-  total-least-squares plane for an oblique one.
+  two sides; the boundary points found are then fitted (RANSAC: the plane most of them lie on,
+  refitted by total least squares; for an axis-aligned split the median of the largest cluster),
+  with their spread around it: near 0 when the plane is one of the network's own boundaries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ import numpy as np
 BISECTIONS = 24          # 2^-24 of a segment of at most 0.1: far below any rounding
 PAIRS = 48               # segments bisected per split
 FIT_POINTS = 800         # points a logistic regression proposing a direction sees at most
+TOP = 3                  # candidates of each kind (axis, pairs, triples) placed on the network
+INLIER = 0.002           # a boundary point this close to a plane (unit coordinates) lies on it
+RANSAC = 100             # planes tried through random boundary points
+MIN_ON_PLANE = 6         # boundary points it takes to call a plane the network's own
 
 
 @dataclass(frozen=True)
@@ -70,28 +75,33 @@ def best_cut(values: np.ndarray, labels: np.ndarray, classes: int) -> tuple[floa
 
 
 def candidates(u: np.ndarray, labels: np.ndarray, classes: int, *,
-               oblique: bool = True) -> tuple[tuple[float, USplit] | None, tuple[float, USplit] | None]:
-    """The best axis-aligned and the best oblique split of the points (each (entropy, split))."""
-    axis = None
+               oblique: bool = True) -> list[tuple[float, USplit]]:
+    """Proposed splits, each (entropy left, split): the best cut of each of the `TOP` best inputs,
+    then the best oblique cut over each of the `TOP` best pairs of inputs (and triples, unless a
+    pair already separates the labels)."""
+    axis = []
     for k in range(u.shape[1]):
         score, t = best_cut(u[:, k], labels, classes)
-        if np.isfinite(score) and (axis is None or score < axis[0]):
-            axis = (score, USplit((k,), (1.0,), t))
+        if np.isfinite(score):
+            axis.append((score, USplit((k,), (1.0,), t)))
+    out = sorted(axis, key=lambda c: c[0])[:TOP]
     if not oblique or u.shape[1] < 2 or len(np.unique(labels)) < 2:
-        return axis, None
-    best = None
+        return out
     for r in (2, 3):
-        level = None
+        level = []
         for dims in itertools.combinations(range(u.shape[1]), r):
+            best = None
             for w in _directions(u[:, dims], labels):
                 score, t = best_cut(u[:, dims] @ w, labels, classes)
-                if np.isfinite(score) and (level is None or score < level[0] - 1e-9):
-                    level = (score, USplit(dims, tuple(w), t))
-        if level is not None and (best is None or clearly_better(level[0], best[0])):
-            best = level
-        if best is not None and best[0] < 1e-3:
+                if np.isfinite(score) and (best is None or score < best[0] - 1e-9):
+                    best = (score, USplit(dims, tuple(w), t))
+            if best is not None:
+                level.append(best)
+        level.sort(key=lambda c: c[0])
+        out += level[:TOP]
+        if level and level[0][0] < 1e-3:
             break                                       # a pair already separates: no triples
-    return axis, best
+    return out
 
 
 def clearly_better(score: float, than: float) -> bool:
@@ -122,16 +132,18 @@ def _directions(x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
 
 
 def refine(split: USplit, u: np.ndarray, labels: np.ndarray, ask: Callable[[np.ndarray], np.ndarray],
-           rng: np.random.Generator) -> tuple[USplit, int]:
-    """The split moved onto the network's boundary (and the points asked); unchanged when too few
-    segments across it show the two sides' labels."""
+           rng: np.random.Generator) -> tuple[USplit, int, float]:
+    """The split moved onto the network's boundary, the points asked, and the spread of the
+    boundary points around it (median distance, unit coordinates: near 0 when the network's
+    boundary there is this plane; inf when too few segments across it show the two sides'
+    labels, and the split is returned unchanged)."""
     side = split.side(u)
     if side.all() or not side.any():
-        return split, 0
+        return split, 0, np.inf
     a = np.bincount(labels[side]).argmax()          # the label on the `>` side
     b = np.bincount(labels[~side]).argmax()
     if a == b:
-        return split, 0
+        return split, 0, np.inf
     dims, w = list(split.dims), np.array(split.w)
     near = np.argsort(np.abs(split.distance(u)))[: 4 * PAIRS]
     base = u[rng.permutation(near)[:PAIRS]].copy()
@@ -148,7 +160,7 @@ def refine(split: USplit, u: np.ndarray, labels: np.ndarray, ask: Callable[[np.n
         if keep.sum() >= len(dims) + 2:
             break
     else:
-        return split, asked
+        return split, asked, np.inf
     lo, hi = lo[keep], hi[keep]
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
@@ -157,24 +169,38 @@ def refine(split: USplit, u: np.ndarray, labels: np.ndarray, ask: Callable[[np.n
         hi = np.where(up[:, None], mid, hi)
         lo = np.where(up[:, None], lo, mid)
     points = ((lo + hi) / 2)[:, dims]
-    return _fit(split, points), asked
+    fitted, spread = _fit(split, points, rng)
+    return fitted, asked, spread
 
 
-def _fit(split: USplit, points: np.ndarray) -> USplit:
-    if len(split.dims) == 1:
-        return USplit(split.dims, (1.0,), float(np.median(points[:, 0])))
+def _fit(split: USplit, points: np.ndarray, rng: np.random.Generator) -> tuple[USplit, float]:
+    """The plane most boundary points lie on (segments may cross another boundary of the network
+    too), and the median distance of those points to it; when no plane holds half of them, the
+    plane fitted to all, with an infinite spread (also when fewer than MIN_ON_PLANE lie on it)."""
+    n, d = points.shape
+    if d == 1:
+        v = np.sort(points[:, 0])
+        ends = np.searchsorted(v, v + 2 * INLIER, side="right")
+        i = int(np.argmax(ends - np.arange(n)))
+        cluster = v[i:ends[i]]
+        if len(cluster) < max(MIN_ON_PLANE, n / 2):
+            return USplit(split.dims, (1.0,), float(np.median(v))), np.inf
+        t = float(np.median(cluster))
+        return USplit(split.dims, (1.0,), t), float(np.median(np.abs(cluster - t)))
     w = np.array(split.w)
-    keep = np.ones(len(points), bool)
-    for _ in range(2):                               # fit, drop outliers (another boundary), refit
-        centre = points[keep].mean(axis=0)
-        normal = np.linalg.svd(points[keep] - centre)[2][-1]
-        normal = normal if normal @ w >= 0 else -normal
-        resid = np.abs((points - centre) @ normal)
-        mad = np.median(resid[keep])
-        keep = resid <= 3 * mad + 1e-6
-        if keep.sum() < len(split.dims) + 1:
-            return split
-    centre = points[keep].mean(axis=0)
-    normal = np.linalg.svd(points[keep] - centre)[2][-1]
+    best = None
+    for _ in range(RANSAC):
+        pick = points[rng.choice(n, d, replace=False)]
+        centre = pick.mean(axis=0)
+        normal = np.linalg.svd(pick - centre)[2][-1]
+        inliers = np.abs((points - centre) @ normal) <= INLIER
+        if best is None or inliers.sum() > best.sum():
+            best = inliers
+    planar = best.sum() >= max(MIN_ON_PLANE, d + 1, n / 2)
+    chosen = points[best] if planar else points
+    centre = chosen.mean(axis=0)
+    normal = np.linalg.svd(chosen - centre)[2][-1]
     normal = normal if normal @ w >= 0 else -normal
-    return USplit(split.dims, tuple(float(c) for c in normal), float(normal @ centre))
+    fitted = USplit(split.dims, tuple(float(c) for c in normal), float(normal @ centre))
+    spread = float(np.median(np.abs(chosen @ normal - fitted.t))) if planar else np.inf
+    return fitted, spread

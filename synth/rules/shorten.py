@@ -7,6 +7,7 @@ the network anything new.
   (for an oblique split, first choosing which input gets coefficient 1: the choice that prints
   shortest) is rounded to the coarsest decimal step (1, 0.1, 0.01, ... of its own magnitude)
   that keeps the rule's agreement at or above `floor`.
+- `drop_dead(tree, lo, hi)`: splits that send the whole input box one way removed.
 - `orient(tree)`: each split's first coefficient positive (`b if x > t else a`, not
   `a if -x > -t else b`).
 - `prune(tree, points, labels)`: the weakest-link sequence: repeatedly replace the branch whose
@@ -101,6 +102,20 @@ def orient(tree: Tree) -> Tree:
         flipped = Split(tuple((k, -c) for k, c in split.terms), -split.threshold + 0.0)
         return Branch(flipped, other, then)
     return Branch(split, then, other)
+
+
+def drop_dead(tree: Tree, lo: np.ndarray, hi: np.ndarray) -> Tree:
+    """Each split that sends the whole box [lo, hi] to one side (but for a face of it, which has no
+    volume) replaced by that side: a threshold rounded to a range's end leaves such a split."""
+    if isinstance(tree, Leaf):
+        return tree
+    low = sum(min(c * lo[k], c * hi[k]) for k, c in tree.split.terms)
+    high = sum(max(c * lo[k], c * hi[k]) for k, c in tree.split.terms)
+    if low >= tree.split.threshold:     # all of the box but possibly one face (no volume)
+        return drop_dead(tree.then, lo, hi)
+    if high <= tree.split.threshold:
+        return drop_dead(tree.other, lo, hi)
+    return Branch(tree.split, drop_dead(tree.then, lo, hi), drop_dead(tree.other, lo, hi))
 
 
 def _unit(split: Split, j: int) -> Split:
