@@ -47,6 +47,15 @@ def test_default_run_is_in_process_with_no_ray_lines(tmp_path: Path) -> None:
     assert out.stdout.splitlines()[0] == "netsynth: abs_diff: solved"
 
 
+def test_a_run_on_ray_prints_none_of_rays_own_lines(tmp_path: Path) -> None:
+    out = cli("run", str(EXAMPLES / "abs_diff" / "spec.json"), "--workers", "2", "--no-progress",
+              "--json", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["search"]["workers"] == 2 and report["search"]["startup"] > 0   # Ray did start
+    assert out.stderr == "", out.stderr          # no "Started a local Ray instance", no notices
+
+
 def test_progress_in_a_log_is_plain_lines() -> None:
     out = cli("run", str(EXAMPLES / "abs_diff" / "spec.json"), "--no-verify")
     assert "\r" not in out.stderr
