@@ -119,3 +119,12 @@ def test_the_bit_vector_pool_holds_only_byte_values_below_255():
     spec = load_spec(HD / "hd01" / "spec.json")
     values = {c.value for c in Problem.from_spec(spec, oracle.load(spec)).literals}
     assert values and all(0 <= v < 255 for v in values)
+
+
+def test_plateaus_at_the_other_inputs_values_are_not_constants():
+    """max(x, y) plateaus at y along x, and hd19's slices along m plateau at values set by x and
+    k at one base point each: neither is a constant of the network's."""
+    for name in ("hd16", "hd19"):
+        spec = load_spec(HD / name / "spec.json")
+        sources = [s for f in literals.discover(spec, oracle.load(spec)) for s in f.sources]
+        assert not [s for s in sources if s.startswith("plateau")], (name, sources)

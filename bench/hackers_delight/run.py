@@ -52,9 +52,10 @@ COUNTEREXAMPLES = 8
 
 
 def proposed_pool() -> None:
-    """`--pool proposed`: the literal pool this benchmark proposes for synth/problem.py (not in
-    the product): for a fixed-width DSL, today's literals that are W-bit values, without
-    2^W - 1 (which makes `x + 255` as small as `x - 1`, and is `~0` at size 2 anyway)."""
+    """`--pool proposed`: the literal pool this benchmark proposed for synth/problem.py: for a
+    fixed-width DSL, the literals that are W-bit values, without 2^W - 1 (which makes `x + 255`
+    as small as `x - 1`, and is `~0` at size 2 anyway). synth/problem.py does this since #22,
+    so `today` and `proposed` are now the same pool."""
     from synth import problem
 
     today = problem.literal_pool

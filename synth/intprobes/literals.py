@@ -4,13 +4,15 @@ The network is read along each int input (every value of its range, when at most
 the other inputs held at a few base points (their lows, highs, middles and a random point).
 Along such a slice, three things are constants a program is likely to need:
 - the values the output plateaus at (runs of at least `MIN_RUN` equal outputs, at least 1/32
-  of the axis), e.g. 7 and 40 for `min(max(x, 7), 40)`;
+  of the axis, at two base points or more), e.g. 7 and 40 for `min(max(x, 7), 40)`;
 - the output's extremes over everything read, when some slice is piecewise linear (at most
   `MAX_BREAKS` slope changes): a bit trick's extremes are noise in its pool;
 - the inputs where the output's slope changes or it jumps (where its second difference is not
   0), kept only for a slice with at most `MAX_BREAKS` of them (a bit trick's output changes
   slope everywhere: those points say nothing).
-`discover` returns each new value with where it came from, for the search's notes.
+A value one of the other inputs holds at that base point is theirs, not the network's (max(x, y)
+plateaus at y), and left out. `discover` returns each new value with where it came from, for
+the search's notes.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ class Found:
     sources: tuple[str, ...]       # e.g. ("plateau of the output for x in [0, 7]",)
 
 
-def slices(spec, oracle, *, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(axis name, the axis's values, outputs (BASES, n)) for each int input of at most MAX_AXIS
-    values, the other inputs at each base point. One oracle query for all of them."""
+def slices(spec, oracle, *, seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray, list]]:
+    """(axis name, the axis's values, outputs (BASES, n), the base points) for each int input of
+    at most MAX_AXIS values, the other inputs at each base point. One oracle query for all."""
     from dsl.types import INT
 
     rng = np.random.default_rng(seed)
@@ -58,7 +60,8 @@ def slices(spec, oracle, *, seed: int = 0) -> list[tuple[str, np.ndarray, np.nda
     result, at = [], 0
     for name, xs in shapes:
         n = len(xs) * len(bases)
-        result.append((name, xs, out[at:at + n].reshape(len(bases), len(xs)).astype(np.int64)))
+        result.append((name, xs, out[at:at + n].reshape(len(bases), len(xs)).astype(np.int64),
+                       bases))
         at += n
     return result
 
@@ -74,21 +77,33 @@ def discover(spec, oracle, *, known: set[int] = frozenset(), seed: int = 0,
     extremes: dict[int, list[str]] = {}
     int_output = spec.output.type == INT
     regular = False
-    for name, xs, outs in slices(spec, oracle, seed=seed):
-        for ys in outs:
+    seen_at: dict[int, set[int]] = {}      # plateau value -> the base points it was seen at
+    for name, xs, outs, bases in slices(spec, oracle, seed=seed):
+        for b, (ys, base) in enumerate(zip(outs, bases)):
+            # a value the other inputs hold at this base is theirs, not a constant of the
+            # network's (max(x, y) plateaus at y): left out
+            others = {v for k, v in base.items() if k != name}
             if int_output:
                 for value, lo, hi in _runs(ys, max(MIN_RUN, int(len(ys) * RUN_SHARE))):
+                    if value in others:
+                        continue
+                    seen_at.setdefault(value, set()).add(b)
                     plateaus.setdefault(value, []).append(
                         f"plateau of the output for {name} in [{xs[lo]}, {xs[hi]}]")
             where = _breakpoints(ys)
             regular |= len(where) <= MAX_BREAKS
             if 0 < len(where) <= MAX_BREAKS:
                 for i in where:
+                    if int(xs[i]) in others:
+                        continue
                     breaks.setdefault(int(xs[i]), []).append(
                         f"the output {'changes slope' if int_output else 'flips'} at {name} = {xs[i]}")
         if int_output and regular:
             extremes.setdefault(int(outs.min()), []).append("the output's minimum")
             extremes.setdefault(int(outs.max()), []).append("the output's maximum")
+    # a plateau at one base point only is the base's (hd19's m-slices plateau at values of x
+    # and k): kept when it recurs at another base, as a clamp's does at every one
+    plateaus = {v: s for v, s in plateaus.items() if len(seen_at[v]) > 1}
     found: dict[int, list[str]] = {}
     for table in (plateaus, breaks, extremes):
         for value, sources in table.items():
