@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dsl.errors import SpecError
+from dsl.types import BOOL, INT
+
 EXHAUSTIVE = 4096
 RANDOM = 1000
 
@@ -102,3 +105,24 @@ def _ask(oracle, x: np.ndarray) -> np.ndarray:
     if y.shape != x.shape[:2]:
         raise ValueError(f"oracle: expected per-step answers of shape {x.shape[:2]}, got {y.shape}")
     return y.astype(np.int64)
+
+
+def step_domain(spec) -> StepDomain:
+    """The spec's step inputs as a StepDomain; SpecError for what this family cannot search."""
+    if spec.sequence is None:
+        raise SpecError("sequence: the stateful family needs a spec with a 'sequence' section")
+    if not spec.sequence.per_step:
+        raise SpecError(f"sequence.output: the stateful family reads per-step answers, got "
+                        f"{spec.sequence.output!r} (final answers: the automaton family)")
+    if spec.output.type not in (INT, BOOL):
+        raise SpecError(f"output.type: the stateful family finds int and bool outputs, got {spec.output.type}")
+    for i, inp in enumerate(spec.inputs):
+        if inp.type not in (INT, BOOL):
+            raise SpecError(f"inputs[{i}].type: the stateful family reads int and bool steps, got {inp.type}")
+    return StepDomain(tuple(i.name for i in spec.inputs), tuple(int(i.lo) for i in spec.inputs),
+                      tuple(int(i.hi) for i in spec.inputs))
+
+
+def constants(domain: StepDomain) -> list[int]:
+    pool = set(range(0, 9)) | {h + 1 for h in domain.hi} | set(domain.hi) | {abs(l) for l in domain.lo}
+    return sorted(c for c in pool if c <= 64)

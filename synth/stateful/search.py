@@ -26,13 +26,12 @@ from typing import Any, Callable
 import numpy as np
 
 from dsl.ast import App, Const, Node, Var, variables
-from dsl.errors import SpecError
 from dsl.stateful import Register, Stateful
-from dsl.stateful_numpy import numpy_expression
 from dsl.types import BOOL, INT
 from synth.outcome import FamilyPareto, FamilyResult, Progress, StopReason
 from synth.stateful.outs import Fit, solve
-from synth.stateful.sample import Sample, StepDomain, check_set
+from synth.stateful.registers import as_int, grid, previous, register_values, simulate, window_vars
+from synth.stateful.sample import Sample, StepDomain, check_set, constants, step_domain
 from synth.stateful.tables import MAX_ROWS, S_RANGE, OutTable, ceilings, letter_codes, run_table
 from synth.stateful.terms import STEP_OPERATORS, Bank
 
@@ -81,27 +80,6 @@ class _State:
             self.last_report = now
             self.progress(Progress(self.level, self.candidates, self.distinct, self.best[0],
                                    now - self.start, phase=self.phase, best=self.best[1] or None))
-
-
-def step_domain(spec) -> StepDomain:
-    """The spec's step inputs as a StepDomain; SpecError for what this family cannot search."""
-    if spec.sequence is None:
-        raise SpecError("sequence: the stateful family needs a spec with a 'sequence' section")
-    if not spec.sequence.per_step:
-        raise SpecError(f"sequence.output: the stateful family reads per-step answers, got "
-                        f"{spec.sequence.output!r} (final answers: the automaton family)")
-    if spec.output.type not in (INT, BOOL):
-        raise SpecError(f"output.type: the stateful family finds int and bool outputs, got {spec.output.type}")
-    for i, inp in enumerate(spec.inputs):
-        if inp.type not in (INT, BOOL):
-            raise SpecError(f"inputs[{i}].type: the stateful family reads int and bool steps, got {inp.type}")
-    return StepDomain(tuple(i.name for i in spec.inputs), tuple(int(i.lo) for i in spec.inputs),
-                      tuple(int(i.hi) for i in spec.inputs))
-
-
-def constants(domain: StepDomain) -> list[int]:
-    pool = set(range(0, 9)) | {h + 1 for h in domain.hi} | set(domain.hi) | {abs(l) for l in domain.lo}
-    return sorted(c for c in pool if c <= 64)
 
 
 def run(spec, oracle, *, options, progress=None, cancel=None) -> FamilyResult:
@@ -244,10 +222,10 @@ class _Finder:
         self.state.phase = "output as register"
         self.state.tick(force=True)
         for init in INITS:
-            cols = {**self._window_columns(None, 0), "s": _previous(self.sample.y, init)}
+            cols = {**self._window_columns(None, 0), "s": previous(self.sample.y, init)}
             fit = self._fit(cols, None, STEP_SIZE[0])
-            if fit is not None and "s" in variables(fit.node) and not _window_vars(fit.node):
-                program = self._checked((Register("s", init, _as_int(fit.node)),), Var("s", INT))
+            if fit is not None and "s" in variables(fit.node) and not window_vars(fit.node):
+                program = self._checked((Register("s", init, as_int(fit.node)),), Var("s", INT))
                 if program is not None:
                     return program
         return None
@@ -259,14 +237,14 @@ class _Finder:
         for size, first in sorted(self.trajectories, key=lambda t: t[0]):
             self.state.level = size
             self.state.tick()
-            full = _simulate((first,), self.sample.x, self.names)
+            full = simulate((first,), self.sample.x, self.names)
             if full is None:
                 continue
             for init in INITS:
-                cols = {**self._window_columns(None, 0), "s": full["s"], "r": _previous(self.sample.y, init)}
+                cols = {**self._window_columns(None, 0), "s": full["s"], "r": previous(self.sample.y, init)}
                 fit = self._fit(cols, None, STEP_SIZE[1])
                 if fit is not None and "r" in variables(fit.node) and "s" in variables(fit.node):
-                    program = self._checked((first, Register("r", init, _as_int(fit.node))), Var("r", INT))
+                    program = self._checked((first, Register("r", init, as_int(fit.node))), Var("r", INT))
                     if program is not None:
                         return program
         return None
@@ -275,11 +253,11 @@ class _Finder:
         """One register, steps of smallest..largest nodes, outs up to out_size nodes."""
         self.state.phase = "one register"
         table = self.domain.alphabet <= TABLE_LETTERS
-        values = np.arange(S_RANGE[0], S_RANGE[1] + 1) if table else _register_values()
+        values = np.arange(S_RANGE[0], S_RANGE[1] + 1) if table else register_values()
         if self.step_bank is None:
-            grid = _grid({"s": values}, self.domain, letters=TABLE_LETTERS)
-            most = min(200000, BANK_VALUES // len(grid["s"]))
-            self.step_bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts,
+            points = grid({"s": values}, self.domain, letters=TABLE_LETTERS)
+            most = min(200000, BANK_VALUES // len(points["s"]))
+            self.step_bank = Bank({k: (INT, v) for k, v in points.items()}, self.consts,
                                   operators=STEP_OPERATORS, max_terms=most, level_cap=most // 3)
         bank = self.step_bank
         for self.out_size in (out_size,):
@@ -320,7 +298,7 @@ class _Finder:
         keys = OutTable.rows(self.domain)
         chunk = max(1, min(CHUNK, KEYS // keys))
         outs = None
-        if self.min >= 1.0 and keys <= MAX_ROWS:
+        if keys <= MAX_ROWS:
             if self.out_size not in self.out_tables:
                 self.out_tables[self.out_size] = OutTable(self.domain, self.consts, previous=self.out_size > 3,
                                                           max_size=self.out_size)
@@ -339,7 +317,7 @@ class _Finder:
                     reg = Register("s", init, nodes[start + j])
                     if outs is not None:       # consistent rows: the out is a lookup, then checked
                         self.state.distinct += 1
-                        out = outs.match(traj[j] - S_RANGE[0], codes, target)
+                        out = outs.match(traj[j] - S_RANGE[0], codes, target, self.min)
                         program = self._checked((reg,), out) if out is not None else None
                     else:
                         program = self._try_registers((reg,), self.out_size, size)
@@ -366,8 +344,8 @@ class _Finder:
     def _two(self) -> Stateful | None:
         self.state.phase = "two registers"
         firsts = sorted(self.trajectories, key=lambda t: t[0])[:FIRSTS]
-        grid = _grid({"r": _register_values(9), "s": _register_values(9)}, self.domain, letters=8)
-        bank = Bank({k: (INT, v) for k, v in grid.items()}, self.consts, operators=STEP_OPERATORS,
+        points = grid({"r": register_values(9), "s": register_values(9)}, self.domain, letters=8)
+        bank = Bank({k: (INT, v) for k, v in points.items()}, self.consts, operators=STEP_OPERATORS,
                     max_terms=8000, level_cap=3000)
         for total in range(2, FIRST_SIZE + STEP_SIZE[1] + 1):
             self.state.level = total
@@ -392,7 +370,7 @@ class _Finder:
                        probe: dict[str, np.ndarray] | None = None) -> Stateful | None:
         """Run the registers on the probe sequences (unless given); skip a trajectory seen before
         or one no out can follow; otherwise fit out, first on the probe, then on the whole sample."""
-        traj = probe if probe is not None else _simulate(registers, self.sample.x[self.probe], self.names)
+        traj = probe if probe is not None else simulate(registers, self.sample.x[self.probe], self.names)
         if traj is None:
             return None
         key = b"".join(t.tobytes() for t in traj.values())
@@ -408,7 +386,7 @@ class _Finder:
         fit = self._fit(cols, self.probe, out_size)
         if fit is None:
             return None
-        full = _simulate(registers, self.sample.x, self.names)
+        full = simulate(registers, self.sample.x, self.names)
         if full is None:
             return None
         cols = {**self._window_columns(None, 1), **full}
@@ -432,60 +410,3 @@ class _Finder:
             out = App("ite", (Const(1, INT), out, Const(0, INT)), INT)
         program = Stateful(self.names, registers, out, tuple(INT for _ in self.names))
         return program
-
-
-def _as_int(node: Node) -> Node:
-    return App("ite", (Const(1, INT), node, Const(0, INT)), INT) if node.type == BOOL else node
-
-
-def _previous(y: np.ndarray, init: int) -> np.ndarray:
-    """y_(t-1) per step, `init` before the first."""
-    out = np.empty_like(y)
-    out[:, 0] = init
-    out[:, 1:] = y[:, :-1]
-    return out
-
-
-def _window_vars(node: Node) -> bool:
-    return any(_is_window(v) for v in variables(node))
-
-
-def _is_window(name: str) -> bool:
-    head, _, lag = name.rpartition("_")
-    return bool(head) and lag.isdigit()
-
-
-def _register_values(extra: int = 13) -> np.ndarray:
-    base = np.arange(-(extra // 2), extra // 2 + 1)
-    return np.concatenate([base, [-37, 23, 64, 150, 999]]).astype(np.int64)
-
-
-def _grid(registers: dict[str, np.ndarray], domain: StepDomain, letters: int = 32) -> dict[str, np.ndarray]:
-    """Every combination of the registers' proxy values and (up to `letters`) step values."""
-    steps = domain.letters() if domain.alphabet <= letters else np.unique(np.concatenate([
-        domain.random(letters - 2, 1, np.random.default_rng(3))[:, 0],
-        np.array([domain.lo, domain.hi])]), axis=0)
-    axes = [np.arange(len(v)) for v in registers.values()] + [np.arange(len(steps))]
-    mesh = [m.ravel() for m in np.meshgrid(*axes, indexing="ij")]
-    out = {k: v[m] for (k, v), m in zip(registers.items(), mesh)}
-    out.update({n: steps[mesh[-1], d] for d, n in enumerate(domain.names)})
-    return out
-
-
-def _simulate(registers: tuple[Register, ...], x: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """Each register's value after every step, (n, T); None when a value leaves +-2^40."""
-    fns = [eval(f"lambda {', '.join(names)}, s=0, r=0: {numpy_expression(r.step)}", {"np": np})  # noqa: S307 (our own source)
-           for r in registers]
-    n, steps = x.shape[:2]
-    state = {r.name: np.full(n, r.init, dtype=np.int64) for r in registers}
-    out = {r.name: np.zeros((n, steps), dtype=np.int64) for r in registers}
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            env = {nm: x[:, t, d] for d, nm in enumerate(names)}
-            for r, fn in zip(registers, fns):
-                value = np.broadcast_to(np.asarray(fn(**env, **state), dtype=np.int64), (n,))
-                if np.abs(value).max(initial=0) > 1 << 40:
-                    return None
-                state[r.name] = value
-                out[r.name][:, t] = value
-    return out

@@ -105,13 +105,16 @@ class OutTable:
         a = domain.alphabet
         return (S_RANGE[1] - S_RANGE[0] + 1) * a * (a + 1)
 
-    def match(self, index: np.ndarray, codes: np.ndarray, target: np.ndarray) -> Node | None:
-        """The first (smallest) out that gives `target` on every row the register (index, (n, T))
-        visits, given that each row has one answer."""
+    def match(self, index: np.ndarray, codes: np.ndarray, target: np.ndarray, minimum: float = 1.0) -> Node | None:
+        """The first (smallest) out that gives `target` on at least `minimum` of the steps the
+        register (index, (n, T)) takes."""
         n = codes.shape[0]
         previous = np.concatenate([np.zeros((n, 1), dtype=np.int64), codes[:, :-1] + 1], axis=1)
         key = ((index * self.letters + codes) * (self.letters + 1) + previous).ravel()
-        rows, first = np.unique(key, return_index=True)
-        hits = (self.values[:, rows] == target.ravel()[first][None, :]).all(axis=1)
+        if minimum >= 1.0:
+            rows, first = np.unique(key, return_index=True)
+            hits = (self.values[:, rows] == target.ravel()[first][None, :]).all(axis=1)
+        else:
+            hits = (self.values[:, key] == target.ravel()[None, :]).mean(axis=1) >= minimum
         found = np.flatnonzero(hits)
         return self.nodes[found[0]] if len(found) else None
