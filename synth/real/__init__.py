@@ -12,6 +12,9 @@
 4. A Pareto front of description length against error over the formula and the alternatives the
    search met; the chosen formula is the one found, named in the table.
 
+With `options.workers > 1` and Ray running (netsynth.api.start_compute), the parts of each
+skeleton search (groups of target transforms) run as Ray tasks; otherwise all runs in-process.
+
 The program is a `dsl.program.Expression` in the `real` DSL, constants printed as literals.
 Agreement is the share of check points where the formula is within the spec's tolerance metric of
 the network. Probe findings are in `notes`, counts in `figures`, the Pareto rows and the LaTeX
@@ -47,6 +50,10 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     if spec.output.type != REAL or any(i.type != REAL for i in spec.inputs):
         raise SpecError(f"family: the real family needs real inputs and a real output, got "
                         f"inputs {[i.type.name for i in spec.inputs]} and output {spec.output.type.name}")
+    for k, i in enumerate(spec.inputs):
+        if not i.lo < i.hi:
+            raise SpecError(f"inputs[{k}].range: expected [lo, hi] with lo < hi for a real input "
+                            f"(a formula is searched over the box), got [{i.lo:g}, {i.hi:g}]")
     began = time.monotonic()
     timeout = options.timeout if options.timeout is not None else DEFAULT_TIMEOUT
     deadline = began + timeout
@@ -69,7 +76,8 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     Xc, yc = root.sample(CHECK_POINTS, rng)
     noise = probes.calibrate(Xc, yc)
     solver = Solver(noise=noise, scale=fit.spread(yc), deadline=deadline, constants=tuple(float(c) for c in spec.constants),
-                    seed=options.seed, cancel=cancel, report=lambda p, b: report(p, b))
+                    seed=options.seed, cancel=cancel, report=lambda p, b: report(p, b),
+                    map_leaves=_ray_map() if options.workers > 1 else None)
     report("probes", force=True)
     stop, node = StopReason.EXHAUSTED, None
     try:
@@ -120,6 +128,23 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         figures={"noise": noise, "tolerance": solver.tol, "probes_found": len(solver.findings),
                  "relative_rmse": judge(node)[0] if node is not None else None},
         extra=extra)
+
+
+def _ray_map() -> Callable | None:
+    """Runs independent parts of a search as Ray tasks, on the Ray that netsynth started
+    (netsynth.api.start_compute); None (in-process) when Ray is not running."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    from synth.real.leaf import skeleton_job
+
+    remote = ray.remote(num_cpus=1)(skeleton_job)
+
+    def spread(job, parts):
+        assert job is skeleton_job
+        return ray.get([remote.remote(part) for part in parts])
+    return spread
 
 
 def _front(node, alternatives, judge, language) -> tuple[list[dict], list[tuple]]:

@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -36,16 +36,24 @@ class Candidate:
 
 def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, deadline: float,
           constants: Sequence[float] = (), max_size: int = 9, seed: int = 0,
-          quick: bool = True) -> list[Candidate]:
-    """`quick=False` skips the power law and polynomial fits (the caller has them)."""
+          quick: bool = True, spread: Callable | None = None) -> list[Candidate]:
+    """`quick=False` skips the power law and polynomial fits (the caller has them); `spread`,
+    when given, runs the skeleton search in parts (`spread(job, parts)`, see `skeleton_job`)."""
     found: list[Candidate] = []
     for solver in (power_law, polynomial) if quick else ():
         found.extend(solver(X, y, names, tol=tol, constants=constants))
     if X.shape[1] == 1 and not any(c.error <= tol for c in found):
         found.extend(templates(X, y, names, tol=tol, constants=constants, seed=seed))
     if not any(c.error <= tol for c in found) and time.monotonic() < deadline:
-        found.extend(skeletons(X, y, names, tol=tol, deadline=deadline, constants=constants,
-                               max_size=max_size, seed=seed))
+        if spread is not None:
+            seconds = deadline - time.monotonic()
+            parts = [dict(X=X, y=y, names=list(names), tol=tol, seconds=seconds, constants=list(constants),
+                          max_size=max_size, seed=seed, transforms=group) for group in TRANSFORM_GROUPS]
+            for part in spread(skeleton_job, parts):
+                found.extend(part)
+        else:
+            found.extend(skeletons(X, y, names, tol=tol, deadline=deadline, constants=constants,
+                                   max_size=max_size, seed=seed))
     found.sort(key=lambda c: (c.error > tol, fit.description_length(c.node), c.error))
     return found
 
@@ -148,14 +156,19 @@ TRANSFORMS = (
     ("log y", lambda y: np.log(y), lambda e: terms.call("exp", e)),
     ("1/y^2", lambda y: 1 / y ** 2, lambda e: terms.div(terms.num(1.0), terms.call("sqrt", e))),
 )
+#: How the skeleton search is split into independent parts (Ray tasks when workers > 1).
+TRANSFORM_GROUPS = (("y", "log y"), ("1/y", "y^2", "sqrt y", "1/y^2"))
 #: One-variable templates a * f(c * x + d) + b, fitted by scipy from a few starts.
 TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
 
 
 def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
-              keep: int = 12) -> list[Candidate]:
+              keep: int = 12, transforms: Sequence[str] | None = None) -> list[Candidate]:
+    """`transforms`: the names of the TRANSFORMS of y to fit (default all)."""
     targets = []
     for name, forward, inverse in TRANSFORMS:
+        if transforms is not None and name not in transforms:
+            continue
         with np.errstate(all="ignore"):
             t = forward(y)
         if np.all(np.isfinite(t)) and np.std(t) > 0:
@@ -201,3 +214,10 @@ def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
                 out.append(Candidate(node, err, f"template {f}"))
                 break
     return out
+
+
+def skeleton_job(part: dict) -> list[Candidate]:
+    """One part of the skeleton search, on plain values (what a Ray task receives)."""
+    deadline = time.monotonic() + part.pop("seconds")
+    X, y, names = part.pop("X"), part.pop("y"), part.pop("names")
+    return skeletons(X, y, names, deadline=deadline, **part)

@@ -1,0 +1,191 @@
+"""netsynth against pyoperon and gplearn on the trained Feynman networks; one row per equation.
+
+    nice -n 10 .venv/bin/python bench/feynman/run.py [--ids ...] [--budget 180] [--peers]
+    .venv/bin/python bench/feynman/run.py --table        # print the saved rows as markdown
+
+For each equation with a trained network (bench/feynman/models/<id>/), netsynth's real family runs
+on the network with a `--budget`-second time limit (workers 1: the bench runs beside other work).
+With --peers, pyoperon and gplearn get 2,000 points queried from the same network and the same
+time limit (pyoperon's max_time; gplearn is stopped by generations, checked against the clock).
+A result counts as recovered exactly when sympy proves it equal to the true law, or when its
+printed formula is within 1e-4 relative error of the truth at 2,000 points of a box twice as wide
+as the training box (points where both are undefined agree). Rows are saved to results.json after
+each equation, so the run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
+
+from equations import Equation, load  # noqa: E402
+
+MODELS = HERE / "models"
+RESULTS = HERE / "results.json"
+
+
+def wide_points(eq: Equation, n: int = 2000, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    cols = [rng.uniform((lo + hi) / 2 - (hi - lo), (lo + hi) / 2 + (hi - lo), n) for lo, hi in eq.ranges]
+    return np.stack(cols, axis=1)
+
+
+def exact(eq: Equation, predict, text: str | None = None) -> bool:
+    """Symbolically equal (when `text` is a formula of the real DSL), or within 1e-4 relative
+    error of the truth on the doubled box."""
+    if text is not None:
+        try:
+            import sympy
+
+            from dsl.program import Expression
+            from dsl.types import REAL
+
+            got = Expression.parse(text, {n: REAL for n in eq.names}, dsl="real").to_sympy()
+            got = got.xreplace({s: sympy.Symbol(s.name, positive=True) for s in got.free_symbols})
+            if sympy.simplify(got - eq.sympy()) == 0:
+                return True
+        except Exception:  # noqa: BLE001 - a failed proof falls back to the numeric test
+            pass
+    X = wide_points(eq)
+    with np.errstate(all="ignore"):
+        truth = np.asarray(eq.function()(*X.T), np.float64) * np.ones(len(X))
+        got = np.asarray(predict(X), np.float64)
+    both_bad = ~np.isfinite(truth) & ~np.isfinite(got)
+    ok = np.isfinite(truth) & np.isfinite(got)
+    if (ok | both_bad).sum() < len(X) or not ok.any():
+        return False
+    rel = np.abs(got[ok] - truth[ok]) / np.maximum(np.abs(truth[ok]), 1e-300)
+    return bool(rel.max() <= 1e-4)
+
+
+def run_netsynth(eq: Equation, budget: float) -> dict:
+    import oracle
+    from oracle.spec import load_spec
+    from synth.options import SearchOptions
+    import synth.real as family
+
+    spec = load_spec(MODELS / eq.slug / "spec.json")
+    net = oracle.load(spec)
+    start = time.monotonic()
+    result = family.run(spec, net, options=SearchOptions(timeout=budget))
+    seconds = time.monotonic() - start
+    if result.program is None:
+        return {"formula": None, "exact": False, "seconds": seconds}
+    program = result.program
+
+    def predict(X):
+        r = program.evaluate({n: X[:, i] for i, n in enumerate(eq.names)})
+        return np.where(r.bad, np.nan, r.values)
+    return {"formula": program.show(), "exact": exact(eq, predict, program.show()),
+            "seconds": seconds, "agreement": result.agreement,
+            "relative_rmse": result.figures.get("relative_rmse")}
+
+
+def network_sample(eq: Equation, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    import oracle
+    from oracle.spec import load_spec
+
+    spec = load_spec(MODELS / eq.slug / "spec.json")
+    rng = np.random.default_rng(seed)
+    X = np.stack([rng.uniform(lo, hi, n) for lo, hi in eq.ranges], axis=1)
+    return X, oracle.load(spec).query(X)
+
+
+def run_operon(eq: Equation, budget: float) -> dict:
+    from pyoperon.sklearn import SymbolicRegressor
+
+    X, y = network_sample(eq)
+    start = time.monotonic()
+    model = SymbolicRegressor(max_time=int(budget), n_threads=1, random_state=0, generations=10_000,
+                              max_evaluations=10**9, allowed_symbols="add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square")
+    model.fit(X, y)
+    seconds = time.monotonic() - start
+    text = model.get_model_string(model.model_, 6, names=list(eq.names)) if hasattr(model, "model_") else None
+    return {"formula": text, "exact": exact(eq, model.predict), "seconds": seconds}
+
+
+def run_gplearn(eq: Equation, budget: float) -> dict:
+    from gplearn.genetic import SymbolicRegressor
+
+    X, y = network_sample(eq)
+    start = time.monotonic()
+    model = SymbolicRegressor(population_size=1000, generations=1, warm_start=True, random_state=0,
+                              function_set=("add", "sub", "mul", "div", "sqrt", "log", "sin", "cos"),
+                              parsimony_coefficient=1e-4, n_jobs=1)
+    generations = 0
+    while time.monotonic() - start < budget and generations < 200:
+        generations += 1
+        model.set_params(generations=generations)
+        model.fit(X, y)
+    return {"formula": str(model._program), "exact": exact(eq, model.predict),
+            "seconds": time.monotonic() - start, "generations": generations}
+
+
+def table(rows: dict) -> str:
+    order = {e.id: k for k, e in enumerate(load())}
+    lines = ["| equation | law | netsynth | s | formula | pyoperon | s | gplearn | s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for eq_id in sorted(rows, key=lambda i: order.get(i, 0)):
+        r = rows[eq_id]
+        n, o, g = r.get("netsynth", {}), r.get("pyoperon", {}), r.get("gplearn", {})
+        mark = lambda d: "-" if not d else ("yes" if d.get("exact") else "no")  # noqa: E731
+        secs = lambda d: f"{d['seconds']:.0f}" if d else "-"  # noqa: E731
+        formula = (n.get("formula") or "")[:60].replace("|", "\\|")
+        lines.append(f"| {eq_id} | `{r['law']}` | {mark(n)} | {secs(n)} | `{formula}` | {mark(o)} | "
+                     f"{secs(o)} | {mark(g)} | {secs(g)} |")
+    done = [r for r in rows.values() if r.get("netsynth")]
+    lines.append("")
+    lines.append(f"netsynth recovered {sum(r['netsynth']['exact'] for r in done)} of {len(done)} run "
+                 f"(of 120 equations); pyoperon {sum(r.get('pyoperon', {}).get('exact', False) for r in done)}, "
+                 f"gplearn {sum(r.get('gplearn', {}).get('exact', False) for r in done)}.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ids", nargs="*")
+    parser.add_argument("--budget", type=float, default=180.0)
+    parser.add_argument("--peers", action="store_true")
+    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--rerun", action="store_true")
+    args = parser.parse_args()
+    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.table:
+        print(table(rows))
+        return
+    warnings.simplefilter("ignore")
+    for eq in load():
+        if args.ids and eq.id not in args.ids:
+            continue
+        if not (MODELS / eq.slug / "train.json").exists():
+            continue
+        row = rows.setdefault(eq.id, {"law": eq.text})
+        if "netsynth" not in row or args.rerun:
+            row["netsynth"] = run_netsynth(eq, args.budget)
+        if args.peers:
+            for name, fn in (("pyoperon", run_operon), ("gplearn", run_gplearn)):
+                if name not in row or args.rerun:
+                    try:
+                        row[name] = fn(eq, args.budget)
+                    except Exception as e:  # noqa: BLE001 - a peer's failure is a row, not a crash
+                        row[name] = {"formula": None, "exact": False, "seconds": 0.0, "error": repr(e)}
+        RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
+        n = row["netsynth"]
+        print(f"{eq.id:10s} netsynth {'EXACT' if n['exact'] else 'no   '} {n['seconds']:6.1f}s  "
+              f"{n['formula']}" + "".join(f"  | {p}: {row[p]['exact']}" for p in ("pyoperon", "gplearn") if p in row),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

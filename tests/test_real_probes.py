@@ -1,0 +1,122 @@
+"""Probes and fitting of the real family on analytic functions (no network: exact values).
+
+Each probe must find the structure planted in a function and report none where there is none;
+constant fitting must recover planted constants; snapping must keep a fitted value that is not
+simple.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dsl.language import get_dsl
+from synth.real import fit, leaf, probes
+from synth.real.task import Task
+
+D = get_dsl("real")
+SIGMA = 1e-9          # exact functions: only rounding
+
+
+def task(f, k=3, lo=1.0, hi=3.0) -> Task:
+    return Task(("x", "y", "z")[:k], ((lo, hi),) * k, lambda X: f(*X.T))
+
+
+SYMMETRIES = [
+    (lambda x, y, z: (x - y) * z, (0, 1), "sub"),
+    (lambda x, y, z: np.sin(x / y) + z, (0, 1), "div"),
+    (lambda x, y, z: np.exp(-x * y) * z, (0, 1), "mul"),
+    (lambda x, y, z: np.sqrt(x + y) / z, (0, 1), "add"),
+]
+
+
+@pytest.mark.parametrize("f, pair, kind", SYMMETRIES)
+def test_planted_symmetry_found_and_no_other(f, pair, kind) -> None:
+    t = task(f)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        for other in probes.PAIRS:
+            found = probes.symmetry(t, i, j, other, noise=SIGMA).present
+            assert found == ((i, j) == pair and other == kind), (i, j, other)
+
+
+@pytest.mark.parametrize("f, group, kind", [
+    (lambda x, y, z: np.sin(x) + y ** 2 * z, 0, "add"),
+    (lambda x, y, z: x * np.exp(y) * np.cos(z), 0, "mul"),
+    (lambda x, y, z: x * np.exp(y) * np.cos(z), 2, "mul"),
+])
+def test_planted_separability(f, group, kind) -> None:
+    t = task(f)
+    assert probes.separable(t, [group], kind, noise=SIGMA).present
+    other = "mul" if kind == "add" else "add"
+    assert not probes.separable(t, [group], other, noise=SIGMA).present
+
+
+def test_no_structure_where_there_is_none() -> None:
+    t = task(lambda x, y, z: np.sin(x * y + z) + x * z ** 2)
+    for i in range(3):
+        for kind in ("add", "mul"):
+            assert not probes.separable(t, [i], kind, noise=SIGMA).present
+        for j in range(i + 1, 3):
+            for kind in probes.PAIRS:
+                assert not probes.symmetry(t, i, j, kind, noise=SIGMA).present
+
+
+def test_compositionality_from_gradients() -> None:
+    t = task(lambda x, y, z: np.sqrt(x ** 2 + y ** 2) * z + z ** 2)       # g(h(x, y), z)
+    assert probes.compositional(t, [0, 1], noise=SIGMA).present
+    t = task(lambda x, y, z: x * z + y)                                   # no h(x, y)
+    assert not probes.compositional(t, [0, 1], noise=SIGMA).present
+
+
+def test_calibration_bounds_the_noise() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, (2000, 2))
+    y = X[:, 0] * X[:, 1]
+    assert probes.calibrate(X, y) == 3e-4                               # a polynomial: the floor
+    noisy = y + 1e-3 * np.std(y) * rng.normal(size=len(y))
+    assert 5e-4 < probes.calibrate(X, noisy) <= 2e-3
+
+
+def test_constant_fitting_recovers_planted_constants() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 4, (300, 1))
+    y = 2.37 * np.exp(-0.61 * X[:, 0])
+    start = D.parse("2 * exp(-1 * t)", {"t": D.operators["add"].arg_types[0]})
+    node, err = fit.refine(start, X, y, ["t"])
+    a, b = fit.literals(node)
+    assert a == pytest.approx(2.37, rel=1e-8) and b == pytest.approx(-0.61, rel=1e-8)
+    assert err < 1e-10
+
+
+def test_snapping() -> None:
+    assert any(v == pytest.approx(math.pi / 4) for v, _ in fit.simple_values(0.7853981))
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 2, (200, 1))
+    y = X[:, 0] / (4 * math.pi) * (1 + 1e-4 * rng.normal(size=200))
+    shape = D.parse("0.0795 * x", {"x": D.operators["add"].arg_types[0]})
+    node, _ = fit.refine(shape, X, y, ["x"])
+    snapped, _ = fit.snap(node, X, y, ["x"], tol=1e-3)
+    assert D.show(snapped) == "1 / pi / 4 * x"
+    y2 = 2.37 * X[:, 0]
+    kept, _ = fit.snap(D.parse("2.37 * x", {"x": D.operators["add"].arg_types[0]}), X, y2, ["x"], tol=1e-3)
+    assert D.show(kept) == "2.37 * x"
+
+
+@pytest.mark.parametrize("law, expected", [
+    (lambda x, y: x * y ** 2 / (4 * math.pi), "x * y ** 2 / (4 * pi)"),
+    (lambda x, y: 1.5 * x ** 2 + y, "y + 1.5 * x ** 2"),
+])
+def test_leaf_solvers_recover_laws(law, expected) -> None:
+    import sympy
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(1, 3, (200, 2))
+    found = leaf.solve(X, law(*X.T), ["x", "y"], tol=1e-3, deadline=math.inf)
+    from dsl.program import Expression
+    from dsl.types import REAL
+
+    got = Expression(found[0].node, D, ("x", "y"), (REAL, REAL)).to_sympy()
+    want = Expression.parse(expected, {"x": REAL, "y": REAL}, dsl="real").to_sympy()
+    assert sympy.simplify(got - want) == 0
