@@ -6,7 +6,7 @@
    network's own error is estimated from them (`probes.calibrate`) and sets every tolerance.
 2. `Solver.solve` on the whole problem (synth/real/solve.py): quick fits, probes (symmetries,
    separability) that split the problem into smaller ones solved recursively, then the skeleton
-   search (synth/real/leaf.py, synth/real/enumerate.py) on what is left.
+   search (synth/real/leaf.py, synth/real/enumerator.py) on what is left.
 3. The formula's constants are refitted if it misses the tolerance, then snapped (simple
    rationals, multiples of pi, the spec's constants) where the fit stays as good.
 4. A Pareto front of description length against error over the formula and the alternatives the
@@ -100,6 +100,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         return fit.error(n, Xc, yc, names), agree
 
     rows, pareto = _front(node, solver.alternatives, judge, language)
+    figures_err = lambda n: judge(n)[0]  # noqa: E731
     agreement = judge(node)[1] if node is not None else 0.0
     accepted = node is not None and agreement >= options.min_agreement
     if stop != StopReason.CANCELLED:
@@ -113,6 +114,10 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         program = Expression(node, language, names, tuple(REAL for _ in names))
     notes = [f"the network {f.describe()} (probe residual {f.score:.2g})" for f in solver.findings]
     notes.insert(0, f"network error estimated at {noise:.2g} relative RMS; tolerance {solver.tol:.2g}")
+    if node is not None and not accepted and figures_err(node) <= solver.tol:
+        notes.append(f"the formula is within the network's own error (relative RMSE "
+                     f"{figures_err(node):.2g}) but within the spec's tolerance metric at only "
+                     f"{agreement:.1%} of the check points: the metric is stricter than the network")
     extra = {"formulas": rows}
     if program is not None:
         try:

@@ -6,7 +6,7 @@ Each solver works on arrays only (no oracle), so a sub-search can run as a Ray t
 - Power laws: y = C * prod x_i^a_i, fitted on logs, exponents snapped to halves.
 - Sparse polynomials: least squares over monomials of degree <= 3, terms dropped while the error
   stays within the tolerance.
-- Skeletons: bottom-up enumeration (synth.real.enumerate) of formulas without constants, each
+- Skeletons: bottom-up enumeration (synth.real.enumerator) of formulas without constants, each
   judged by how well an affine map of it fits y or a transform of y (1/y, y^2, sqrt y, log y);
   the best few get their constants refitted and snapped.
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 from dsl.ast import Node
 from synth.real import fit, terms
-from synth.real.enumerate import enumerate_skeletons
+from synth.real.enumerator import enumerate_skeletons
 
 
 @dataclass(frozen=True)
