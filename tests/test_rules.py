@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,8 @@ def test_fidelity_on_fresh_points(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_pareto_front_and_figures(name):
     spec, _, result, _ = found(name)
+    assert json.loads(json.dumps(result.figures)) == result.figures       # JSON-able, as reported
+    assert json.loads(json.dumps(result.extra))["rule_tree"] == result.extra["rule_tree"]
     sizes = [p.size for p in result.pareto]
     agreements = [p.agreement for p in result.pareto]
     assert sizes == sorted(sizes) and agreements == sorted(agreements)
