@@ -12,7 +12,9 @@ Its parts, filled as `verifier.verify` fills them for int programs:
   EQUIVALENT, a COUNTEREXAMPLE (re-checked in float64: if the two rules agree there after all,
   UNKNOWN with the reason), or UNKNOWN (Z3's own unknown, with its reason);
 - beyond the training range: the rule against the reference, the network against the reference,
-  and the network against the rule, on points outside the box (`oracle.sampling.beyond_range`);
+  and the network against the rule, on points outside the box (`oracle.sampling.beyond_range`;
+  20 per `hypothesis_examples`, between 1,000 and 4,096: no Hypothesis is needed, the rules are
+  evaluated on whole arrays);
 - speed and size as for every program.
 
 Rules parsed from text have real literals as leaves (the `real` DSL reads `1` as a real); for an
@@ -91,7 +93,7 @@ def check(program: Any, oracle: Any, spec: Any = None, *, reference: Any = None,
     errors = dict(fid.errors or {"metric": "exact"})
     errors["regions"] = regions(node, spec, columns, wrong)
     fid = dataclasses.replace(fid, errors=errors)
-    beyond = _beyond_points(spec, seed)
+    beyond = _beyond_points(spec, seed, max(1000, min(BEYOND_POINTS, 20 * hypothesis_examples)))
     return Verification(
         fidelity=fid,
         equivalence=prove(node, ref, spec, timeout_ms=timeout_ms),
@@ -271,12 +273,12 @@ def _plain(value: Any) -> Any:
 
 # ---- beyond the training range ------------------------------------------------------------------
 
-def _beyond_points(spec: Any, seed: int) -> dict[str, np.ndarray] | str:
+def _beyond_points(spec: Any, seed: int, n: int) -> dict[str, np.ndarray] | str:
     able, reason = sampling.can_encode_beyond(spec)
     if not able:
         return reason
     try:
-        return sampling.beyond_range(spec, BEYOND_POINTS, seed=seed)
+        return sampling.beyond_range(spec, n, seed=seed)
     except EncodingError as e:
         return str(e)
 
