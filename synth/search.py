@@ -235,9 +235,26 @@ class _State:
 
     def accepts(self, program: Node) -> bool:
         if self.consider(program) >= self.options.min_agreement:
-            self.accepted = tidy(program, self.problem.dsl)
+            self.accepted = self.literal_counts(tidy(program, self.problem.dsl))
             return True
         return False
+
+    def literal_counts(self, program: Node) -> Node:
+        """`program` with each shift count that is an input replaced by the first literal that
+        leaves it as right on the whole domain: `x >>s 7`, not `x >>s x` (equal at 8 bits, as
+        the enumerator keeps the first of equal values and inputs come before literals)."""
+        paths = [p for p in _paths(program) if p and _at(program, p[:-1]).op in SHIFTS
+                 and p[-1] == 1 and isinstance(_at(program, p), Var)][:MAX_COUNTS]
+        if not paths:
+            return program
+        right = self.agreement(program)[0]
+        for path in paths:
+            for literal in (c for c in self.problem.literals if c.type == _at(program, path).type):
+                candidate = _replace(program, path, literal)
+                if self.agreement(candidate)[0] >= right:
+                    program = candidate
+                    break
+        return program
 
     def disagreements(self, program: Node) -> np.ndarray:
         return np.flatnonzero(self.agreement(program)[1])
@@ -292,6 +309,32 @@ def tidy(node: Node, dsl) -> Node:
         if key(args[1]) < key(args[0]):
             args = (args[1], args[0])
     return App(node.op, args, node.type)
+
+
+SHIFTS = frozenset({"shl", "lshr", "ashr", "rotl", "rotr", "lshift", "rshift"})
+MAX_COUNTS = 4           # shift counts tried as literals, at most
+
+
+def _paths(node: Node, at: tuple = ()):
+    """The position of every node (argument indices from the root), parents first."""
+    yield at
+    if isinstance(node, App):
+        for k, a in enumerate(node.args):
+            yield from _paths(a, at + (k,))
+
+
+def _at(node: Node, path: tuple) -> Node:
+    for k in path:
+        node = node.args[k]
+    return node
+
+
+def _replace(node: Node, path: tuple, new: Node) -> Node:
+    if not path:
+        return new
+    args = list(node.args)
+    args[path[0]] = _replace(args[path[0]], path[1:], new)
+    return App(node.op, tuple(args), node.type)
 
 
 def _describe(executor) -> dict:

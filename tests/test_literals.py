@@ -128,3 +128,25 @@ def test_plateaus_at_the_other_inputs_values_are_not_constants():
         spec = load_spec(HD / name / "spec.json")
         sources = [s for f in literals.discover(spec, oracle.load(spec)) for s in f.sources]
         assert not [s for s in sources if s.startswith("plateau")], (name, sources)
+
+
+def test_a_shift_by_an_input_becomes_a_shift_by_a_literal_where_the_network_agrees():
+    """hd13 (the sign of a signed byte): `x >>s x` equals `x >>s 7` on every byte, and the
+    search's accepted program reads the second; a count no literal can stand for stays."""
+    from oracle import sampling
+
+    spec = load_spec(HD / "hd13" / "spec.json")
+    net = oracle.load(spec)
+    problem = Problem.from_spec(spec, net)
+    full = sampling.domain(spec)
+    state = search._State(problem, SearchOptions(), full, net.query(full), None)
+    found = problem.dsl.parse("x >>s x if x <s 1 else 1", spec.variables())
+    assert problem.dsl.show(state.literal_counts(found)) == "x >>s 7 if x <s 1 else 1"
+    # hd26 (round x up to a multiple of 2^k): the shifts by k are the function
+    spec = load_spec(HD / "hd26" / "spec.json")
+    net = oracle.load(spec)
+    problem = Problem.from_spec(spec, net)
+    full = sampling.domain(spec)
+    state = search._State(problem, SearchOptions(), full, net.query(full), None)
+    kept = problem.dsl.parse("-(-x >>u k << k)", spec.variables())
+    assert state.agreement(kept)[0] == 1.0 and state.literal_counts(kept) == kept
