@@ -70,7 +70,7 @@ def untrained(saved: dict) -> list[dict]:
         if not figures.get("kept", True) and name not in saved:
             grammar, kind, max_len = spec_of(name)
             rows.append({"name": name, "grammar": grammar, "kind": kind, "max_len": max_len,
-                         "not_learned": figures["errors_inside"]})
+                         "not_learned": figures["errors_inside"], "steps": figures.get("steps")})
     return rows
 
 
@@ -83,7 +83,8 @@ def table(rows: list[dict]) -> str:
         label = "departure (planted)" if r["name"] == "departure" else f"Tomita {r['grammar']}"
         if "not_learned" in r:
             lines.append(f"| {label} | {KIND_NAMES[r['kind']]} | 1..{r['max_len']} | not learned: "
-                         f"{r['not_learned']} errors within its training lengths (3 seeds) | | | | | | | |")
+                         f"{r['not_learned']} errors within its training lengths (3 seeds"
+                         f"{', then 3 of ' + str(r['steps']) + ' steps' if r.get('steps') else ''}) | | | | | | | |")
             continue
         dep = r["departs_at"]
         dep = "never (checked to 5x)" if not dep else ", ".join(map(str, dep[:6])) + (" ..." if len(dep) > 6 else "")
