@@ -222,7 +222,9 @@ def generalise(program: Stateful, reference: Stateful, lo, hi, max_len: int, exa
     settings = hypothesis.settings(database=None, deadline=None, max_examples=examples,
                                    phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
     try:
-        found = hypothesis.find(st.lists(step, min_size=1, max_size=max_len), differs,
+        # the length drawn first (short or long alike): drawn as a list, nearly all are short
+        sequences_ = st.integers(1, max_len).flatmap(lambda n: st.lists(step, min_size=n, max_size=n))
+        found = hypothesis.find(sequences_, differs,
                                 settings=settings, random=random.Random(seed))
     except hypothesis.errors.NoSuchExample:
         return Generalisation(seen["checked"], True)

@@ -87,11 +87,11 @@ def run(spec, oracle, *, options, progress=None, cancel=None) -> FamilyResult:
     domain = step_domain(spec)
     state = _State(options, progress, cancel, time.monotonic())
     length = spec.sequence.max_len
-    state.tick(force=True)
-    sample = Sample.build(domain, length, oracle, seed=options.seed)
     found: tuple[Stateful, float] | None = None
-    reason, notes = StopReason.EXHAUSTED, []
+    reason, notes, sample = StopReason.EXHAUSTED, [], None
     try:
+        state.tick(force=True)
+        sample = Sample.build(domain, length, oracle, seed=options.seed)
         for round_ in range(1, MAX_ROUNDS + 1):
             state.figures["rounds"] = round_
             state.figures["sequences"] = int(len(sample.x))
@@ -121,7 +121,7 @@ def run(spec, oracle, *, options, progress=None, cancel=None) -> FamilyResult:
         program=program, agreement=agreement, accepted=reason == StopReason.SOLVED,
         stop_reason=reason,
         pareto=(FamilyPareto(program, program.size, agreement),) if program else (),
-        seconds=seconds, queries=int(getattr(oracle, "points", len(sample.x))),
+        seconds=seconds, queries=int(getattr(oracle, "points", 0)),
         candidates=state.candidates, notes=tuple(notes),
         figures={**state.figures, "distinct": state.distinct, "registers": len(program.registers) if program else None,
                  "window": program.window if program else None},

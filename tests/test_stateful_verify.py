@@ -1,0 +1,80 @@
+"""verifier/stateful.py on a real trained GRU (Binary_Addition, ONNX Runtime) and real Z3.
+
+Independent truths: the task's definition (bench/mips/tasks.py) for fidelity, and the exported
+Python of both programs for every counterexample Z3 or Hypothesis reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsl.stateful import Stateful
+from dsl.types import INT
+from oracle.spec import load_spec
+from verifier.equivalence import Verdict
+from verifier.stateful import bounded_equivalence, check, generalise
+
+MIPS = Path(__file__).resolve().parents[1] / "bench" / "mips"
+sys.path.insert(0, str(MIPS))
+from tasks import BY_NAME  # noqa: E402
+
+AB = {"a": INT, "b": INT}
+FOUND = "init s = 0\nstep s = a + (b + s // 2)\nout s % 2"
+
+
+@pytest.fixture(scope="module")
+def network():
+    import oracle
+
+    spec = load_spec(MIPS / "models" / "Binary_Addition" / "spec.json")
+    return spec, oracle.load(spec, spec.model)
+
+
+def test_a_program_equal_to_its_reference_holds(network) -> None:
+    spec, net = network
+    program = Stateful.parse(FOUND, AB)
+    reference = "init v = 0; c = 0\nstep v = a + b + c; c = v // 2\nout v % 2"   # the carry itself
+    v = check(program, net, spec, reference=reference, hypothesis_examples=100)
+    assert v.equivalence.verdict is Verdict.EQUIVALENT
+    assert v.generalisation.holds and v.generalisation.checked > 0
+    # fidelity: the network against the definition, counted independently
+    rng = np.random.default_rng(0)
+    x = BY_NAME["Binary_Addition"].sample(500, 10, rng)
+    truth_agrees = (net.query(x) == BY_NAME["Binary_Addition"].truth(x)).mean()
+    assert truth_agrees == 1.0 and v.fidelity.agreement == 1.0 and v.holds
+    assert v.fidelity.errors["every_sequence_up_to_length"] == 7     # 4^7 <= 2^14 < 4^8
+    assert v.follows.agreement is not None and v.follows.points == 200 * (20 + 50 + 100)
+    d = v.to_dict()
+    assert d["reference"] == "equivalent" and d["size"]["program_nodes"] == program.size
+
+
+def test_a_wrong_reference_gets_a_real_counterexample(network) -> None:
+    spec, net = network
+    program = Stateful.parse(FOUND, AB)
+    wrong = Stateful.parse("out (a + b) % 2", AB)        # forgets the carry
+    v = check(program, net, spec, reference=wrong, hypothesis_examples=50)
+    assert v.equivalence.verdict is Verdict.COUNTEREXAMPLE and not v.holds
+    ce = dict(v.equivalence.counterexample.inputs)
+    seq, t = ce["sequence"], ce["t"]
+    assert program.function()(seq)[t] != wrong.function()(seq)[t]
+    assert program.function()(seq)[t] == v.equivalence.counterexample.program
+    assert not v.generalisation.holds
+
+
+def test_bounded_unrolling_is_only_as_long_as_k() -> None:
+    bits = {"x": INT}
+    capped = Stateful.parse("init s = 0\nstep s = min(s + x, 12)\nout s", bits)
+    total = Stateful.parse("init s = 0\nstep s = s + x\nout s", bits)
+    assert bounded_equivalence(capped, total, [0], [1], 8).verdict is Verdict.EQUIVALENT
+    late = bounded_equivalence(capped, total, [0], [1], 14)
+    assert late.verdict is Verdict.COUNTEREXAMPLE
+    seq = dict(late.counterexample.inputs)["sequence"]
+    assert sum(seq) == 13 and capped.function()(seq) != total.function()(seq)
+    g = generalise(capped, total, [0], [1], 100, 300, 0)
+    assert not g.holds
+    seq = dict(g.counterexample.inputs)["sequence"]
+    assert sum(seq) > 12 and capped.function()(seq)[-1] != total.function()(seq)[-1]
