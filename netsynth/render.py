@@ -47,7 +47,7 @@ def render(report: dict[str, Any]) -> str:
     lines += sections.text(report.get("extra") or {}, shown=report.get("program"))
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
-        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {one_line(p['program'])}"
+        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {_pareto_text(p)}"
                   for p in report["pareto"]]
     v = report.get("verification")
     if v:
@@ -62,6 +62,9 @@ def render(report: dict[str, Any]) -> str:
         if g.get("network_agreement_beyond_range") is not None:
             lines.append(f"network   {100 * g['network_agreement_beyond_range']:.1f}% right "
                          f"beyond its training range")
+        follows = _follows(g)
+        if follows:
+            lines.append(f"follows   {follows}")
         sp = v["speed"]
         lines.append(f"speed     network {sp['network_us_per_query']:.3f} us/query, program "
                      f"{sp['program_us_per_query']:.4f} us/query: {_ratio(sp['speedup'])}")
@@ -137,6 +140,25 @@ def _reference(v: dict[str, Any], family: str = "function") -> str:
     return "none given"
 
 
+def _follows(g: dict[str, Any]) -> str | None:
+    """Whether the network still computes the program found beyond its training range: the
+    share of points, the first departure, and what the verifier says about it (or why it was
+    not measured)."""
+    share, note = g.get("network_follows_program_beyond_range"), g.get("network_follows_note")
+    if share is None:
+        return f"not measured: {note}" if note else None
+    text = (f"the network computes the program on {percent(share)} of "
+            f"{g.get('network_follows_points', 0):,} inputs beyond its training range")
+    departs = g.get("network_departs_from_program_at") or []
+    if departs:
+        d = departs[0]
+        text += (f"; it departs at {_point(d['inputs'])} (network {d['network']}, program "
+                 f"{d['program']})")
+    if note and share < 1:
+        text += f"; {note}"
+    return text
+
+
 def _ratio(speedup: float) -> str:
     if speedup >= 1:
         return f"{speedup:,.3g}x faster" if speedup < 1000 else f"{speedup:,.0f}x faster"
@@ -206,7 +228,7 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
-                       f'{percent(p["agreement"])}</td><td><code>{escape(p["program"])}'
+                       f'{percent(p["agreement"])}</td><td><code>{escape(_pareto_text(p))}'
                        f"</code></td></tr>" for p in report["pareto"])
         table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
                  f"<th>program</th></tr>{rows}</table>")
@@ -277,6 +299,9 @@ def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
     elif g.get("network_beyond_range_note"):
         items.append(("The network beyond its range", f"not measured: "
                       f"{g['network_beyond_range_note']}"))
+    follows = _follows(g)
+    if follows:
+        items.append(("The network against this program beyond its range", follows))
     sp, sz = v["speed"], v["size"]
     items.append(("Speed", f"network {sp['network_us_per_query']:.3g} \u00b5s per query, program "
                   f"{sp['program_us_per_query']:.3g} \u00b5s ({_ratio(sp['speedup'])})"
@@ -360,6 +385,14 @@ def _search(report: dict[str, Any]) -> str:
     if s.get("portfolio"):
         text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
     return text
+
+
+def _pareto_text(p: dict[str, Any]) -> str:
+    """A Pareto row's program: an automaton by its states (its table is many lines), another
+    program on one line."""
+    if (p.get("program_data") or {}).get("kind") == "automaton":
+        return f"{p['size']}-state automaton"
+    return one_line(p["program"])
 
 
 def one_line(program: str, width: int = 90) -> str:

@@ -24,9 +24,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 def test_an_automaton_job_from_submission_to_program(server: Server) -> None:
     spec = json.loads((EXAMPLES / "tomita4_short" / "spec.json").read_text())
-    # The job API reads a spec's reference with the int DSL today; a sequence spec's reference
-    # (a regex here) waits for the lead's change to netsynth/service/uploads.py.
-    spec.pop("reference")
     r = submit(server.url, EXAMPLES / "tomita4_short", {"timeout": "60"}, spec=json.dumps(spec).encode())
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
@@ -34,6 +31,7 @@ def test_an_automaton_job_from_submission_to_program(server: Server) -> None:
     assert done["status"] == "succeeded", done
     report = httpx.get(f"{server.url}/jobs/{job_id}/result", timeout=10).json()
     assert report["status"] == "solved" and report["program_data"]["kind"] == "automaton"
+    assert report["verification"]["reference"] == "equivalent"    # its regex, read at submission
     assert len(report["program_data"]["transitions"]) == 4
     assert report["extra"]["regex"] and report["extra"]["svg"].lstrip().startswith("<?xml")
     assert report["extra"]["departures"]["lengths"]  # the network departs on long words
@@ -44,3 +42,14 @@ def test_an_automaton_job_from_submission_to_program(server: Server) -> None:
     for n in range(1, 9):
         for w in itertools.product((0, 1), repeat=n):
             assert f(list(w)) == ("000" not in "".join(map(str, w)))
+
+
+def test_a_bad_regular_expression_reference_is_a_422_naming_it(server: Server) -> None:
+    spec = json.loads((EXAMPLES / "tomita4_short" / "spec.json").read_text())
+    spec["reference"] = "(1|01"
+    r = submit(server.url, EXAMPLES / "tomita4_short", {"timeout": "60"},
+               spec=json.dumps(spec).encode())
+    assert r.status_code == 422, r.text
+    (detail,) = r.json()["detail"]
+    assert detail["loc"] == ["body", "spec"] and "'(1|01'" in detail["msg"]
+    assert "regular expression" in detail["msg"]

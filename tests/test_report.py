@@ -92,3 +92,19 @@ def test_a_share_short_of_one_never_prints_as_100_percent() -> None:
     assert percent(1 - 1e-6) == "99.9999%"
     assert percent(2e-6) == "0.0002%" and percent(0.0) == "0.00%"
     assert percent(0.98046) == "98.05%"
+
+
+def test_the_text_says_whether_the_network_follows_the_program_beyond_its_range() -> None:
+    from netsynth.render import _follows
+
+    measured = {"network_follows_program_beyond_range": 0.5, "network_follows_points": 1800,
+                "network_departs_from_program_at": [{"inputs": {"x": 40}, "network": 3,
+                                                     "program": 4}],
+                "network_follows_note": None}
+    assert _follows(measured) == ("the network computes the program on 50.00% of 1,800 inputs "
+                                  "beyond its training range; it departs at x=40 (network 3, "
+                                  "program 4)")
+    unmeasured = {"network_follows_program_beyond_range": None,
+                  "network_follows_note": "x: one_hot has a column only for each value in [0, 15]"}
+    assert _follows(unmeasured) == ("not measured: x: one_hot has a column only for each value "
+                                    "in [0, 15]")
