@@ -26,6 +26,10 @@ NUMPY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np
 POWERS = (2, 3)
 #: Formulas examined per size level at most (a level is cut short beyond this).
 LEVEL_CAP = 120_000
+#: New formulas kept per level at most (30,000 value vectors of 300 points: 72 MB).
+LEVEL_KEEP = 30_000
+#: Right-hand rows combined with one left-hand formula at a time (bounds temporaries).
+CHUNK = 2048
 
 
 class Bank:
@@ -102,7 +106,7 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
             if rows is not None:
                 ok &= rows
             idx = np.flatnonzero(ok)
-            if not idx.size:
+            if not idx.size or len(new_nodes) >= LEVEL_KEEP:
                 return
             W = V[idx]
             m = np.max(np.abs(W), axis=1)
@@ -135,21 +139,25 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
                 left, right = bank.levels.get(s1, []), bank.levels.get(s2, [])
                 if not left or not right:
                     continue
-                R = np.stack([v for _, v in right])
                 right_const = np.array([isinstance(nd, Const) for nd, _ in right])
-                for i, (a, va) in enumerate(left):
-                    if time.monotonic() > deadline or examined > LEVEL_CAP:
-                        break
-                    examined += 4 * len(right)
-                    a_const = isinstance(a, Const)
-                    for op, out in (("add", va + R), ("sub", va - R), ("mul", va * R), ("div", va / R)):
-                        rows = ~right_const if a_const else None
-                        if op in ("add", "mul") and s1 >= s2:
-                            if s1 > s2:
-                                continue
-                            order = np.arange(len(right)) >= i
-                            rows = order if rows is None else rows & order
-                        offer(lambda j, op=op, a=a: App(op, (a, right[j][0]), REAL), out, rows)
+                for start in range(0, len(right), CHUNK):
+                    R = np.stack([v for _, v in right[start:start + CHUNK]])
+                    positions = np.arange(start, start + len(R))
+                    for i, (a, va) in enumerate(left):
+                        if time.monotonic() > deadline or examined > LEVEL_CAP or len(new_nodes) >= LEVEL_KEEP:
+                            break
+                        examined += 4 * len(R)
+                        a_const = isinstance(a, Const)
+                        for op, fn in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                                       ("div", np.divide)):
+                            rows = ~right_const[start:start + len(R)] if a_const else None
+                            if op in ("add", "mul") and s1 >= s2:
+                                if s1 > s2:
+                                    continue
+                                order = positions >= i
+                                rows = order if rows is None else rows & order
+                            offer(lambda j, op=op, a=a, start=start: App(op, (a, right[start + j][0]), REAL),
+                                  fn(va, R), rows)
         if new_nodes:
             consider(new_nodes, np.stack(new_values))
     ranked = sorted(best, key=lambda t: -t[0])

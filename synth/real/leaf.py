@@ -155,9 +155,12 @@ TRANSFORMS = (
     ("sqrt y", lambda y: np.sqrt(y), lambda e: terms.power(e, 2)),
     ("log y", lambda y: np.log(y), lambda e: terms.call("exp", e)),
     ("1/y^2", lambda y: 1 / y ** 2, lambda e: terms.div(terms.num(1.0), terms.call("sqrt", e))),
+    ("sin y", lambda y: np.sin(y), lambda e: terms.call("asin", e)),
+    ("cos y", lambda y: np.cos(y), lambda e: terms.call("acos", e)),
+    ("exp y", lambda y: np.exp(y), lambda e: terms.call("log", e)),
 )
 #: How the skeleton search is split into independent parts (Ray tasks when workers > 1).
-TRANSFORM_GROUPS = (("y", "log y"), ("1/y", "y^2", "sqrt y", "1/y^2"))
+TRANSFORM_GROUPS = (("y", "log y", "sin y", "cos y"), ("1/y", "y^2", "sqrt y", "1/y^2", "exp y"))
 #: One-variable templates a * f(c * x + d) + b, fitted by scipy from a few starts.
 TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
 
