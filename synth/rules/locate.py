@@ -10,8 +10,9 @@ range" is 0.01 on every axis.
   best pairs and triples of inputs, oblique cuts whose direction a logistic regression of one
   class against the rest proposes.
 - `refine(split, ...)`: asks the network. Points of the node near the proposed boundary are moved
-  onto it and a short segment across it is bisected wherever its two ends get the labels of the
-  two sides; the boundary points found are then fitted (RANSAC: the plane most of them lie on,
+  onto it and a short segment across it is bisected wherever its two ends get different labels
+  (whichever they are: a boundary between two classes may run where both sides' majority is a
+  third); the boundary points found are then fitted (RANSAC: the plane most of them lie on,
   refitted by total least squares; for an axis-aligned split the median of the largest cluster),
   with their spread around it: near 0 when the plane is one of the network's own boundaries.
 """
@@ -140,10 +141,6 @@ def refine(split: USplit, u: np.ndarray, labels: np.ndarray, ask: Callable[[np.n
     side = split.side(u)
     if side.all() or not side.any():
         return split, 0, np.inf
-    a = np.bincount(labels[side]).argmax()          # the label on the `>` side
-    b = np.bincount(labels[~side]).argmax()
-    if a == b:
-        return split, 0, np.inf
     dims, w = list(split.dims), np.array(split.w)
     near = np.argsort(np.abs(split.distance(u)))[: 4 * PAIRS]
     base = u[rng.permutation(near)[:PAIRS]].copy()
@@ -156,15 +153,15 @@ def refine(split: USplit, u: np.ndarray, labels: np.ndarray, ask: Callable[[np.n
         hi[:, dims] = np.clip(base[:, dims] + delta * w, 0, 1)
         got = ask(np.concatenate([lo, hi]))
         asked += 2 * len(base)
-        keep = (got[: len(base)] == b) & (got[len(base):] == a)
+        keep = got[: len(base)] != got[len(base):]     # the label changes along the segment
         if keep.sum() >= len(dims) + 2:
             break
     else:
         return split, asked, np.inf
-    lo, hi = lo[keep], hi[keep]
+    lo, hi, a = lo[keep], hi[keep], got[len(base):][keep]
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
-        up = ask(mid) == a
+        up = ask(mid) == a                             # on the far end's side
         asked += len(mid)
         hi = np.where(up[:, None], mid, hi)
         lo = np.where(up[:, None], lo, mid)
