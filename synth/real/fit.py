@@ -154,6 +154,10 @@ def simple_values(value: float, constants: Sequence[float] = (), *, max_den: int
             continue
         cost = extra + math.log2(1 + abs(q.numerator)) + math.log2(q.denominator)
         out.append((float(q) * factor, cost))
+    for digits in (1, 2, 3):                # short decimals: 0.61, 2.4 (about 3.3 bits a digit)
+        d = float(f"{value:.{digits - 1}e}")
+        if d:
+            out.append((d, 3.0 * digits + 1.0))
     for c in constants:
         if c:
             out.append((float(c), 2.0))
@@ -180,6 +184,8 @@ def snap(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol:
         for candidate, _cost in [(0.0, 0.0), *simple_values(v, constants)]:
             if candidate and abs(candidate - v) > 0.05 * abs(v):
                 continue
+            if candidate == v:          # already this simple value: keep looking for simpler
+                break
             trial = with_literals(current, [*values[:i], candidate, *values[i + 1:]])
             e = error(trial, X, y, names)
             if e <= limit:
