@@ -131,3 +131,10 @@ def test_region_slices_of_any_program(pole):
         np.mean(np.array(s["network"]) != (theta + 0.1 * theta_dot > 0)) < 0.01
     assert s["disagreement"] == pytest.approx(np.mean(np.array(s["network"]) != np.array(s["rule"])))
     assert out["regions_png"]
+
+
+def test_a_time_limit_ends_the_search_with_its_reason(pole):
+    spec, net = pole
+    result = rules.run(spec, net, options=SearchOptions(timeout=0.01, min_agreement=0.999))
+    assert result.stop_reason is StopReason.TIME
+    assert result.program is None and not result.accepted
