@@ -10,7 +10,8 @@ For networks over real inputs with a discrete output (an action by argmax, a boo
 3. Round: each constant to the fewest decimals that keep the agreement (at most `ROUND_SLACK`
    lost, and never below `min_agreement`); prune: the weakest-link sequence of smaller trees.
 4. Measure every pruned tree on `FINAL` fresh points: the Pareto front of size against agreement;
-   the smallest tree meeting `min_agreement` on the check points wins.
+   the smallest tree meeting `min_agreement` on the check points wins (when none does, the most
+   agreeing, then the smallest).
 
 Every stage checks `cancel` and the time limit. The search runs in-process whatever
 `options.workers` says (its queries are sequential bisection steps of a few dozen points).
@@ -29,7 +30,7 @@ from synth.outcome import FamilyPareto, FamilyResult, Progress, StopReason
 from synth.rules import pictures
 from synth.rules.grow import Grower, Stop, to_tree
 from synth.rules.program import to_expression
-from synth.rules.shorten import agreement, orient, prune, round_rule
+from synth.rules.shorten import agreement, drop_dead, orient, prune, round_rule
 from synth.rules.tree import depth, evaluate, leaves, show, simplify, splits, to_dict
 
 SAMPLE = 2000
@@ -63,7 +64,8 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
     deadline = start + options.timeout if options.timeout else None
     target = options.min_agreement
     lo = np.array([i.lo for i in spec.inputs], float)
-    span = np.array([i.hi - i.lo for i in spec.inputs], float)
+    hi = np.array([i.hi for i in spec.inputs], float)
+    span = hi - lo
     span[span == 0] = 1.0
     offset = 0 if spec.output.type == BOOL else spec.output.lo
     classes = 2 if spec.output.type == BOOL else spec.output.hi - spec.output.lo + 1
@@ -115,7 +117,8 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
             labels = np.concatenate([labels, cy[wrong] - offset])
             sample_n[0] = len(labels)
         floor = check_agree if check_agree < target else max(target, check_agree - ROUND_SLACK)
-        tree = orient(simplify(round_rule(tree, cx, cy, floor=floor, names=names, check=check)))
+        tree = round_rule(tree, cx, cy, floor=floor, names=names, check=check)
+        tree = orient(simplify(drop_dead(tree, lo, hi)))
         report("round", tree, agreement(tree, cx, cy))
     except Stop as stop:
         stopped.append(stop.args[0])
@@ -123,7 +126,9 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable[[Progress], 
         return FamilyResult(None, 0.0, False, stopped[0], seconds=time.monotonic() - start,
                             queries=oracle_points(oracle), candidates=grower.splits_tried)
     sequence = prune(tree, cx, cy)
-    winner = next((t for t in reversed(sequence) if agreement(t, cx, cy) >= target), sequence[0])
+    scores = [agreement(t, cx, cy) for t in sequence]           # sequence: largest tree first
+    meeting = [t for t, a in zip(sequence, scores) if a >= target]
+    winner = meeting[-1] if meeting else sequence[max(range(len(sequence)), key=lambda i: (scores[i], i))]
     fx = domain.sample(FINAL, seed=options.seed + 2, method="uniform")
     search_queries = oracle_points(oracle)
     fy = values(fx)
