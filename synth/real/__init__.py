@@ -43,7 +43,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     from dsl.types import REAL
     from oracle.metric import metric_for
     from synth.real import fit, probes
-    from synth.real.simplify import simplify
+    from synth.real.simplify import resnap_factor, simplify
     from synth.real.solve import Cancelled, Solver
     from synth.real.task import Task
 
@@ -92,6 +92,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
             node, err = fit.refine(node, Xc[:400], yc[:400], names, seed=options.seed)
         node, err = fit.snap(node, Xc, yc, names, tol=solver.tol, constants=solver.constants)
         node = simplify(node, Xc[:200], names)
+        node = simplify(resnap_factor(node, Xc, yc, names, tol=solver.tol), Xc[:200], names)
     metric = metric_for(spec)
 
     def judge(n) -> tuple[float, float]:

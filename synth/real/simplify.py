@@ -110,3 +110,40 @@ def simplify(node: Node, X: np.ndarray, names: Sequence[str]) -> Node:
     if not (np.all(np.isfinite(b)) and np.allclose(a, b, rtol=1e-9, atol=1e-12 * (np.max(np.abs(a)) + 1))):
         return node
     return simpler if fit.description_length(simpler) <= fit.description_length(node) else node
+
+
+def resnap_factor(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str], *,
+                  tol: float) -> Node:
+    """A product's whole constant factor (numbers and powers of pi together, wherever they sit
+    in the formula) refitted by least squares and snapped as one constant: separate splits leave
+    pieces such as `1883 / 2400 / pi ** 2` that are one simple constant together."""
+    import sympy
+
+    from dsl.formats import to_sympy
+    from dsl.language import get_dsl
+
+    try:
+        expr = to_sympy(node, dsl=get_dsl("real"))
+        if not expr.is_Mul:
+            return node
+        factor, rest = expr.as_independent(*expr.free_symbols, as_Add=False)
+        if factor == 1 or not rest.free_symbols:
+            return node
+        shape = from_sympy(rest)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return node
+    v = fit.evaluate(shape, X, names)
+    if not np.all(np.isfinite(v)) or not np.any(v):
+        return node
+    k = float(np.dot(v, y) / np.dot(v, v))
+    base = fit.error(node, X, y, names)
+    limit = base + max(0.15 * base, tol / 5)
+    for candidate, _ in [*fit.simple_values(k), (k, 30.0)]:
+        if abs(candidate - k) > 0.05 * abs(k):
+            continue
+        trial = terms.mul(terms.num(candidate), shape)
+        if fit.error(trial, X, y, names) <= limit:
+            if fit.description_length(trial) < fit.description_length(node):
+                return trial
+            return node
+    return node
