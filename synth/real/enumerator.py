@@ -58,9 +58,14 @@ def _key(values: np.ndarray) -> bytes:
 
 def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[np.ndarray], *,
                         deadline: float, max_size: int = 9, keep: int = 12,
-                        stop_at: float = 0.0) -> list[tuple[int, float, Node, np.ndarray]]:
+                        stop_at: float = 0.0, cancel=None) -> list[tuple[int, float, Node, np.ndarray]]:
     """The `keep` best (target index, score, formula, values) over formulas up to `max_size`
-    nodes; stops early once a formula scores at most `stop_at` (and its level is done)."""
+    nodes; stops early once a formula scores at most `stop_at` (and its level is done), at the
+    deadline, or when `cancel` (a threading.Event) is set."""
+    real_deadline = deadline
+
+    def late() -> bool:
+        return time.monotonic() > real_deadline or (cancel is not None and cancel.is_set())
     n = len(X)
     T = np.stack(targets)                                   # (k, n), each normalised
     bank = Bank()
@@ -93,7 +98,7 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
     consider([nd for nd, _ in bank.levels[1][: len(names)]], np.stack([v for _, v in bank.levels[1][: len(names)]]))
 
     for size in range(2, max_size + 1):
-        if time.monotonic() > deadline or (best and -max(best)[0] <= stop_at):
+        if late() or (best and -max(best)[0] <= stop_at):
             break
         new_nodes: list[Node] = []
         new_values: list[np.ndarray] = []
@@ -144,7 +149,7 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
                     R = np.stack([v for _, v in right[start:start + CHUNK]])
                     positions = np.arange(start, start + len(R))
                     for i, (a, va) in enumerate(left):
-                        if time.monotonic() > deadline or examined > LEVEL_CAP or len(new_nodes) >= LEVEL_KEEP:
+                        if late() or examined > LEVEL_CAP or len(new_nodes) >= LEVEL_KEEP:
                             break
                         examined += 4 * len(R)
                         a_const = isinstance(a, Const)

@@ -36,7 +36,7 @@ class Candidate:
 
 def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, deadline: float,
           constants: Sequence[float] = (), max_size: int = 9, seed: int = 0,
-          quick: bool = True, spread: Callable | None = None) -> list[Candidate]:
+          quick: bool = True, spread: Callable | None = None, cancel=None) -> list[Candidate]:
     """`quick=False` skips the power law and polynomial fits (the caller has them); `spread`,
     when given, runs the skeleton search in parts (`spread(job, parts)`, see `skeleton_job`)."""
     found: list[Candidate] = []
@@ -53,7 +53,7 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
                 found.extend(part)
         else:
             found.extend(skeletons(X, y, names, tol=tol, deadline=deadline, constants=constants,
-                                   max_size=max_size, seed=seed))
+                                   max_size=max_size, seed=seed, cancel=cancel))
     found.sort(key=lambda c: (c.error > tol, fit.description_length(c.node), c.error))
     return found
 
@@ -166,7 +166,7 @@ TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
 
 
 def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
-              keep: int = 12, transforms: Sequence[str] | None = None) -> list[Candidate]:
+              keep: int = 12, transforms: Sequence[str] | None = None, cancel=None) -> list[Candidate]:
     """`transforms`: the names of the TRANSFORMS of y to fit (default all)."""
     targets = []
     for name, forward, inverse in TRANSFORMS:
@@ -177,10 +177,10 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
         if np.all(np.isfinite(t)) and np.std(t) > 0:
             targets.append((name, (t - t.mean()) / t.std(), t, inverse))
     best = enumerate_skeletons(X, names, [t for _, t, _, _ in targets], deadline=deadline,
-                               max_size=max_size, keep=keep, stop_at=(tol / 4) ** 2)
+                               max_size=max_size, keep=keep, stop_at=(tol / 4) ** 2, cancel=cancel)
     out: list[Candidate] = []
     for (ti, score, node, values) in best:
-        if time.monotonic() > deadline and out:
+        if (time.monotonic() > deadline or (cancel is not None and cancel.is_set())) and out:
             break
         name, _, t, inverse = targets[ti]
         A = np.column_stack([values, np.ones(len(t))])

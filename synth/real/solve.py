@@ -85,7 +85,8 @@ class Solver:
         budget = time.monotonic() + max(left / (2 if depth else 1), 1.0)
         cands = leaf.solve(X, y, task.names, tol=tol, deadline=budget,
                            constants=self.constants, seed=self.seed, max_size=9 if task.k <= 3 else 7,
-                           quick=False, spread=self.map_leaves)
+                           quick=False, spread=self.map_leaves, cancel=self.cancel)
+        self.check()
         cands = sorted(cands + quick, key=lambda c: (c.error > tol, fit.description_length(c.node)))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
