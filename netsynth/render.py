@@ -28,6 +28,7 @@ def render(report: dict[str, Any]) -> str:
         for d in f["disagreements"][:5]:
             lines.append(f"  differs at {_point(d['inputs'])}: network {d['network']}, "
                          f"program {d['program']}")
+        lines += ["  " + ln for ln in _regions_text((f.get("errors") or {}).get("regions"))]
     startup = s.get("startup") or 0.0
     if s.get("family", "function") == "function":
         lines.append(f"search    {s['seconds']:.2f} s"
@@ -93,6 +94,8 @@ def _headline(report: dict[str, Any]) -> str:
 def _errors(f: dict[str, Any]) -> str:
     e = f.get("errors") or {}
     if f["agree"] == f["total"] or "mean_abs_error" not in e and "rmse" not in e:
+        return ""
+    if e.get("regions"):        # classes by index: their mean difference means nothing
         return ""
     if "rmse" in e:
         return f"; RMSE {e['rmse']:.3g}, max error {e['max_abs_error']:.3g}"
@@ -254,7 +257,7 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
         e = f.get("errors") or {}
         if e.get("rmse") is not None:
             text += f"; RMSE {e['rmse']:.3g}, largest error {e['max_abs_error']:.3g}"
-        elif e.get("mean_abs_error") is not None:
+        elif e.get("mean_abs_error") is not None and not e.get("regions"):
             text += (f"; off by {e['mean_abs_error']:.3g} on average over all points, at most "
                      f"{e['max_abs_error']}")
         text += "."
@@ -276,7 +279,28 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
         more = f"the first {len(shown)} of {missed:,}" if missed > len(shown) else f"all {missed:,}"
         out += (f"<p>Where they differ ({more}):</p><table class=\"disagreements\"><tr>{head}"
                 f'<th class="num">network</th><th class="num">program</th></tr>{rows}</table>')
+    regions = (f.get("errors") or {}).get("regions")
+    if regions and regions.get("by_boundary"):
+        rows = "".join(f"<tr><td><code>{escape(b['boundary'])}</code></td><td class=\"num\">"
+                       f"{b['disagreements']:,}</td><td class=\"num\">"
+                       f"{b.get('band_percent_of_range', 0):.3g}%</td></tr>"
+                       for b in regions["by_boundary"])
+        out += ("<p>The disagreements by boundary (the band: how far from it they lie, in % of "
+                "the inputs' ranges):</p><table><tr><th>boundary</th><th class=\"num\">"
+                f"disagreements</th><th class=\"num\">band</th></tr>{rows}</table>"
+                f"<p>{regions.get('away_from_boundaries', 0):,} of them lie away from every "
+                "boundary.</p>")
     return out
+
+
+def _regions_text(regions: dict[str, Any] | None) -> list[str]:
+    """A decision rule's disagreements by boundary: how many, and how thin the band they lie in."""
+    if not regions or not regions.get("by_boundary") or not regions.get("disagreements"):
+        return []
+    lines = [f"near {b['boundary']}: {b['disagreements']:,}, within "
+             f"{b.get('band_percent_of_range', 0):.3g}% of the range"
+             for b in regions["by_boundary"] if b["disagreements"]]
+    return lines + [f"away from every boundary: {regions.get('away_from_boundaries', 0):,}"]
 
 
 def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:

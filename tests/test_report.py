@@ -108,3 +108,18 @@ def test_the_text_says_whether_the_network_follows_the_program_beyond_its_range(
                   "network_follows_note": "x: one_hot has a column only for each value in [0, 15]"}
     assert _follows(unmeasured) == ("not measured: x: one_hot has a column only for each value "
                                     "in [0, 15]")
+
+
+def test_a_rules_disagreements_are_told_by_boundary_not_by_class_index_distance() -> None:
+    from netsynth.render import _errors, _regions_text
+
+    regions = {"disagreements": 4, "points": 100_000, "away_from_boundaries": 1,
+               "by_boundary": [{"boundary": "loss > 0.02", "disagreements": 3,
+                                "band_percent_of_range": 0.0262},
+                               {"boundary": "x > 1", "disagreements": 0,
+                                "band_percent_of_range": 0.0}]}
+    f = {"agree": 99_996, "total": 100_000,
+         "errors": {"mean_abs_error": 5e-5, "max_abs_error": 2, "regions": regions}}
+    assert _errors(f) == ""
+    assert _regions_text(regions) == ["near loss > 0.02: 3, within 0.0262% of the range",
+                                      "away from every boundary: 1"]
