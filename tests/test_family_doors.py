@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration
 TOMITA4 = ROOT / "examples" / "tomita4_short" / "spec.json"
 OBLIQUE = ROOT / "examples" / "policy_oblique" / "spec.json"
 
