@@ -130,14 +130,14 @@ def _row(language: DSL, op: str, form: str) -> Any:
 
 
 def _sympy_real(value: float) -> Any:
-    """A real literal for sympy: an exact rational when it is a simple one (0.5 is 1/2), else a
-    float with the digits it prints with."""
+    """A real literal for sympy: an exact rational when it is a simple one (0.5 is 1/2, 0.25 is
+    1/4), else a float (2.37 prints as 2.37)."""
     import sympy
 
     from dsl.real import show_number
 
     exact = sympy.Rational(show_number(value))
-    return exact if exact.q <= 1000 else sympy.Float(show_number(value), 17)
+    return exact if exact.q <= 16 else sympy.Float(show_number(value), 15)
 
 
 def _c_real(value: float) -> str:

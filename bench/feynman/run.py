@@ -145,10 +145,13 @@ def table(rows: dict) -> str:
         lines.append(f"| {eq_id} | `{r['law']}` | {mark(n)} | {secs(n)} | `{formula}` | {mark(o)} | "
                      f"{secs(o)} | {mark(g)} | {secs(g)} |")
     done = [r for r in rows.values() if r.get("netsynth")]
+    peers = [r for r in done if "pyoperon" in r]
     lines.append("")
-    lines.append(f"netsynth recovered {sum(r['netsynth']['exact'] for r in done)} of {len(done)} run "
-                 f"(of 120 equations); pyoperon {sum(r.get('pyoperon', {}).get('exact', False) for r in done)}, "
-                 f"gplearn {sum(r.get('gplearn', {}).get('exact', False) for r in done)}.")
+    lines.append(f"netsynth recovered {sum(r['netsynth']['exact'] for r in done)} of the {len(done)} "
+                 f"equations run (of 120). On the {len(peers)} where the peers ran: netsynth "
+                 f"{sum(r['netsynth']['exact'] for r in peers)}, pyoperon "
+                 f"{sum(r['pyoperon'].get('exact', False) for r in peers)}, gplearn "
+                 f"{sum(r.get('gplearn', {}).get('exact', False) for r in peers)}.")
     return "\n".join(lines)
 
 
@@ -159,8 +162,18 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--rerun", action="store_true")
+    parser.add_argument("--no-netsynth", action="store_true", help="run only the peers")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="rows file (a second process needs its own; --table merges all "
+                             "results*.json beside the default)")
     args = parser.parse_args()
-    rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = args.results
+    rows = json.loads(results.read_text()) if results.exists() else {}
+    if args.table:
+        for other in sorted(HERE.glob("results*.json")):
+            for eq_id, row in json.loads(other.read_text()).items():
+                for key, value in row.items():
+                    rows.setdefault(eq_id, {}).setdefault(key, value)
     if args.table:
         print(table(rows))
         return
@@ -171,7 +184,7 @@ def main() -> None:
         if not (MODELS / eq.slug / "train.json").exists():
             continue
         row = rows.setdefault(eq.id, {"law": eq.text})
-        if "netsynth" not in row or args.rerun:
+        if not args.no_netsynth and ("netsynth" not in row or args.rerun):
             row["netsynth"] = run_netsynth(eq, args.budget)
         if args.peers:
             for name, fn in (("pyoperon", run_operon), ("gplearn", run_gplearn)):
@@ -180,8 +193,8 @@ def main() -> None:
                         row[name] = fn(eq, args.budget)
                     except Exception as e:  # noqa: BLE001 - a peer's failure is a row, not a crash
                         row[name] = {"formula": None, "exact": False, "seconds": 0.0, "error": repr(e)}
-        RESULTS.write_text(json.dumps(rows, indent=1) + "\n")
-        n = row["netsynth"]
+        results.write_text(json.dumps(rows, indent=1) + "\n")
+        n = row.get("netsynth", {"exact": False, "seconds": 0.0, "formula": None})
         print(f"{eq.id:10s} netsynth {'EXACT' if n['exact'] else 'no   '} {n['seconds']:6.1f}s  "
               f"{n['formula']}" + "".join(f"  | {p}: {row[p]['exact']}" for p in ("pyoperon", "gplearn") if p in row),
               flush=True)
