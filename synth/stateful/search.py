@@ -33,7 +33,7 @@ from synth.stateful.outs import Fit, solve
 from synth.stateful.registers import as_int, grid, previous, register_values, simulate, window_vars
 from synth.stateful.sample import Sample, StepDomain, check_set, constants, step_domain
 from synth.stateful.tables import MAX_ROWS, S_RANGE, OutTable, ceilings, letter_codes, run_table
-from synth.stateful.terms import STEP_OPERATORS, Bank
+from synth.stateful.terms import STEP_OPERATORS, Bank, linear
 
 MAX_ROUNDS = 6
 PROBE = 256                 # sequences a trajectory is first run on
@@ -43,7 +43,9 @@ STEP_SIZE = (9, 5)          # largest step expression: one register, the second 
 OUT_SIZE = (11, 5)          # largest out: window phase, two registers
 OUT_PASSES = (3, 7)         # one register: every step with outs up to 3 nodes, then up to 7
 INITS = (0, 1)
-FIRST_SIZE, FIRSTS = 7, 300     # first registers the two-register phase tries
+FIRST_SIZE, FIRSTS = 7, 2000    # first registers kept for the two-register phases
+TWO_FIRSTS = 300                # ... of which the general two-register phase tries
+SECOND_FIRSTS = 30              # ... and the output-as-second-register phase
 TABLE_LETTERS = 64          # alphabets up to this many step values run steps as tables
 EXACT_SIZE = 5              # steps that leave S_RANGE are run exactly up to this size
 CHUNK = 1000                # steps run together by table
@@ -232,19 +234,26 @@ class _Finder:
 
     def _output_is_second_register(self) -> Stateful | None:
         """Two registers with out = r: for each first register s (smallest first), r_t = y_t and
-        r's step is a pointwise function of (y_(t-1), s_t, x_t)."""
+        r's step is a pointwise function of (y_(t-1), s_t, x_t): affine ones for every first
+        register, any up to STEP_SIZE[1] nodes for the first SECOND_FIRSTS."""
         self.state.phase = "output as second register"
-        for size, first in sorted(self.trajectories, key=lambda t: t[0]):
+        firsts = sorted(self.trajectories, key=lambda t: t[0])
+        for rank, (size, first) in enumerate(firsts):
             self.state.level = size
             self.state.tick()
-            full = simulate((first,), self.sample.x, self.names)
+            full = simulate((first,), self.sample.x[self.probe], self.names)
             if full is None:
                 continue
             for init in INITS:
-                cols = {**self._window_columns(None, 0), "s": full["s"], "r": previous(self.sample.y, init)}
-                fit = self._fit(cols, None, STEP_SIZE[1])
-                if fit is not None and "r" in variables(fit.node) and "s" in variables(fit.node):
-                    program = self._checked((first, Register("r", init, as_int(fit.node))), Var("r", INT))
+                cols = {**self._window_columns(self.probe, 0), "s": full["s"],
+                        "r": previous(self.sample.y[self.probe], init)}
+                fit = linear({k: v.ravel() for k, v in cols.items()}, self._target(self.probe))
+                node = fit[0] if fit is not None else None
+                if node is None or "r" not in variables(node) or "s" not in variables(node):
+                    fit = self._fit(cols, self.probe, STEP_SIZE[1]) if rank < SECOND_FIRSTS else None
+                    node = fit.node if fit is not None else None
+                if node is not None and "r" in variables(node) and "s" in variables(node):
+                    program = self._checked((first, Register("r", init, as_int(node))), Var("r", INT))
                     if program is not None:
                         return program
         return None
@@ -295,8 +304,8 @@ class _Finder:
         probe = self.probe[:max(TABLE_PROBE, min(PROBE, 8 * self.domain.alphabet))]
         codes = letter_codes(self.domain, self.sample.x[probe])
         target = self.sample.y[probe]
-        keys = OutTable.rows(self.domain)
-        chunk = max(1, min(CHUNK, KEYS // keys))
+        keys = OutTable.rows(self.domain, previous=self.out_size > 3)
+        chunk = max(1, min(CHUNK, KEYS // (keys * (1 if self.min >= 1 else 16))))
         outs = None
         if keys <= MAX_ROWS:
             if self.out_size not in self.out_tables:
@@ -343,7 +352,7 @@ class _Finder:
 
     def _two(self) -> Stateful | None:
         self.state.phase = "two registers"
-        firsts = sorted(self.trajectories, key=lambda t: t[0])[:FIRSTS]
+        firsts = sorted(self.trajectories, key=lambda t: t[0])[:TWO_FIRSTS]
         points = grid({"r": register_values(9), "s": register_values(9)}, self.domain, letters=8)
         bank = Bank({k: (INT, v) for k, v in points.items()}, self.consts, operators=STEP_OPERATORS,
                     max_terms=8000, level_cap=3000)
@@ -366,11 +375,11 @@ class _Finder:
         return None
 
     # ---- one candidate's registers -------------------------------------------------------------
-    def _try_registers(self, registers: tuple[Register, ...], out_size: int, size: int,
-                       probe: dict[str, np.ndarray] | None = None) -> Stateful | None:
-        """Run the registers on the probe sequences (unless given); skip a trajectory seen before
-        or one no out can follow; otherwise fit out, first on the probe, then on the whole sample."""
-        traj = probe if probe is not None else simulate(registers, self.sample.x[self.probe], self.names)
+    def _try_registers(self, registers: tuple[Register, ...], out_size: int, size: int) -> Stateful | None:
+        """Run the registers on a few probe sequences; skip a trajectory seen before or one no
+        out can follow; otherwise fit out there and check the program on the whole sample."""
+        rows = self.probe[:TABLE_PROBE]
+        traj = simulate(registers, self.sample.x[rows], self.names)
         if traj is None:
             return None
         key = b"".join(t.tobytes() for t in traj.values())
@@ -382,21 +391,9 @@ class _Finder:
         if len(registers) == 1 and size <= FIRST_SIZE and len(self.trajectories) < FIRSTS \
                 and not all((t == t.flat[0]).all() for t in traj.values()):
             self.trajectories.append((size, registers[0]))
-        cols = {**self._window_columns(self.probe, 1), **traj}
-        fit = self._fit(cols, self.probe, out_size)
-        if fit is None:
-            return None
-        full = simulate(registers, self.sample.x, self.names)
-        if full is None:
-            return None
-        cols = {**self._window_columns(None, 1), **full}
-        program = self._program(registers, fit.node)
-        score = _agreement(program, self.domain, self.sample)
-        self.state.best = max(self.state.best, (score, program.show()))
-        if score >= self.min:
-            return program
-        fit = self._fit(cols, None, out_size)        # the probe's out fails the whole sample
-        return self._program(registers, fit.node) if fit is not None else None
+        cols = {**self._window_columns(rows, 1 if out_size > 3 else 0), **traj}
+        fit = self._fit(cols, rows, out_size)
+        return self._checked(registers, fit.node) if fit is not None else None
 
     def _checked(self, registers: tuple[Register, ...], out: Node) -> Stateful | None:
         """The program if it reaches min_agreement on the whole sample (run exactly)."""

@@ -56,10 +56,11 @@ def ceilings(index: np.ndarray, codes: np.ndarray, target: np.ndarray, states: i
     step[, previous step]) can reach: the majority answer of each distinct row. With `exact`,
     only whether it is 1 (each row has one answer: its answers' variance is 0), by bincount."""
     m, n, steps = index.shape
-    previous = (np.concatenate([np.zeros((n, 1), dtype=np.int64), codes[:, :-1] + 1], axis=1)
-                if previous else np.zeros_like(codes))
-    key = (np.clip(index, 0, states - 1) * letters + codes[None]) * (letters + 1) + previous[None]
-    keys = states * letters * (letters + 1)
+    key = np.clip(index, 0, states - 1) * letters + codes[None]
+    keys = states * letters
+    if previous:
+        before = np.concatenate([np.zeros((n, 1), dtype=np.int64), codes[:, :-1] + 1], axis=1)
+        key, keys = key * (letters + 1) + before[None], keys * (letters + 1)
     if exact:   # one answer per row: write each point's answer to its row, read it back
         flat = (np.arange(m)[:, None, None] * keys + key).ravel()
         y = np.broadcast_to(target[None], key.shape).ravel()
@@ -68,6 +69,10 @@ def ceilings(index: np.ndarray, codes: np.ndarray, target: np.ndarray, states: i
         return (first[flat] == y).reshape(m, -1).all(axis=1).astype(np.float64)
     lo = int(target.min())
     span = int(target.max()) - lo + 1
+    if span <= 16:      # few answers: count each (candidate, row, answer) with bincount
+        cell = ((np.arange(m)[:, None, None] * keys + key) * span + (target[None] - lo)).ravel()
+        counts = np.bincount(cell, minlength=m * keys * span).reshape(m, keys, span)
+        return counts.max(axis=2).sum(axis=1) / (n * steps)
     pair = ((np.arange(m)[:, None, None] * keys + key) * span + (target[None] - lo)).ravel()
     unique, counts = np.unique(pair, return_counts=True)
     code = unique // span
@@ -78,17 +83,19 @@ def ceilings(index: np.ndarray, codes: np.ndarray, target: np.ndarray, states: i
 
 class OutTable:
     """Every out expression up to `max_size` nodes over (s, step[, previous step]), as values on
-    the grid rows (register index, letter, previous letter + 1 or 0 before the start)."""
+    the grid rows (register index, letter[, previous letter + 1, or 0 before the start])."""
 
     def __init__(self, domain: StepDomain, consts: list[int], *, previous: bool, max_size: int) -> None:
         letters = domain.letters()
-        self.states, self.letters = S_RANGE[1] - S_RANGE[0] + 1, len(letters)
-        s, code, prev = [m.ravel() for m in np.meshgrid(np.arange(self.states), np.arange(self.letters),
-                                                         np.arange(self.letters + 1), indexing="ij")]
+        self.states, self.letters, self.previous = S_RANGE[1] - S_RANGE[0] + 1, len(letters), previous
+        axes = [np.arange(self.states), np.arange(self.letters)] + ([np.arange(self.letters + 1)] if previous else [])
+        mesh = [m.ravel() for m in np.meshgrid(*axes, indexing="ij")]
+        s, code = mesh[0], mesh[1]
         leaves = {"s": (INT, s + S_RANGE[0])}
         for d, name in enumerate(domain.names):
             leaves[name] = (INT, letters[code, d])
             if previous:
+                prev = mesh[2]
                 leaves[f"{name}_1"] = (INT, np.where(prev > 0, letters[np.maximum(prev - 1, 0), d], 0))
         bank = Bank(leaves, consts, max_terms=max(1, BANK_VALUES // len(s)))
         nodes, values = [], []
@@ -101,16 +108,19 @@ class OutTable:
         self.values = np.concatenate(values) if values else np.zeros((0, len(s)), dtype=np.int64)
 
     @staticmethod
-    def rows(domain: StepDomain) -> int:
+    def rows(domain: StepDomain, previous: bool) -> int:
         a = domain.alphabet
-        return (S_RANGE[1] - S_RANGE[0] + 1) * a * (a + 1)
+        return (S_RANGE[1] - S_RANGE[0] + 1) * a * (a + 1 if previous else 1)
 
     def match(self, index: np.ndarray, codes: np.ndarray, target: np.ndarray, minimum: float = 1.0) -> Node | None:
         """The first (smallest) out that gives `target` on at least `minimum` of the steps the
         register (index, (n, T)) takes."""
         n = codes.shape[0]
-        previous = np.concatenate([np.zeros((n, 1), dtype=np.int64), codes[:, :-1] + 1], axis=1)
-        key = ((index * self.letters + codes) * (self.letters + 1) + previous).ravel()
+        key = index * self.letters + codes
+        if self.previous:
+            before = np.concatenate([np.zeros((n, 1), dtype=np.int64), codes[:, :-1] + 1], axis=1)
+            key = key * (self.letters + 1) + before
+        key = key.ravel()
         if minimum >= 1.0:
             rows, first = np.unique(key, return_index=True)
             hits = (self.values[:, rows] == target.ravel()[first][None, :]).all(axis=1)
