@@ -69,10 +69,15 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
     n = len(X)
     T = np.stack(targets)                                   # (k, n), each normalised
     bank = Bank()
-    best: list[tuple[float, int, int, Node, np.ndarray]] = []   # a heap of (-score, ...)
+    # The best `keep` of each size (heaps of (-score, ...)): a small formula near the noise floor
+    # must not be crowded out by larger approximants that follow the network's error a little
+    # better.
+    levels: dict[int, list[tuple[float, int, int, Node, np.ndarray]]] = {}
     counter = [0]
+    current = [1]
 
     def consider(nodes: list[Node], values: np.ndarray) -> None:
+        best = levels.setdefault(current[0], [])
         if not len(nodes):
             return
         mean = values.mean(axis=1, keepdims=True)
@@ -98,7 +103,8 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
     consider([nd for nd, _ in bank.levels[1][: len(names)]], np.stack([v for _, v in bank.levels[1][: len(names)]]))
 
     for size in range(2, max_size + 1):
-        if late() or (best and -max(best)[0] <= stop_at):
+        current[0] = size
+        if late() or any(b and -max(b)[0] <= stop_at for b in levels.values()):
             break
         new_nodes: list[Node] = []
         new_values: list[np.ndarray] = []
@@ -165,7 +171,7 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
                                   fn(va, R), rows)
         if new_nodes:
             consider(new_nodes, np.stack(new_values))
-    ranked = sorted(best, key=lambda t: -t[0])
+    ranked = sorted((item for b in levels.values() for item in b), key=lambda t: -t[0])
     return [(ti, -negscore, node, values) for negscore, _, ti, node, values in ranked]
 
 

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dsl.ast import Node
+from dsl.ast import Node, size
 from synth.real import fit, terms
 from synth.real.enumerator import enumerate_skeletons
 
@@ -166,7 +166,7 @@ TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
 
 
 def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
-              keep: int = 12, transforms: Sequence[str] | None = None, cancel=None) -> list[Candidate]:
+              keep: int = 8, transforms: Sequence[str] | None = None, cancel=None) -> list[Candidate]:
     """`transforms`: the names of the TRANSFORMS of y to fit (default all)."""
     targets = []
     for name, forward, inverse in TRANSFORMS:
@@ -176,8 +176,14 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
             t = forward(y)
         if np.all(np.isfinite(t)) and np.std(t) > 0:
             targets.append((name, (t - t.mean()) / t.std(), t, inverse))
-    best = enumerate_skeletons(X, names, [t for _, t, _, _ in targets], deadline=deadline,
+    # The enumeration gets 60 % of the time left; fitting and snapping its best the rest.
+    until = time.monotonic() + 0.6 * max(deadline - time.monotonic(), 0.0)
+    best = enumerate_skeletons(X, names, [t for _, t, _, _ in targets], deadline=until,
                                max_size=max_size, keep=keep, stop_at=(tol / 4) ** 2, cancel=cancel)
+    # Smallest first (a law beats the larger approximants that follow the network's error a
+    # little better); only the best few by score get a nonlinear refit.
+    refit = {id(b[2]) for b in sorted(best, key=lambda b: b[1])[:3]}
+    best.sort(key=lambda b: (size(b[2]), b[1]))
     out: list[Candidate] = []
     for (ti, score, node, values) in best:
         if (time.monotonic() > deadline or (cancel is not None and cancel.is_set())) and out:
@@ -193,8 +199,11 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
         err = fit.error(formula, X, y, names)
         if not math.isfinite(err):
             continue
-        if err > tol:
+        if err > tol and id(node) in refit:
             formula, err = fit.refine(formula, X, y, names, seed=seed)
+        if err > 3 * tol:               # not worth snapping: kept for the Pareto table only
+            out.append(Candidate(formula, err, f"skeleton ({name})"))
+            continue
         formula, err = fit.snap(formula, X, y, names, tol=tol, constants=constants)
         out.append(Candidate(formula, err, f"skeleton ({name})"))
     return out
