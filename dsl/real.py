@@ -36,7 +36,12 @@ R1, R2 = (REAL,), (REAL, REAL)
 
 
 class RealDSL(DSL):
-    """The `real` DSL: literals are real constants, `$i` a parameter, `-2.5` one literal."""
+    """The `real` DSL: literals are real constants, `$i` a parameter, `-2.5` one literal.
+
+    Its exported Python calls numpy as `np`: `python_prelude` is the import a standalone copy
+    needs (and the name the compiled function must see)."""
+
+    python_prelude = "import numpy as np"
 
     def _check_aliases(self) -> None:
         saved = [(r, r.alias) for r in self._parser.rules if r.alias in OWN_ALIASES]
