@@ -273,8 +273,9 @@ class _State:
         out, best = [], -1.0
         for s in sorted(self.pareto):
             if self.pareto[s].agreement > best:
-                out.append(self.pareto[s])
-                best = self.pareto[s].agreement
+                point = self.pareto[s]
+                out.append(ParetoPoint(tidy(point.program, self.problem.dsl), s, point.agreement))
+                best = point.agreement
         return tuple(out)
 
     def result(self, reason, budget, rounds, sample, exhaustive, note=None) -> SearchResult:

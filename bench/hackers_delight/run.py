@@ -3,7 +3,7 @@
 Run from the repository root, after `pip install -e '.[bench]'` (cvc5):
 
     .venv/bin/python bench/hackers_delight/run.py [task ...] [--budget 60]
-        [--ops tricks|core|all] [--pool today|proposed] [--solvers netsynth,cvc5,cvc5-default]
+        [--ops tricks|core|branchless|all] [--pool today|proposed] [--solvers netsynth,cvc5,cvc5-default]
         [--cvc5-option KEY=VALUE ...] [--json FILE]
     .venv/bin/python bench/hackers_delight/run.py --table FILE ...   (print saved rows)
 
@@ -19,8 +19,8 @@ For each task, each solver gets `--budget` seconds:
   does). Each run is a child process killed at the budget. Seconds are check-synth's own time,
   summed over rounds.
 
-`--ops`: `core` (default) is Hacker's Delight's operators (no division, no rotation), `all` the
-whole bv8 DSL, `tricks` what hd01 ... hd08 use. Sizes count nodes (an operator or a leaf) the
+`--ops`: `core` (default) is Hacker's Delight's operators (no division, no rotation), `branchless`
+the same without `ite`, `all` the whole bv8 DSL, `tricks` what hd01 ... hd08 use. Sizes count nodes (an operator or a leaf) the
 same way for both. Prints a markdown table (netsynth's seconds: the whole call, then the search
 in parentheses).
 """
@@ -48,6 +48,9 @@ CORE = ["add", "sub", "mul", "negate", "bitand", "bitor", "bitxor", "invert", "s
         "not", "ite"]
 #: `--ops tricks`: what the one-input tricks hd01 ... hd08 use (issue 22's side-by-side run).
 TRICKS = ["add", "sub", "negate", "bitand", "bitor", "bitxor", "invert"]
+#: `--ops branchless`: the core operators without `ite` (cvc5 answers nothing in 240 s on hd03,
+#: `x & -x`, once `ite` is in its grammar, and in 0.9 s without it).
+BRANCHLESS = [op for op in CORE if op != "ite"]
 COUNTEREXAMPLES = 8
 
 
@@ -167,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tasks", nargs="*", help=f"default all: {', '.join(BY_NAME)}")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per task and solver")
-    parser.add_argument("--ops", choices=("tricks", "core", "all"), default="core",
+    parser.add_argument("--ops", choices=("tricks", "core", "branchless", "all"), default="core",
                         help="operators for netsynth and cvc5's grammar (default core)")
     parser.add_argument("--solvers", default="netsynth,cvc5,cvc5-default")
     parser.add_argument("--cvc5-option", action="append", default=[], metavar="KEY=VALUE")
@@ -193,7 +196,7 @@ def main() -> None:
 
     if args.pool == "proposed":
         proposed_pool()
-    ops = {"tricks": TRICKS, "core": CORE, "all": None}[args.ops]
+    ops = {"tricks": TRICKS, "core": CORE, "branchless": BRANCHLESS, "all": None}[args.ops]
     grammar_ops = ops or sorted(sygus.INT_RULES.keys() | sygus.BOOL_RULES.keys())
     options = dict(kv.split("=", 1) for kv in args.cvc5_option)
     rows = []
