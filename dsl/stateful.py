@@ -254,9 +254,10 @@ class Stateful:
             raise DSLError(f"stateful program: needs an 'out' line, and 'init' with 'step', got {text!r}")
         inits = _assignments(parts.get("init", ""), "init")
         steps = _assignments(parts.get("step", ""), "step")
-        if [n for n, _ in inits] != [n for n, _ in steps]:
+        names = [n for n, _ in steps]
+        if sorted(n for n, _ in inits) != sorted(names) or len(set(names)) != len(names):
             raise DSLError(f"stateful program: init names {[n for n, _ in inits]} and step names "
-                           f"{[n for n, _ in steps]} differ")
+                           f"{names} differ (each register once in each)")
         env: dict[str, Type] = dict(inputs)
         for k in range(1, MAX_WINDOW + 1):
             env.update({f"{n}_{k}": t for n, t in inputs.items()})

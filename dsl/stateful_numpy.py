@@ -34,6 +34,9 @@ def numpy_expression(node: Node) -> str:
         return node.name
     if isinstance(node, Const):
         return repr(node.value)
+    if node.op in ("floordiv", "mod") and isinstance(node.args[1], Const) and node.args[1].value != 0:
+        a, b = (numpy_expression(x) for x in node.args)       # Python's and numpy's agree here
+        return f"({a} {'//' if node.op == 'floordiv' else '%'} {b})"
     template = TEMPLATES.get(node.op)
     if template is None:
         raise DSLError(f"operator {node.op!r} has no numpy form for the vectorised export")

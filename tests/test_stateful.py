@@ -62,6 +62,7 @@ def test_registers_update_in_order() -> None:
 @pytest.mark.parametrize("text, message", [
     ("step s = s + x\nout s", "init"),
     ("init s = 0\nstep r = x\nout r", "differ"),
+    ("init s = 0; s = 1\nstep s = x; s = x\nout s", "once"),
     ("init s = 0\nstep s = s + y\nout s", "y"),
     ("init s = 0\nstep s = x > 0\nout s", "bool"),
     ("init x = 0\nstep x = x\nout x", r"registers\[0\]\.name"),
