@@ -136,10 +136,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--results", type=Path, help="where rows are saved (default results-<oracle>.json); "
+                        "--table reads every results-<oracle>*.json")
     args = parser.parse_args(argv)
-    path = HERE / f"results-{args.oracle}.json"
+    path = args.results or HERE / f"results-{args.oracle}.json"
     rows = json.loads(path.read_text()) if path.exists() else {}
     if args.table:
+        for extra in sorted(HERE.glob(f"results-{args.oracle}*.json")):
+            rows.update(json.loads(extra.read_text()))
         print(table(rows))
         return
     tasks = [BY_NAME[n] for n in args.tasks] if args.tasks else TASKS
