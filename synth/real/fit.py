@@ -144,7 +144,7 @@ FACTORS = ((1.0, 0.0), (math.pi, 2.0), (1 / math.pi, 2.5), (math.pi ** 2, 3.0),
            (math.sqrt(2), 3.0), (1 / math.sqrt(2), 3.5))
 
 
-def simple_values(value: float, constants: Sequence[float] = (), *, max_den: int = 12) -> list[tuple[float, float]]:
+def simple_values(value: float, constants: Sequence[float] = (), *, max_den: int = 24) -> list[tuple[float, float]]:
     """Simple values near `value`, simplest first, as (value, description length in bits): small
     rationals, rationals times pi, pi^2, 1/pi, 1/pi^2, and the spec's constants."""
     out: list[tuple[float, float]] = []
