@@ -212,7 +212,7 @@ class _Finder:
         for w in range(0, WINDOW + 1):
             self.state.level = w
             self.state.tick(force=True)
-            size = OUT_SIZE[0] if w <= 3 and self.domain.alphabet ** (w + 1) <= 4096 else 3
+            size = OUT_SIZE[0] if w <= 3 and self.domain.alphabet ** (w + 1) <= 4096 else 5 if w <= 2 else 3
             fit = self._fit(self._window_columns(None, w), None, size)
             if fit is not None:
                 return self._program((), fit.node)
