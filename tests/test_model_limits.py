@@ -272,16 +272,26 @@ def test_a_model_without_a_declared_width_is_probed_at_its_first_run() -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(p.parent.name for p in EXAMPLES.glob("*/model.onnx")))
 def test_the_bundled_examples_load_and_agree_with_plain_onnx_runtime(name: str) -> None:
+    """Every bundled network, through the capped back-end, answers as a plain ONNX Runtime
+    session does: functions on (n, D) rows, sequence models on (n, T, D) words of two lengths."""
     import onnxruntime as ort
 
+    from oracle.spec import load_spec
+
     data = (EXAMPLES / name / "model.onnx").read_bytes()
-    backend = OnnxBackend(data, max_bytes=64 * MiB)
-    assert backend.rows_per_call >= 2  # the probe ran
-    x = np.random.default_rng(2).integers(0, 2, (3000, backend.input_width)).astype(np.float32)
+    spec = load_spec(EXAMPLES / name / "spec.json")
+    lengths = [None] if spec.sequence is None else [spec.sequence.min_len, spec.sequence.max_len]
     plain = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    rows = backend.rows_per_call
-    truth = np.concatenate([plain.run(None, {"x": x[i:i + rows]})[0] for i in range(0, len(x), rows)])
-    assert np.array_equal(backend.run(x), truth)
+    feed = plain.get_inputs()[0].name
+    for steps in lengths:
+        backend = OnnxBackend(data, max_bytes=64 * MiB, steps=steps)
+        assert backend.rows_per_call >= 2  # the probe ran
+        shape = (3000, backend.input_width) if steps is None else (300, steps, backend.input_width)
+        x = np.random.default_rng(2).integers(0, 2, shape).astype(np.float32)
+        rows = backend.rows_per_call
+        truth = np.concatenate([plain.run(None, {feed: x[i:i + rows]})[0]
+                                for i in range(0, len(x), rows)])
+        assert np.array_equal(backend.run(x), truth)
 
 
 def test_a_range_is_never_computed_by_the_check() -> None:
