@@ -90,8 +90,8 @@ def solve(columns: Mapping[str, np.ndarray], target: np.ndarray, *, constants: l
     bools = bools or {}
     leaves = {n: (BOOL if bools.get(n) else INT, work.keys[:, i] if not bools.get(n) else work.keys[:, i] != 0)
               for i, n in enumerate(names)}
-    most = min(200000, (1 << 25) // max(1, len(work.keys)))
-    bank = Bank(leaves, constants, max_terms=most, level_cap=most // 3)
+    most = min(1_000_000, (1 << 25) // max(1, len(work.keys)))     # few points: deeper levels
+    bank = Bank(leaves, constants, max_terms=most, level_cap=most // 2)
     for size in range(1, max_size + 1):
         best = None
         for typ in (INT, BOOL):
