@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from netsynth import sections
+from netsynth.wording import (  # noqa: F401  (percent, follows, ... are also read from here)
+    PROOF, follows, one_line, pareto_text, percent, point, proof, regions_text, report_family,
+)
 
 
 def render(report: dict[str, Any]) -> str:
@@ -28,7 +31,7 @@ def render(report: dict[str, Any]) -> str:
         for d in f["disagreements"][:5]:
             lines.append(f"  differs at {_point(d['inputs'])}: network {d['network']}, "
                          f"program {d['program']}")
-        lines += ["  " + ln for ln in _regions_text((f.get("errors") or {}).get("regions"))]
+        lines += ["  " + ln for ln in regions_text((f.get("errors") or {}).get("regions"))]
     startup = s.get("startup") or 0.0
     if s.get("family", "function") == "function":
         lines.append(f"search    {s['seconds']:.2f} s"
@@ -48,7 +51,7 @@ def render(report: dict[str, Any]) -> str:
     lines += sections.text(report.get("extra") or {}, shown=report.get("program"))
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
-        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {_pareto_text(p)}"
+        lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {pareto_text(p)}"
                   for p in report["pareto"]]
     v = report.get("verification")
     if v:
@@ -63,9 +66,9 @@ def render(report: dict[str, Any]) -> str:
         if g.get("network_agreement_beyond_range") is not None:
             lines.append(f"network   {100 * g['network_agreement_beyond_range']:.1f}% right "
                          f"beyond its training range")
-        follows = _follows(g)
-        if follows:
-            lines.append(f"follows   {follows}")
+        beyond_text = follows(g)
+        if beyond_text:
+            lines.append(f"follows   {beyond_text}")
         sp = v["speed"]
         lines.append(f"speed     network {sp['network_us_per_query']:.3f} us/query, program "
                      f"{sp['program_us_per_query']:.4f} us/query: {_ratio(sp['speedup'])}")
@@ -102,38 +105,13 @@ def _errors(f: dict[str, Any]) -> str:
     return f"; mean |error| {e['mean_abs_error']:.3g}, max {e['max_abs_error']}"
 
 
-def _point(inputs: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in inputs.items())
-
-
-#: How each family's verifier proves a program equal to its reference (a verifier's own reason,
-#: when it gives one with an equivalent verdict, is shown instead).
-PROOF = {"function": "proved by Z3 on the training range",
-         "real": "proved symbolically",
-         "rule": "proved by Z3 over the reals on the training box",
-         "stateful": "proved by Z3 on every sequence up to the unrolled length",
-         "automaton": "decided exactly on the product automaton, for words of every length"}
-
-
-def report_family(spec: dict[str, Any]) -> str:
-    """The family of a report's spec (its JSON form), as `oracle.spec.Spec.family` infers it."""
-    if spec.get("family"):
-        return spec["family"]
-    if spec.get("sequence"):
-        return "automaton" if spec["sequence"].get("output") == "final" else "stateful"
-    if (spec.get("output") or {}).get("type") == "real":
-        return "real"
-    return "rule" if any(i.get("type") == "real" for i in spec.get("inputs", ())) else "function"
-
-
-def _proof(v: dict[str, Any], family: str) -> str:
-    return v.get("reference_reason") or PROOF.get(family, "proved")
+_point = point
 
 
 def _reference(v: dict[str, Any], family: str = "function") -> str:
     verdict = v["reference"]
     if verdict == "equivalent":
-        return f"equivalent ({_proof(v, family)})"
+        return f"equivalent ({proof(v, family)})"
     if verdict == "counterexample":
         c = v["counterexample"]
         return (f"differs at {_point(c['inputs'])}: program {c['program']}, reference "
@@ -141,25 +119,6 @@ def _reference(v: dict[str, Any], family: str = "function") -> str:
     if verdict == "unknown":
         return f"unknown ({v.get('reference_reason') or 'Z3 gave no answer'})"
     return "none given"
-
-
-def _follows(g: dict[str, Any]) -> str | None:
-    """Whether the network still computes the program found beyond its training range: the
-    share of points, the first departure, and what the verifier says about it (or why it was
-    not measured)."""
-    share, note = g.get("network_follows_program_beyond_range"), g.get("network_follows_note")
-    if share is None:
-        return f"not measured: {note}" if note else None
-    text = (f"the network computes the program on {percent(share)} of "
-            f"{g.get('network_follows_points', 0):,} inputs beyond its training range")
-    departs = g.get("network_departs_from_program_at") or []
-    if departs:
-        d = departs[0]
-        text += (f"; it departs at {_point(d['inputs'])} (network {d['network']}, program "
-                 f"{d['program']})")
-    if note and share < 1:
-        text += f"; {note}"
-    return text
 
 
 def _ratio(speedup: float) -> str:
@@ -231,7 +190,7 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'
-                       f'{percent(p["agreement"])}</td><td><code>{escape(_pareto_text(p))}'
+                       f'{percent(p["agreement"])}</td><td><code>{escape(pareto_text(p))}'
                        f"</code></td></tr>" for p in report["pareto"])
         table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
                  f"<th>program</th></tr>{rows}</table>")
@@ -293,16 +252,6 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
     return out
 
 
-def _regions_text(regions: dict[str, Any] | None) -> list[str]:
-    """A decision rule's disagreements by boundary: how many, and how thin the band they lie in."""
-    if not regions or not regions.get("by_boundary") or not regions.get("disagreements"):
-        return []
-    lines = [f"near {b['boundary']}: {b['disagreements']:,}, within "
-             f"{b.get('band_percent_of_range', 0):.3g}% of the range"
-             for b in regions["by_boundary"] if b["disagreements"]]
-    return lines + [f"away from every boundary: {regions.get('away_from_boundaries', 0):,}"]
-
-
 def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
     reference = spec.get("reference")
     items = [("Reference", _against(v, reference, report_family(spec)))]
@@ -323,9 +272,9 @@ def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
     elif g.get("network_beyond_range_note"):
         items.append(("The network beyond its range", f"not measured: "
                       f"{g['network_beyond_range_note']}"))
-    follows = _follows(g)
-    if follows:
-        items.append(("The network against this program beyond its range", follows))
+    beyond_text = follows(g)
+    if beyond_text:
+        items.append(("The network against this program beyond its range", beyond_text))
     sp, sz = v["speed"], v["size"]
     items.append(("Speed", f"network {sp['network_us_per_query']:.3g} \u00b5s per query, program "
                   f"{sp['program_us_per_query']:.3g} \u00b5s ({_ratio(sp['speedup'])})"
@@ -351,7 +300,7 @@ def _against(v: dict[str, Any], reference: str | None, family: str = "function")
     if verdict == "equivalent":
         if family == "function" and not v.get("reference_reason"):
             return f"equivalent to {reference} on the whole training range (proved by Z3)"
-        return f"equivalent to {reference} ({_proof(v, family)})"
+        return f"equivalent to {reference} ({proof(v, family)})"
     if verdict == "counterexample":
         c = v["counterexample"]
         return (f"differs from {reference} at {_point(c['inputs'])}: the program gives "
@@ -409,31 +358,6 @@ def _search(report: dict[str, Any]) -> str:
     if s.get("portfolio"):
         text += " Portfolio: " + "; ".join(_outcome(o) for o in s["portfolio"]) + "."
     return text
-
-
-def _pareto_text(p: dict[str, Any]) -> str:
-    """A Pareto row's program: an automaton by its states (its table is many lines), another
-    program on one line."""
-    if (p.get("program_data") or {}).get("kind") == "automaton":
-        return f"{p['size']}-state automaton"
-    return one_line(p["program"])
-
-
-def one_line(program: str, width: int = 90) -> str:
-    """A program's text on one line (a multi-line program's lines joined by " ; "), cut at
-    `width` characters."""
-    text = " ; ".join(" ".join(ln.split()) for ln in program.splitlines() if ln.strip())
-    return text if len(text) <= width else text[:width - 3] + "..."
-
-
-def percent(share: float, digits: int = 2) -> str:
-    """A share as a percentage with `digits` decimals, more when those would round a share short
-    of 1 up to "100.00%" or a share above 0 down to "0.00%" (99,995 of 100,000 is 99.995%)."""
-    for d in range(digits, 7):
-        text = f"{100 * share:.{d}f}"
-        if not ((share < 1 and float(text) >= 100) or (share > 0 and float(text) == 0)):
-            break
-    return f"{text}%"
 
 
 def escape(text: str) -> str:

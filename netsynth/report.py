@@ -230,7 +230,7 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
         status = Status.APPROXIMATE
         if fidelity.agreement >= min_agreement - NEAR:
             accept = math.floor(fidelity.wilson_low * 1000) / 1000
-            from netsynth.render import percent
+            from netsynth.wording import percent
 
             notes += (f"the best program is right on {percent(fidelity.agreement)} of the "
                       f"points, just short of the {100 * min_agreement:g}% asked for; to accept "
@@ -269,7 +269,7 @@ def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float =
     elif result.program is not None and agreement >= APPROXIMATE_FLOOR:
         status = Status.APPROXIMATE
         if agreement >= min_agreement - NEAR:
-            from netsynth.render import percent
+            from netsynth.wording import percent
 
             notes += (f"the best program agrees with the network on {percent(agreement)} of "
                       f"the points checked, short of the {100 * min_agreement:g}% asked for; "

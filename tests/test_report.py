@@ -95,7 +95,7 @@ def test_a_share_short_of_one_never_prints_as_100_percent() -> None:
 
 
 def test_the_text_says_whether_the_network_follows_the_program_beyond_its_range() -> None:
-    from netsynth.render import _follows
+    from netsynth.wording import follows as _follows
 
     measured = {"network_follows_program_beyond_range": 0.5, "network_follows_points": 1800,
                 "network_departs_from_program_at": [{"inputs": {"x": 40}, "network": 3,
@@ -111,7 +111,8 @@ def test_the_text_says_whether_the_network_follows_the_program_beyond_its_range(
 
 
 def test_a_rules_disagreements_are_told_by_boundary_not_by_class_index_distance() -> None:
-    from netsynth.render import _errors, _regions_text
+    from netsynth.render import _errors
+    from netsynth.wording import regions_text as _regions_text
 
     regions = {"disagreements": 4, "points": 100_000, "away_from_boundaries": 1,
                "by_boundary": [{"boundary": "loss > 0.02", "disagreements": 3,
