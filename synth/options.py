@@ -125,7 +125,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_candidates", _optional(_number(int)), _integer(1, optional=True),
            "stop after trying this many candidate programs (default: no limit)"),
     Option("memory_bytes", _number(int), _integer(1 << 20),
-           "memory cap of the value banks, in bytes (default 4 GiB)", api=False, metavar="B"),
+           "memory cap of the search process (its resident size), in bytes (default 4 GiB)", api=False, metavar="B"),
     Option("sample_size", _number(int), _integer(1, 1 << 16),
            "points the enumeration starts from (default 128)"),
     Option("seed", _number(int), _integer(0, 2**32 - 1), "random seed of the samples (default 0)"),

@@ -55,9 +55,9 @@ class Problem:
 
         dsl = get_dsl(spec.dsl)
         implied, why = implied_dsl(spec.inputs, spec.output)
-        notes = [f"DSL {dsl.name}: {why}" if implied == spec.dsl and implied != "int"
-                 else f"DSL {dsl.name}, as the spec names it" if spec.dsl != "int" else
-                 f"DSL int: {why}"]
+        # Which DSL, when it is not the plain default: chosen from the encoding, or named.
+        notes = ([f"DSL {dsl.name}: {why}"] if implied == spec.dsl and implied != "int"
+                 else [f"DSL {dsl.name}, as the spec names it"] if spec.dsl != "int" else [])
         pool = literal_pool(spec)
         if discover:
             extra = _from_oracle(spec, oracle, pool, dsl)

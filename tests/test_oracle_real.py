@@ -158,7 +158,8 @@ def test_the_int_search_refuses_real_specs_naming_the_type() -> None:
     with pytest.raises(SpecError, match=r"^inputs\[0\].type: no search family handles real inputs yet"):
         Problem.from_spec(int_out, None)
     assert Problem.from_spec(load_spec({"inputs": [{"name": "a", "range": [0, 3]}],
-                                        "output": {"range": [0, 3]}}), None).target_type == INT
+                                        "output": {"range": [0, 3]}}), None,
+                             discover=False).target_type == INT
 
 
 def test_the_family_follows_the_types_unless_the_spec_names_it() -> None:
