@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     path = args.results or HERE / f"results-{args.oracle}.json"
     rows = json.loads(path.read_text()) if path.exists() else {}
     if args.table:
-        for extra in sorted(HERE.glob(f"results-{args.oracle}*.json")):
+        for extra in sorted(HERE.glob(f"results-{args.oracle}-*.json")):    # later runs win
             rows.update(json.loads(extra.read_text()))
         print(table(rows))
         return
