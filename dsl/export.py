@@ -35,8 +35,10 @@ def python_expression(node: Node, *, dsl: DSL | None = None) -> str:
 
 
 def to_python(node: Node, inputs: Sequence[str], *, name: str = "f",
-              dsl: DSL | None = None) -> str:
-    """Source of `def name(<inputs in order>): return ...`, with the DSL's total semantics.
+              dsl: DSL | None = None, prelude: bool = True) -> str:
+    """Source of `def name(<inputs in order>): return ...`, with the DSL's total semantics,
+    preceded by the imports its DSL's Python form needs (`python_prelude`, e.g. numpy for the
+    real DSL) unless `prelude` is false.
 
     Raises DSLError for a program over other inputs, a bad name, or as python_expression.
     """
@@ -47,7 +49,9 @@ def to_python(node: Node, inputs: Sequence[str], *, name: str = "f",
                        f"{list(inputs)}")
     if not name.isidentifier():
         raise DSLError(f"function name must be an identifier, got {name!r}")
-    return f"def {name}({', '.join(inputs)}):\n    return {python_expression(node, dsl=dsl)}\n"
+    head = getattr(dsl, "python_prelude", "") if prelude else ""
+    return ((head + "\n\n\n" if head else "")
+            + f"def {name}({', '.join(inputs)}):\n    return {python_expression(node, dsl=dsl)}\n")
 
 
 def _paren_depth(source: str) -> int:
@@ -64,5 +68,10 @@ def _paren_depth(source: str) -> int:
 def compile_python(node: Node, inputs: Sequence[str], *, dsl: DSL | None = None) -> Callable:
     """The exported function, compiled: what a user gets by pasting `to_python`'s source."""
     namespace: dict = {"__builtins__": dict(BUILTINS)}
-    exec(compile(to_python(node, inputs, dsl=dsl), "<netsynth program>", "exec"), namespace)
+    if getattr(dsl, "python_prelude", ""):      # what the prelude imports, given directly
+        import numpy
+
+        namespace["np"] = numpy
+    exec(compile(to_python(node, inputs, dsl=dsl, prelude=False), "<netsynth program>", "exec"),
+         namespace)
     return namespace["f"]

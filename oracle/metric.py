@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from dsl.errors import SpecError
+
 from dsl.types import REAL
 
 
@@ -87,5 +89,26 @@ class Tolerance:
 
 
 def metric_for(spec: Any) -> Metric:
-    """The metric of `spec`'s output: exact for int and bool, a tolerance for real."""
-    return Tolerance() if spec.output.type == REAL else Exact()
+    """The metric of `spec`'s output: exact for int and bool, a tolerance for real (the spec's
+    `output.tolerance` when it gives one)."""
+    if spec.output.type != REAL:
+        return Exact()
+    given = getattr(spec.output, "tolerance", None)
+    return Tolerance() if given is None else Tolerance(abs_tol=given[0], rel_tol=given[1])
+
+
+def read_tolerance(value: Any) -> tuple[float, float]:
+    """A real output's `tolerance` in a spec: {"abs": a, "rel": r}, each finite and >= 0 (either
+    may be left out: abs 1e-6, rel 1e-3, the metric's defaults); SpecError naming the field."""
+    from oracle.encoding import shown
+
+    if not isinstance(value, dict) or not value or set(value) - {"abs", "rel"}:
+        raise SpecError(f"output.tolerance: expected an object with 'abs' and/or 'rel', got "
+                        f"{shown(value)}")
+    out = []
+    for key, default in (("abs", 1e-6), ("rel", 1e-3)):
+        v = value.get(key, default)
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1e6):
+            raise SpecError(f"output.tolerance.{key}: expected a finite number >= 0, got {shown(v)}")
+        out.append(float(v))
+    return out[0], out[1]

@@ -59,6 +59,8 @@ class OutputSpec:
     hi: int | float | None
     decoding: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # A real output's agreement: |program - network| <= abs + rel * |network| (oracle.metric).
+    tolerance: tuple[float, float] | None = None   # (abs, rel); None: the metric's default
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,10 @@ class Spec:
         """A plain dict that `load_spec` turns back into an equal Spec (paths made absolute)."""
         def port(kind: str, codec: str, p: InputSpec | OutputSpec) -> dict[str, Any]:
             bounds = {} if p.lo is None else {"range": [p.lo, p.hi]}
-            return {"type": p.type.name, **bounds, kind: codec, **dict(p.params)}
+            tolerance = getattr(p, "tolerance", None)
+            extra = {} if tolerance is None else {"tolerance": {"abs": tolerance[0],
+                                                               "rel": tolerance[1]}}
+            return {"type": p.type.name, **bounds, kind: codec, **dict(p.params), **extra}
         out: dict[str, Any] = {
             "name": self.name,
             "inputs": [{"name": i.name, **port("encoding", i.encoding, i)} for i in self.inputs],
@@ -189,7 +194,7 @@ def _build(raw: dict[str, Any], base: Path, path: Path | None) -> Spec:
     _check_inputs(inputs)
     output = _output(raw["output"])
     name = _string("name", raw.get("name", path.stem if path else "spec"))
-    dsl = _string("dsl", raw["dsl"]) if "dsl" in raw else implied_dsl(inputs, output)[0]
+    dsl = _string("dsl", raw["dsl"]) if "dsl" in raw else _implied_dsl(inputs, output)[0]
     if dsl != "int" and (dsl.endswith(".lark") or "/" in dsl):
         dsl = str((base / dsl).resolve())
     reference = raw.get("reference")
@@ -303,8 +308,14 @@ def _output(item: Any) -> OutputSpec:
         raise SpecError(f"output: expected an object, got {shown(item)}")
     typ, lo, hi = _type_range("output", item)
     codec = _codec("output", "decoding", item, typ, DECODINGS, DEFAULT_DECODING)
+    tolerance = None
+    if typ == REAL and "tolerance" in item:
+        from oracle.metric import read_tolerance
+
+        tolerance = read_tolerance(item["tolerance"])
+        item = {k: v for k, v in item.items() if k != "tolerance"}
     params = _params("output", item, codec, ("type", "range", "decoding"), lo, hi)
-    return OutputSpec(typ, lo, hi, codec.name, params)
+    return OutputSpec(typ, lo, hi, codec.name, params, tolerance)
 
 
 def _type_range(where: str, item: dict[str, Any]) -> tuple[Type, Any, Any]:
@@ -341,6 +352,8 @@ def _real_range(where: str, item: dict[str, Any]) -> tuple[float | None, float |
     if max(abs(rng[0]), abs(rng[1])) > MAX_REAL:
         raise SpecError(f"{where}.range: expected bounds at most {MAX_REAL:g} in magnitude for a real, "
                         f"got {shown(rng)}")
+    if where != "output" and rng[0] == rng[1]:
+        raise SpecError(f"{where}.range: expected [lo, hi] with lo < hi for a real input, got {shown(rng)}")
     return float(rng[0]), float(rng[1])
 
 
@@ -376,25 +389,10 @@ def _no_unknown_keys(where: str, item: dict[str, Any], known: tuple[str, ...]) -
             raise SpecError(f"{where}: unknown key {shown(key)}; expected one of {list(known)}")
 
 
-BV_WIDTHS = (8, 16, 32)   # the built-in bit-vector DSLs, bv8, bv16 and bv32 (dsl/bv.py)
+def _implied_dsl(inputs: tuple[InputSpec, ...], output: OutputSpec) -> tuple[str, str]:
+    from oracle.implied import implied_dsl
 
-
-def implied_dsl(inputs: tuple[InputSpec, ...], output: OutputSpec) -> tuple[str, str]:
-    """The DSL a spec without a "dsl" field gets, and why: `bv<W>` when every int input is
-    `bits`-encoded (bool inputs aside) and an int output is `bits`-decoded (or the output is a
-    bool), W the narrowest built-in width holding every such width; "int" otherwise."""
-    ints = [i for i in inputs if i.type == INT]
-    ports = ints + ([output] if output.type == INT else [])
-    if (not ints or any(i.type not in (INT, BOOL) for i in inputs) or output.type == REAL
-            or any(getattr(p, "encoding", getattr(p, "decoding", None)) != "bits" for p in ports)):
-        return "int", "not every int input is bits-encoded with a bits-decoded or bool output"
-    bits = max(p.params["width"] for p in ports)
-    width = next((w for w in BV_WIDTHS if bits <= w), None)
-    if width is None:
-        return "int", f"bits encodings of {bits} bits are wider than the widest bit-vector DSL"
-    return f"bv{width}", (f"the inputs are bits-encoded and the output is "
-                          f"{'bits-decoded' if output.type == INT else 'a bool'}, at most "
-                          f"{bits} bits wide: {width}-bit wrap-around arithmetic")
+    return implied_dsl(inputs, output)
 
 
 def _string(key: str, value: Any) -> str:

@@ -51,7 +51,7 @@ class Problem:
             if inp.type not in SEARCHABLE:
                 raise SpecError(f"inputs[{k}].type: no search family handles {inp.type} inputs yet (the "
                                 f"int DSL searches int and bool functions), got {inp.type.name!r}")
-        from oracle.spec import implied_dsl
+        from oracle.implied import implied_dsl
 
         dsl = get_dsl(spec.dsl)
         implied, why = implied_dsl(spec.inputs, spec.output)

@@ -89,3 +89,8 @@ def test_extract_finds_the_oblique_rule_at_the_rule_familys_default_agreement() 
     far = np.abs(columns["x"] + 2 * columns["y"] - columns["z"] - 10) > 0.05
     values = report.program.evaluate(columns).values
     assert np.array_equal(values[far], truth[far])
+    # The Python a user copies runs on its own (its numpy import included), point by point.
+    namespace: dict = {}
+    exec(compile(report.python, "rule.py", "exec"), namespace)
+    pasted = [bool(namespace["f"](*(columns[i.name][k] for i in spec.inputs))) for k in range(500)]
+    assert pasted == values[:500].tolist()

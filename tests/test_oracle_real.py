@@ -174,3 +174,22 @@ def test_the_family_follows_the_types_unless_the_spec_names_it() -> None:
                                         r"stateful, automaton, got 'physics'$"):
         load_spec({**REAL_SPEC, "family": "physics"})
 
+
+
+def test_a_real_output_may_state_its_tolerance_and_bad_ones_are_named() -> None:
+    from oracle.metric import Tolerance, metric_for
+
+    spec = load_spec({**REAL_SPEC, "output": {"type": "real", "tolerance": {"rel": 0.01}}})
+    assert metric_for(spec) == Tolerance(abs_tol=1e-6, rel_tol=0.01)
+    assert load_spec(spec.to_dict()) == spec
+    assert metric_for(load_spec(REAL_SPEC)) == Tolerance()
+    agree = metric_for(spec).agree(np.array([1.009, 1.02]), np.array([1.0, 1.0]))
+    assert agree.tolist() == [True, False]
+    for bad, message in (({"rel": -1}, r"output.tolerance.rel: expected a finite number >= 0, got -1"),
+                         ({"rel": float("nan")}, r"output.tolerance.rel: .* got nan"),
+                         ({"x": 1}, r"output.tolerance: expected an object with 'abs' and/or 'rel'"),
+                         (0.1, r"output.tolerance: expected an object")):
+        with pytest.raises(SpecError, match=message):
+            load_spec({**REAL_SPEC, "output": {"type": "real", "tolerance": bad}})
+    with pytest.raises(SpecError, match=r"inputs\[0\].range: expected \[lo, hi\] with lo < hi for a real input"):
+        load_spec({**REAL_SPEC, "inputs": [{**REAL_SPEC["inputs"][0], "range": [1, 1]}]})

@@ -45,7 +45,8 @@ def programs(ops_unary=UNARY, depth: int = 4):
 
 
 def python_function(expr: Expression):
-    namespace = {"np": np, "__builtins__": {"abs": abs}}
+    """The exported Python run as a user pastes it: standalone, with its own imports."""
+    namespace: dict = {}
     exec(expr.to_python(), namespace)
     return namespace["f"]
 
