@@ -80,3 +80,7 @@ def test_sequence_spec_that_is_not_an_automaton_is_refused() -> None:
     net = oracle.load(MODELS / "steps4_gru.json")
     with pytest.raises(SpecError, match="sequence.output: the automaton family needs a 'final' answer, got 'per_step'"):
         synth.automata.run(net.spec, net, options=SearchOptions(timeout=10))
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

@@ -99,3 +99,7 @@ def test_several_classes_give_a_moore_machine_checked_against_a_dfa_reference() 
     off_by_one = reference.replace('"outputs": [0, 1, 2]', '"outputs": [0, 2, 1]')
     v = verify.check(moore, net, net.spec, reference=off_by_one)
     assert v.equivalence.counterexample.to_dict() == {"inputs": {"x": [1]}, "program": 1, "reference": 2}
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

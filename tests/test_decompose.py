@@ -55,3 +55,7 @@ def test_a_function_that_does_not_split_is_searched_whole():
     problem, result = solve("hd01", timeout=30)
     assert result.accepted and problem.dsl.show(result.program) == "x & x - 1"
     assert "no split over the inputs or their bits under ^, | or +" in result.notes
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

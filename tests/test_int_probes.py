@@ -93,3 +93,7 @@ def test_a_split_holds_on_the_whole_domain_by_the_truth():
     # each part is one bit's weight: 1 where the bit is set
     for k, g in enumerate(split.groups):
         assert (sep.part_values(o, split, g, {"x": x}) == (x >> k) & 1).all()
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

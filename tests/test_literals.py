@@ -7,6 +7,8 @@ on clamp(x, 7, 40), x in [0, 63]) and a Hacker's Delight network, both through O
 from __future__ import annotations
 
 import json
+
+import pytest
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +152,7 @@ def test_a_shift_by_an_input_becomes_a_shift_by_a_literal_where_the_network_agre
     state = search._State(problem, SearchOptions(), full, net.query(full), None)
     kept = problem.dsl.parse("-(-x >>u k << k)", spec.variables())
     assert state.agreement(kept)[0] == 1.0 and state.literal_counts(kept) == kept
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

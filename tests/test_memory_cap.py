@@ -9,6 +9,8 @@ searched whole (no decomposition) in the bv8 DSL, which passes 1 GiB by size 7.
 from __future__ import annotations
 
 import json
+
+import pytest
 import os
 import subprocess
 import sys
@@ -74,3 +76,7 @@ def test_memory_an_earlier_search_freed_does_not_stop_the_next():
     code = SEQUENCE.format(root=str(ROOT), cap=CAP)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["memory budget", "solved"]
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

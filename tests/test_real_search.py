@@ -143,3 +143,7 @@ def test_skeleton_parts_run_as_ray_tasks() -> None:
         assert found and found[0].error < 1e-9, [(c.node, c.error) for c in found[:3]]
     finally:
         ray.shutdown()
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

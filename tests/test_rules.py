@@ -98,3 +98,7 @@ def test_region_pictures_are_the_network_and_the_rule():
 
     image = imread(io.BytesIO(base64.b64decode(result.extra["regions_png"])), format="png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

@@ -103,3 +103,7 @@ def test_random_known_rules_are_recovered(problem):
     for m in displacements(as_rule(result.program, spec), known, spec):
         assert m["found"] is not None and m["percent_of_range"] <= 1.0, (m, result.program.show())
     assert leaves(tree) >= result.figures["leaves"] - 1, result.program.show()
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

@@ -138,3 +138,7 @@ def test_a_time_limit_ends_the_search_with_its_reason(pole):
     result = rules.run(spec, net, options=SearchOptions(timeout=0.01, min_agreement=0.999))
     assert result.stop_reason is StopReason.TIME
     assert result.program is None and not result.accepted
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

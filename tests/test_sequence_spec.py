@@ -159,3 +159,7 @@ def test_models_that_do_not_fit_get_a_model_error_naming_the_shapes() -> None:
     function_model = EXAMPLES / "abs_diff" / "model.onnx"  # a (n, D) function network, not a sequence one
     with pytest.raises(ModelError, match="model: "):
         oracle.load(GOOD, function_model)
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

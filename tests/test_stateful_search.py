@@ -117,3 +117,7 @@ def test_specs_the_family_cannot_search_are_refused() -> None:
     raw["family"] = "automaton"
     with pytest.raises(SpecError, match="sequence.output"):
         run(load_spec(raw), Definition(BY_NAME["Parity_All"]), options=SearchOptions(timeout=5))
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration

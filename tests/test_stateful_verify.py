@@ -78,3 +78,7 @@ def test_bounded_unrolling_is_only_as_long_as_k() -> None:
     assert not g.holds
     seq = dict(g.counterexample.inputs)["sequence"]
     assert sum(seq) > 12 and capped.function()(seq)[-1] != total.function()(seq)[-1]
+
+
+# Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
+pytestmark = pytest.mark.integration
