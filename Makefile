@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export PYTHONHASHSEED := 0
 
-.PHONY: setup demo test test-fast bench fuzz examples clean
+.PHONY: setup demo test test-fast bench bench-families fuzz examples clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,14 @@ bench: $(STAMP)
 	$(PY) bench/oracle_query.py
 	$(PY) bench/scale.py
 	$(PY) bench/status_latency.py
+
+# Each search family against its benchmark, on the committed networks (docs/performance.md).
+bench-families: $(STAMP)
+	$(PY) bench/tomita/run.py
+	$(PY) bench/policies/run.py
+	$(PY) bench/mips/run.py --oracle network
+	$(PY) bench/feynman/run.py --budget 180
+	$(PY) bench/hackers_delight/run.py --ops core --solvers netsynth
 
 # schemathesis against a running job service, longer than `make test` runs it: no 5xx, no answer
 # outside the OpenAPI schema.
