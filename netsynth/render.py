@@ -48,7 +48,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append("portfolio " + "; ".join(_outcome(o) for o in s["portfolio"]))
     if s.get("figures") and sections.figures_text(s["figures"]):
         lines.append(f"{s.get('family', 'family'):<9} {sections.figures_text(s['figures'])}")
-    lines += sections.text(report.get("extra") or {}, shown=report.get("program"))
+    lines += sections.text(report.get("extra") or {},
+                           shown=(report.get("program"), report.get("python")))
     if len(report["pareto"]) > 1:
         lines.append("pareto    size  agreement  program")
         lines += [f"          {p['size']:>4}  {percent(p['agreement']):>9}  {pareto_text(p)}"
@@ -185,8 +186,8 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     if v:
         parts.append(f"<h3>Verification</h3>{_verification(v, report['spec'])}")
     if report.get("extra"):
-        parts.append(sections.html(report["extra"], shown=(report.get("program"),
-                                                            report.get("program_data"))))
+        parts.append(sections.html(report["extra"], shown=(
+            report.get("program"), report.get("program_data"), report.get("python"))))
     parts.append(f"<h3>Search</h3><p>{escape(_search(report))}</p>")
     if report.get("pareto"):
         rows = "".join(f'<tr><td class="num">{p["size"]}</td><td class="num">'

@@ -30,13 +30,13 @@ def figures_text(figures: dict[str, Any]) -> str | None:
     return ", ".join(items) or None
 
 
-def text(extra: dict[str, Any], *, shown: str | None = None) -> list[str]:
-    """Terminal lines for the sections (pictures and nested data left out, and a section that is
-    the program's text again, `shown`)."""
+def text(extra: dict[str, Any], *, shown: tuple[str | None, ...] = ()) -> list[str]:
+    """Terminal lines for the sections (pictures and nested data left out, and a section the
+    text shows already, `shown`: the program, its Python)."""
     lines: list[str] = []
     for key, value in extra.items():
-        if _is_picture(key, value) or (shown is not None and isinstance(value, str)
-                                       and value.strip() == shown.strip()):
+        if _is_picture(key, value) or (isinstance(value, str) and any(
+                s is not None and value.strip() == s.strip() for s in shown)):
             continue
         if isinstance(value, str):
             if "\n" in value or len(value) > TEXT_WIDTH:
