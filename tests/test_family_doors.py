@@ -94,3 +94,34 @@ def test_extract_finds_the_oblique_rule_at_the_rule_familys_default_agreement() 
     exec(compile(report.python, "rule.py", "exec"), namespace)
     pasted = [bool(namespace["f"](*(columns[i.name][k] for i in spec.inputs))) for k in range(500)]
     assert pasted == values[:500].tolist()
+
+
+def test_a_rule_job_over_http_finds_the_oblique_rule(tmp_path: Path) -> None:
+    """The rule family through the job API: a real server, the policy network uploaded, the rule
+    in the result equal to the task off its boundary, its page drawn with the decision regions."""
+    import httpx
+
+    from oracle.spec import load_spec
+    from test_service_kit import Server, ended, submit, wait_for
+
+    server = Server(tmp_path, "--max-jobs", "1").start()
+    try:
+        r = submit(server.url, OBLIQUE.parent, {"timeout": "90"})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        done = wait_for("the rule job", lambda: ended(server.url, job_id), timeout=300, every=0.3)
+        assert done["status"] == "succeeded" and done["result_status"] == "solved", done
+        report = httpx.get(f"{server.url}/jobs/{job_id}/result", timeout=30).json()
+        page = httpx.get(f"{server.url}/ui/jobs/{job_id}", timeout=30).text
+    finally:
+        server.stop()
+    from netsynth.report import Report
+
+    program = Report.from_dict(report).program
+    spec = load_spec(OBLIQUE)
+    rng = np.random.default_rng(11)
+    columns = {i.name: rng.uniform(i.lo, i.hi, 20_000) for i in spec.inputs}
+    margin = columns["x"] + 2 * columns["y"] - columns["z"] - 10
+    far = np.abs(margin) > 0.05
+    assert np.array_equal(program.evaluate(columns).values[far], (margin > 0)[far])
+    assert 'alt="regions_png" src="data:image/png;base64,' in page   # decision regions, inline
