@@ -4,13 +4,13 @@ found part by part; the programs are checked against the numpy truth on the whol
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import oracle
+from bench_kit import bench_module
 from dsl.ast import size
 from dsl.evaluate import evaluate
 from oracle.spec import load_spec
@@ -19,8 +19,7 @@ from synth.options import SearchOptions
 from synth.problem import Problem
 
 HD = Path(__file__).resolve().parents[1] / "bench" / "hackers_delight"
-sys.path.insert(0, str(HD))
-from tasks import BY_NAME  # noqa: E402
+BY_NAME = bench_module("hackers_delight", "tasks").BY_NAME
 
 
 def solve(name: str, **options):

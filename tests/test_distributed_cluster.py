@@ -181,8 +181,9 @@ def open_cluster():
 
 def _state(cluster: Cluster, pid: int, *, tasks: int) -> dict:
     """The state API's record of the driver with process id `pid`, once complete: its one job has
-    ended and `tasks` tasks are in a final state (workers report task events in batches, so the
-    last ones may arrive after the driver is gone)."""
+    ended and `tasks` tasks are in a final state, a failed one with its error type (workers report
+    task events in batches, so the last ones, and a cancelled task's reason, may arrive after the
+    driver is gone)."""
     record, error = None, ""
     for _ in range(60):                           # bounded wait for the record to be complete
         child = subprocess.run([sys.executable, "-c", STATE, cluster.dashboard, str(pid),
@@ -194,7 +195,8 @@ def _state(cluster: Cluster, pid: int, *, tasks: int) -> dict:
             record = json.loads(child.stdout.strip().splitlines()[-1])
             if ([status for _, status in record["jobs"]] == ["SUCCEEDED"]
                     and len({task_id for task_id, *_ in record["tasks"]}) == tasks
-                    and all(state in ("FINISHED", "FAILED") for _, state, *_ in record["tasks"])):
+                    and all(state == "FINISHED" or (state == "FAILED" and error is not None)
+                            for _, state, error, *_ in record["tasks"])):
                 return record
         time.sleep(0.5)
     assert record is not None, error

@@ -5,7 +5,6 @@ structure is known by construction (the truth is bench/hackers_delight/tasks.py'
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,12 +12,12 @@ import numpy as np
 import pytest
 
 import oracle
+from bench_kit import bench_module
 from oracle.spec import load_spec
 from synth.intprobes import separability as sep
 
 HD = Path(__file__).resolve().parents[1] / "bench" / "hackers_delight"
-sys.path.insert(0, str(HD))
-from tasks import BY_NAME  # noqa: E402
+BY_NAME = bench_module("hackers_delight", "tasks").BY_NAME
 
 
 @lru_cache(maxsize=None)

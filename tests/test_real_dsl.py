@@ -69,14 +69,18 @@ def test_numpy_python_and_sympy_agree(node, point) -> None:
     value = complex(s.evalf(30)) if s.is_number and s.is_finite is not False and s != sympy.zoo \
         and s is not sympy.nan else None
     if result.bad[0]:
-        # outside an operator's domain: Python says so too, sympy has no finite real value
-        assert not math.isfinite(py) or abs(py) > 1e300 or math.isnan(result.values[0])
+        # outside an operator's domain: the point is invalid; Python says so too, or computes
+        # the same value numpy does (NaN ** 0 is 1 in both, as in IEEE 754)
+        v = float(result.values[0])
+        assert (not math.isfinite(py) or abs(py) > 1e300 or math.isnan(v)
+                or math.isclose(py, v, rel_tol=1e-12, abs_tol=1e-12))
         return
     v = float(result.values[0])
     assert math.isclose(py, v, rel_tol=1e-12, abs_tol=1e-12)
     if value is not None and abs(v) < 1e12:   # float64 rounding may be amplified by tan, powers
+        # (near a pole a float64 input is off by up to an ulp; 1e-4 leaves room for that)
         assert abs(value.imag) <= 1e-6 * max(1, abs(v))
-        assert math.isclose(value.real, v, rel_tol=1e-6, abs_tol=1e-6)
+        assert math.isclose(value.real, v, rel_tol=1e-4, abs_tol=1e-6)
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,13 +10,13 @@ family refuses.
 from __future__ import annotations
 
 import itertools
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench_kit import bench_module
 from dsl.errors import SpecError
 from oracle.spec import load_spec
 from synth.options import SearchOptions
@@ -24,9 +24,8 @@ from synth.outcome import StopReason
 from synth.stateful import run
 
 MIPS = Path(__file__).resolve().parents[1] / "bench" / "mips"
-sys.path.insert(0, str(MIPS))
-from tasks import BY_NAME  # noqa: E402
-from train import spec_of  # noqa: E402
+BY_NAME = bench_module("mips", "tasks").BY_NAME
+spec_of = bench_module("mips", "train").spec_of
 
 
 class Definition:

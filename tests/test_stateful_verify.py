@@ -6,12 +6,12 @@ Python of both programs for every counterexample Z3 or Hypothesis reports.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench_kit import bench_module
 from dsl.stateful import Stateful
 from dsl.types import INT
 from oracle.spec import load_spec
@@ -19,8 +19,7 @@ from verifier.equivalence import Verdict
 from verifier.stateful import bounded_equivalence, check, generalise
 
 MIPS = Path(__file__).resolve().parents[1] / "bench" / "mips"
-sys.path.insert(0, str(MIPS))
-from tasks import BY_NAME  # noqa: E402
+BY_NAME = bench_module("mips", "tasks").BY_NAME
 
 AB = {"a": INT, "b": INT}
 FOUND = "init s = 0\nstep s = a + (b + s // 2)\nout s % 2"
