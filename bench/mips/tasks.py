@@ -1,8 +1,8 @@
 """The 62 MIPS tasks (Michaud et al. 2024), each with an exact reference implementation.
 
-The task list, definitions and MIPS's / GPT-4's columns come from
-`../shared/benchmarks/mips_tasks.json` (read at import time when present; `TASKS` keeps the
-definitions here either way). `Task.truth(x)` maps an int64 batch `(n, T, D)` to the outputs
+The task list, definitions and MIPS's / GPT-4's columns come from `mips_tasks.json` beside this
+file (a copy of the benchmark's task definitions, ../shared/benchmarks/mips_tasks.json, kept in
+the repository so that a clone needs nothing outside it). `Task.truth(x)` maps an int64 batch `(n, T, D)` to the outputs
 `(n, T)` (or `(n, T, 2)` for the one task with a 2-D output); `Task.sample(n, T, rng)` draws
 training and test sequences from the task's input domain (uniform per entry, except
 Bit_Palindrome, whose sequences start with a palindrome).
@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-JSON = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "mips_tasks.json"
+JSON = Path(__file__).resolve().parent / "mips_tasks.json"
 
 
 def _shift(x: np.ndarray, k: int) -> np.ndarray:
