@@ -41,34 +41,27 @@ class Client:
         self.close()
 
     def submit(self, spec: Path, model: Path, *, tries: int = 3, **options: Any) -> dict[str, Any]:
-        """Send a job; a submission that may not have arrived (the connection failed) is sent
-        again, up to `tries` times, under the same Idempotency-Key, so it makes one job."""
-        fields = {k: str(v) for k, v in options.items() if v is not None}
-        key = uuid.uuid4().hex
-        for attempt in range(tries):
-            with spec.open("rb") as s, model.open("rb") as m:
-                files = {"spec": (spec.name, s, "application/octet-stream"),
-                         "model": (model.name, m, "application/octet-stream")}
-                try:
-                    return self._json("POST", "/jobs", files=files, data=fields,
-                                      headers={"Idempotency-Key": key})
-                except ApiError as e:
-                    if e.status is not None or attempt == tries - 1:
-                        raise
-            time.sleep(1.0 + attempt)   # a restarting server: give it a moment
-        raise ApiError(f"cannot reach {self.server}")
+        """Send a job (POST /jobs)."""
+        return self._send("/jobs", [("spec", spec), ("model", model)], options, tries)
 
     def compare(self, specs: list[Path], models: list[Path], *, tries: int = 3,
                 **options: Any) -> dict[str, Any]:
         """Send a compare job (POST /compare): one spec for every model, or one per model."""
+        files = [("spec", p) for p in specs] + [("model", p) for p in models]
+        return self._send("/compare", files, options, tries)
+
+    def _send(self, path: str, files: list[tuple[str, Path]], options: dict[str, Any],
+              tries: int) -> dict[str, Any]:
+        """POST the files and options; a submission that may not have arrived (the connection
+        failed) is sent again, up to `tries` times, under the same Idempotency-Key, so it makes
+        one job."""
         fields = {k: str(v) for k, v in options.items() if v is not None}
         key = uuid.uuid4().hex
         for attempt in range(tries):
-            files = [("spec", (p.name, p.read_bytes(), "application/octet-stream")) for p in specs]
-            files += [("model", (p.name, p.read_bytes(), "application/octet-stream"))
-                      for p in models]
+            parts = [(name, (p.name, p.read_bytes(), "application/octet-stream"))
+                     for name, p in files]
             try:
-                return self._json("POST", "/compare", files=files, data=fields,
+                return self._json("POST", path, files=parts, data=fields,
                                   headers={"Idempotency-Key": key})
             except ApiError as e:
                 if e.status is not None or attempt == tries - 1:
