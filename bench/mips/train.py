@@ -81,25 +81,37 @@ def decode(spec: dict, out: np.ndarray) -> np.ndarray:
     return np.round(out[..., 0] * o["scale"] + o["offset"]).astype(np.int64)
 
 
-def build(width: int, hidden: int, k: int):
+def build(width: int, hidden: int, k: int, arch: str = "gru"):
+    """A one-layer recurrent network with a per-step linear head: `gru`, `lstm`, or `relu` (an
+    Elman RNN with ReLU, its recurrent matrix started at the identity, IRNN-style: sums, maxima
+    and shifts of integers are exact in it, which a tanh/sigmoid cell only approximates)."""
     import torch
     from torch import nn
+
+    torch.manual_seed(0)
+    cells = {"gru": lambda: nn.GRU(width, hidden, batch_first=True),
+             "lstm": lambda: nn.LSTM(width, hidden, batch_first=True),
+             "relu": lambda: nn.RNN(width, hidden, nonlinearity="relu", batch_first=True)}
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.gru = nn.GRU(width, hidden, batch_first=True)
+            self.rnn = cells[arch]()
             self.head = nn.Linear(hidden, k)
+            if arch == "relu":
+                with torch.no_grad():
+                    self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
+                    self.rnn.bias_hh_l0.zero_()
 
         def forward(self, x):
-            h, _ = self.gru(x)
+            h, _ = self.rnn(x)
             return self.head(h)
 
-    torch.manual_seed(0)
     return Net()
 
 
-def train(task: Task, seconds: float) -> dict:
+def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = None,
+          lr: float = 3e-3) -> dict:
     import torch
 
     spec = spec_of(task)
@@ -107,8 +119,8 @@ def train(task: Task, seconds: float) -> dict:
     lo, hi = spec["output"]["range"]
     k = hi - lo + 1 if classes else 1
     width = encode(task, spec, task.sample(1, 1, np.random.default_rng(0))).shape[-1]
-    net = build(width, 32 if classes else 64, k)
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    net = build(width, hidden or (32 if classes else 64), k, arch)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     rng = np.random.default_rng(1)
     test_x = task.sample(2000, task.seq_len, np.random.default_rng(99))
     test_y = task.truth(test_x)
@@ -138,9 +150,12 @@ def train(task: Task, seconds: float) -> dict:
             if steps % 1000 == 0:
                 for g in opt.param_groups:
                     g["lr"] *= 0.7
+            if steps % 500 == 0:
+                print(f"  {task.name} step {steps}: held-out step accuracy {acc:.4f}", flush=True)
     if best[1] is not None:
         net.load_state_dict(best[1])
-    return {"net": net, "spec": spec, "steps": steps, "seconds": round(time.monotonic() - start, 1)}
+    return {"net": net, "spec": spec, "steps": steps, "seconds": round(time.monotonic() - start, 1),
+            "arch": arch, "hidden": hidden or (32 if classes else 64)}
 
 
 def export(task: Task, net, spec: dict, folder: Path) -> None:
@@ -188,6 +203,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("tasks", nargs="*")
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--seconds", type=float, default=90.0, help="training budget per task")
+    parser.add_argument("--arch", choices=("gru", "lstm", "relu"), default="gru")
+    parser.add_argument("--hidden", type=int, default=None, help="hidden size (32; 64 for numeric outputs)")
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--keep-better", action="store_true",
+                        help="with --force, keep the committed model when the new one is not more accurate")
     args = parser.parse_args(argv)
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     tasks = [BY_NAME[n] for n in args.tasks] if args.tasks else sorted(TASKS, key=order)
@@ -197,12 +217,20 @@ def main(argv: list[str] | None = None) -> None:
         if task.outputs != 1:
             print(f"{task.name}: skipped (a 2-D output per step)", flush=True)
             continue
-        result = train(task, args.seconds)
+        result = train(task, args.seconds, args.arch, args.hidden, args.lr)
         folder = MODELS / task.name
-        export(task, result["net"], result["spec"], folder)
-        row = {**measure(task, result["spec"], folder, result["net"]), "train_steps": result["steps"],
-               "train_seconds": result["seconds"]}
+        staging = MODELS / ".staging" / task.name
+        export(task, result["net"], result["spec"], staging)
+        row = {**measure(task, result["spec"], staging, result["net"]), "train_steps": result["steps"],
+               "train_seconds": result["seconds"], "arch": result["arch"], "hidden": result["hidden"]}
         record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+        old = record.get(task.name, {}).get("step_accuracy", -1.0)
+        if args.keep_better and row["step_accuracy"] <= old:
+            print(task.name, "kept the committed model:", row["step_accuracy"], "<=", old, flush=True)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("model.onnx", "spec.json"):
+            (staging / name).replace(folder / name)
         record[task.name] = row
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(task.name, row, flush=True)
