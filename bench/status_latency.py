@@ -4,8 +4,9 @@ Starts a real server (`python -m netsynth.service`, a temporary data folder, 127
 then measures `GET /jobs/{id}` from `--pollers` concurrent clients (httpx, async, one connection
 each), every client polling every `--interval` seconds for `--seconds` seconds:
 1. baseline: nothing running;
-2. load: `--searches` long searches running (examples/noisy_add at min_agreement 1 with a large
-   max_size, which has no exact small program, so they run until cancelled).
+2. load: `--searches` searches running (examples/noisy_add at min_agreement 1 with a large
+   max_size, which has no exact small program: each runs to its memory budget, 10 to 30 s; a
+   queue of them keeps `--searches` running through the phase, counted from /healthz).
 Prints the median, p95 and p99 latency and the errors of each phase. Traffic goes to 127.0.0.1
 only, every loop is bounded in count and time, and the server is stopped at the end.
 
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -41,11 +43,16 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.5, help="seconds between a client's reads")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     ap.add_argument("--searches", type=int, default=2)
+    ap.add_argument("--processes", type=int, default=4,
+                    help="client processes the pollers are spread over (one event loop each, so "
+                         "the clients' own queueing is not counted as the server's latency)")
     ap.add_argument("--cwd", type=Path, default=ROOT, help="checkout whose server to run")
     ap.add_argument("--server-arg", action="append", default=[], help="extra server argument")
     args = ap.parse_args()
-    if not (1 <= args.pollers <= 1000 and 0 < args.seconds <= 600 and args.interval > 0):
-        ap.error("pollers in 1..1000, seconds in (0, 600], interval > 0")
+    if not (1 <= args.pollers <= 1000 and 0 < args.seconds <= 600 and args.interval > 0
+            and 1 <= args.processes <= min(args.pollers, 32)):
+        ap.error("pollers in 1..1000, seconds in (0, 600], interval > 0, "
+                 "processes in 1..min(pollers, 32)")
 
     with tempfile.TemporaryDirectory(prefix="netsynth-bench-") as data:
         port = free_port()
@@ -61,16 +68,30 @@ def main() -> int:
             wait(lambda: healthy(url), 60, "the server to answer /healthz")
             idle = submit(url, ABS, {"timeout": "30", "max_size": "6"})
             wait(lambda: status(url, idle) in ("succeeded", "failed"), 120, "a first job to end")
-            print(f"server: {args.cwd} (pid {server.pid}); {args.pollers} pollers, one read each "
-                  f"{args.interval} s, {args.seconds} s per phase; {os.cpu_count()} cores")
-            report("baseline (no search running)", asyncio.run(poll(url, [idle], args)))
-            busy = [submit(url, NOISY, {"timeout": "600", "max_size": "40", "min_agreement": "1"})
-                    for _ in range(args.searches)]
-            wait(lambda: all(searching(url, j) for j in busy), 120, "the searches to report progress")
-            report(f"load ({args.searches} searches running)", asyncio.run(poll(url, busy, args)))
-            still = sum(status(url, j) == "running" for j in busy)
-            print(f"searches still running at the end: {still} of {len(busy)}")
-            for j in busy:
+            print(f"server: {args.cwd} (pid {server.pid}); {args.pollers} pollers in "
+                  f"{args.processes} client processes, one read each {args.interval} s, "
+                  f"{args.seconds} s per phase; {os.cpu_count()} cores; load average "
+                  f"{os.getloadavg()[0]:.1f}")
+            report("baseline (no search running)", poll_all(url, [idle], args))
+            # a search ends in about 10 to 30 s (its memory budget): a queue of them keeps
+            # `searches` running through the whole phase, and /healthz says how many ran
+            queued = [submit(url, NOISY, {"timeout": "600", "max_size": "40",
+                                          "min_agreement": "1"})
+                      for _ in range(args.searches * (2 + int(args.seconds // 5)))]
+            wait(lambda: all(searching(url, j) for j in queued[:args.searches]), 120,
+                 "the searches to report progress")
+            with ThreadPoolExecutor(1) as clients:
+                result = clients.submit(poll_all, url, queued, args)
+                running = []
+                while not result.done():
+                    running.append(httpx.get(url + "/healthz", timeout=30).json()["running"])
+                    time.sleep(0.25)                      # a sampling period, not a wait
+            report(f"load ({args.searches} searches running, load average "
+                   f"{os.getloadavg()[0]:.1f})", result.result())
+            full = sum(r >= args.searches for r in running)
+            print(f"searches running: {args.searches} in {full} of {len(running)} samples of "
+                  f"/healthz during the phase")
+            for j in queued:
                 httpx.post(f"{url}/jobs/{j}/cancel", timeout=30)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -83,8 +104,28 @@ def main() -> int:
     return 0
 
 
-async def poll(url: str, ids: list[str], args: argparse.Namespace) -> tuple[list[float], int, int]:
-    """(latencies in seconds, errors, non-200 answers) of every client's reads."""
+def poll_all(url: str, ids: list[str],
+             args: argparse.Namespace) -> tuple[list[float], int, int]:
+    """`poll` in `args.processes` processes at once, the pollers shared out among them; their
+    results joined."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    shares = [args.pollers // args.processes + (k < args.pollers % args.processes)
+              for k in range(args.processes)]
+    with ProcessPoolExecutor(args.processes) as pool:
+        parts = list(pool.map(_poll_share, [(url, ids, args, n, k) for k, n in enumerate(shares)]))
+    return ([t for lat, _, _ in parts for t in lat], sum(p[1] for p in parts),
+            sum(p[2] for p in parts))
+
+
+def _poll_share(job: tuple) -> tuple[list[float], int, int]:
+    url, ids, args, count, first = job
+    return asyncio.run(poll(url, ids, args, count=count, first=first))
+
+
+async def poll(url: str, ids: list[str], args: argparse.Namespace, *, count: int,
+               first: int = 0) -> tuple[list[float], int, int]:
+    """(latencies in seconds, errors, non-200 answers) of `count` clients' reads."""
     latencies: list[float] = []
     errors = [0, 0]
     end = time.monotonic() + args.seconds
@@ -108,7 +149,7 @@ async def poll(url: str, ids: list[str], args: argparse.Namespace) -> tuple[list
                     errors[1] += r.status_code != 200
                 await asyncio.sleep(max(0.0, args.interval - (time.perf_counter() - t0)))
 
-    await asyncio.gather(*(client(i) for i in range(args.pollers)))
+    await asyncio.gather(*(client(first + i) for i in range(count)))
     return latencies, errors[0], errors[1]
 
 
