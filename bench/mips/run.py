@@ -75,7 +75,7 @@ def judge(task: Task, program, *, seed: int = 0) -> dict:
             "solved": wrong["short"] == 0 and wrong["long"] == 0 and python_ok}
 
 
-def run_task(task: Task, source: str, timeout: float) -> dict:
+def run_task(task: Task, source: str, timeout: float, white_box: bool = False) -> dict:
     import oracle as oracle_pkg
     from oracle.spec import load_spec
     from synth.options import SearchOptions
@@ -85,7 +85,11 @@ def run_task(task: Task, source: str, timeout: float) -> dict:
     accuracy = record.get(task.name, {}).get("step_accuracy")
     if source == "network":
         spec = load_spec(MODELS / task.name / "spec.json")
-        oracle = oracle_pkg.load(spec, spec.model)
+        if white_box:                   # the same oracle, plus the hidden states (hidden.py)
+            from hidden import HiddenOracle
+            oracle = HiddenOracle(task)
+        else:
+            oracle = oracle_pkg.load(spec, spec.model)
         minimum = max(0.5, min(0.999, round(accuracy - 0.01, 3)))
     else:
         raw = spec_of(task)
@@ -97,7 +101,10 @@ def run_task(task: Task, source: str, timeout: float) -> dict:
     row = {"task": task.name, "oracle": source, "step_accuracy": accuracy, "min_agreement": minimum,
            "stop": result.stop_reason.value, "agreement": result.agreement, "seconds": round(seconds, 1),
            "program": result.program.show() if result.program else None,
-           "mips": task.mips, "gpt4": task.gpt4, "queries": result.queries}
+           "mips": task.mips, "gpt4": task.gpt4, "queries": result.queries,
+           "network": record.get(task.name, {}).get("arch", "gru") if source == "network" else None}
+    if "register_estimate" in result.figures:
+        row["register_estimate"] = result.figures["register_estimate"]
     if result.program is not None:
         row.update(judge(task, result.program))
     else:
@@ -107,17 +114,19 @@ def run_task(task: Task, source: str, timeout: float) -> dict:
 
 
 def table(rows: dict) -> str:
-    lines = ["| task | MIPS | GPT-4 | GRU step accuracy | netsynth | seconds | program |",
+    lines = ["| task | MIPS | GPT-4 | network: step accuracy | netsynth | seconds | program |",
              "|---|---|---|---|---|---|---|"]
     yes = lambda b: "yes" if b else "no"  # noqa: E731
     solved = 0
+    trained = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     for task in TASKS:
         r = rows.get(task.name)
         if r is None:
             lines.append(f"| {task.name} | {yes(task.mips)} | {yes(task.gpt4)} | not trained | not run | | |")
             continue
         solved += bool(r.get("solved_in_time"))
-        acc = "" if r["step_accuracy"] is None else f"{r['step_accuracy']:.4f}"
+        arch = r.get("network") or trained.get(task.name, {}).get("arch", "gru")
+        acc = "" if r["step_accuracy"] is None else f"{arch} {r['step_accuracy']:.4f}"
         verdict = "solved" if r.get("solved_in_time") else ("wrong program" if r.get("program") else r["stop"])
         program = (r.get("program") or "").replace("\n", "; ").replace("|", "\\|")
         lines.append(f"| {task.name} | {yes(task.mips)} | {yes(task.gpt4)} | {acc} | {verdict} | "
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--table", action="store_true")
+    parser.add_argument("--white-box", action="store_true",
+                        help="the network's hidden states estimate the registers (hidden.py)")
     parser.add_argument("--results", type=Path, help="where rows are saved (default results-<oracle>.json); "
                         "--table reads every results-<oracle>*.json")
     args = parser.parse_args(argv)
@@ -157,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.oracle == "network" and not (MODELS / task.name / "model.onnx").exists():
             continue
         else:
-            rows[task.name] = run_task(task, args.oracle, args.timeout)
+            rows[task.name] = run_task(task, args.oracle, args.timeout, args.white_box)
         print(json.dumps(rows[task.name]), flush=True)
         rows = {**(json.loads(path.read_text()) if path.exists() else {}), task.name: rows[task.name]}
         path.write_text(json.dumps(rows, indent=1) + "\n")

@@ -34,6 +34,7 @@ from synth.stateful.registers import as_int, grid, previous, register_values, si
 from synth.stateful.sample import Sample, StepDomain, check_set, constants, step_domain
 from synth.stateful.tables import MAX_ROWS, S_RANGE, OutTable, ceilings, letter_codes, run_table
 from synth.stateful.terms import STEP_OPERATORS, Bank, linear
+from synth.stateful.whitebox import white_box_registers
 
 MAX_ROUNDS = 6
 PROBE = 256                 # sequences a trajectory is first run on
@@ -94,10 +95,11 @@ def run(spec, oracle, *, options, progress=None, cancel=None) -> FamilyResult:
     try:
         state.tick(force=True)
         sample = Sample.build(domain, length, oracle, seed=options.seed)
+        registers = white_box_registers(oracle, sample.x, state.figures)
         for round_ in range(1, MAX_ROUNDS + 1):
             state.figures["rounds"] = round_
             state.figures["sequences"] = int(len(sample.x))
-            program = _Finder(domain, sample, state, int_output=spec.output.type == INT).find()
+            program = _Finder(domain, sample, state, int_output=spec.output.type == INT).find(registers)
             if program is None:
                 break
             check = check_set(domain, length, oracle, seed=options.seed + round_)
@@ -170,12 +172,14 @@ class _Finder:
         self.first_seen: set[bytes] = set()
         self.step_bank: Bank | None = None
 
-    def find(self) -> Stateful | None:
+    def find(self, registers: int | None = None) -> Stateful | None:
         """Window functions; one register with small outs and steps; two registers; one register
-        with the larger steps; one register with larger outs."""
+        with the larger steps; one register with larger outs. Two or more registers estimated
+        from the hidden states (whitebox.py): the two-register phase before steps of 6-7 nodes."""
         small, large = OUT_PASSES
+        six, two = (lambda: self._one(small, 6, FIRST_SIZE)), self._two
         phases = (self._window, self._output_is_register, lambda: self._one(small, 1, 5),
-                  self._output_is_second_register, lambda: self._one(small, 6, FIRST_SIZE), self._two,
+                  self._output_is_second_register, *((two, six) if (registers or 0) >= 2 else (six, two)),
                   lambda: self._one(small, FIRST_SIZE + 1, STEP_SIZE[0]),
                   lambda: self._one(large, 1, STEP_SIZE[0]))
         for phase in phases:
