@@ -46,7 +46,7 @@ def estimate_registers(states: np.ndarray) -> RegisterEstimate:
         raise ValueError(f"hidden states: expected finite (n, T, H) or (N, H), got shape {np.shape(states)}")
     centred = h - h.mean(axis=0)
     spread = float(np.linalg.norm(centred, axis=1).max())
-    if spread == 0.0:
+    if spread <= 1e-9 * (1.0 + float(np.abs(h).max())):     # a constant state (up to rounding)
         return RegisterEstimate(0, 1, 0, len(h), h.shape[1])
     from scipy.cluster.hierarchy import fcluster, linkage
 
