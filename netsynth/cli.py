@@ -276,14 +276,16 @@ def _verify(args) -> int:
             program = json.loads(Path(program).read_text())
         except ValueError as e:
             raise _input_error(f"program: {program!r} is not valid JSON ({e})") from None
+    from netsynth.wording import percent, point_label
+
     result = check(spec, args.model, program, reference=args.reference,
                    min_agreement=args.min_agreement, timeout_ms=int(args.timeout * 1000))
     data = result.to_dict()
     f = data["fidelity"]
     lines = [f"program   {args.program}",
-             f"fidelity  {f['agree']}/{f['total']} ({100 * f['agreement']:.2f}%"
+             f"fidelity  {f['agree']}/{f['total']} ({percent(f['agreement'])}"
              f"{', whole domain' if f['exhaustive'] else ', sample'})"]
-    lines += [f"  differs at {d['inputs']}: network {d['network']}, program {d['program']}"
+    lines += [f"  {point_label(f)} {d['inputs']}: network {d['network']}, program {d['program']}"
               for d in f["disagreements"][:10]]
     lines.append(f"reference {data['reference']}"
                  + (f": counterexample {data['counterexample']}" if data["counterexample"] else "")

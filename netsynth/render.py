@@ -9,7 +9,8 @@ from typing import Any
 
 from netsynth import sections
 from netsynth.wording import (  # noqa: F401  (percent, follows, ... are also read from here)
-    PROOF, follows, one_line, pareto_text, percent, point, proof, regions_text, report_family,
+    PROOF, follows, one_line, pareto_text, percent, point, point_label, proof, regions_text,
+    report_family,
 )
 
 
@@ -29,7 +30,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"fidelity  {f['agree']}/{f['total']} ({percent(f['agreement'])}, "
                      f"{scope}){_errors(f)}")
         for d in f["disagreements"][:5]:
-            lines.append(f"  differs at {_point(d['inputs'])}: network {d['network']}, "
+            lines.append(f"  {point_label(f)} {_point(d['inputs'])}: network {d['network']}, "
                          f"program {d['program']}")
         lines += ["  " + ln for ln in regions_text((f.get("errors") or {}).get("regions"))]
     startup = s.get("startup") or 0.0

@@ -80,6 +80,12 @@ def one_line(program: str, width: int = 90) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def point_label(fidelity: dict[str, Any]) -> str:
+    """How a fidelity's listed points are introduced: where the program differs from the network,
+    or, when every point agrees (a real formula within its tolerance), where the error is largest."""
+    return "largest error at" if fidelity["agree"] == fidelity["total"] else "differs at"
+
+
 def percent(share: float, digits: int = 2) -> str:
     """A share as a percentage with `digits` decimals, more when those would round a share short
     of 1 up to "100.00%" or a share above 0 down to "0.00%" (99,995 of 100,000 is 99.995%)."""

@@ -124,3 +124,18 @@ def test_a_rules_disagreements_are_told_by_boundary_not_by_class_index_distance(
     assert _errors(f) == ""
     assert _regions_text(regions) == ["near loss > 0.02: 3, within 0.0262% of the range",
                                       "away from every boundary: 1"]
+
+
+def test_listed_points_are_called_differences_only_when_they_differ(noisy_report: Report) -> None:
+    """A formula within its tolerance everywhere lists its largest errors, not "differs at"."""
+    pendulum = netsynth.extract(EXAMPLES / "real_pendulum" / "model.onnx",
+                                EXAMPLES / "real_pendulum" / "spec.json", workers=1, timeout=120)
+    f = pendulum.to_dict()["fidelity"]
+    listed = [ln for ln in render(pendulum.to_dict()).splitlines() if ln.startswith("  ") and
+              ": network " in ln]
+    assert f["agree"] == f["total"] and f["disagreements"]        # the law, within tolerance
+    assert len(listed) == min(5, len(f["disagreements"]))
+    assert all(ln.strip().startswith("largest error at") for ln in listed)
+    noisy = [ln.strip() for ln in render(noisy_report.to_dict()).splitlines()
+             if ": network " in ln]
+    assert len(noisy) == 5 and all(ln.startswith("differs at") for ln in noisy)
