@@ -81,7 +81,9 @@ def compare(*networks: Any, spec: Any = None, models: Sequence[Any] | None = Non
     say = (lambda line: print(f"netsynth: {line}", file=sys.stderr)) if progress is True \
         else (progress or None)
     options.setdefault("workers", 1)
-    checked = SearchOptions.from_mapping(options)
+    from netsynth.api import family_defaults
+
+    checked = SearchOptions.from_mapping({**family_defaults(nets[0].spec), **options})
     ranges = _shared_ranges(nets)
     oracles = [_open(n) for n in nets]
     training = [getattr(n.model, "training", None) if hasattr(n.model, "parameters") else None
@@ -179,15 +181,19 @@ def _named(pairs: list[tuple[Any, Any]]) -> list[Network]:
 def _shared_ranges(nets: list[Network]) -> dict[str, tuple[int, int]]:
     """The ranges every network was trained on, after checking that the specs are alike."""
     from dsl.errors import SpecError
-    from dsl.types import REAL
 
     first = nets[0]
-    for n in nets:
-        if any(i.type == REAL for i in n.spec.inputs) or n.spec.output.type == REAL:
-            raise SpecError(f"{n.name}: compare handles int and bool functions today, got real "
-                            f"inputs or output")
     for n in nets[1:]:
         a, b = first.spec, n.spec
+        if a.family != b.family:
+            raise SpecError(f"{n.name}: family is {b.family!r}, but {first.name}'s is "
+                            f"{a.family!r}; compare needs one kind of network (the same family)")
+        if (a.sequence is None) != (b.sequence is None) or (
+                a.sequence is not None and a.sequence.output != b.sequence.output):
+            shown = lambda s: "no sequence section" if s is None else f"sequence.output {s.output!r}"  # noqa: E731
+            raise SpecError(f"{n.name}: {shown(b.sequence)}, but {first.name}'s has "
+                            f"{shown(a.sequence)}; compare needs networks that read and answer "
+                            f"alike")
         if a.input_names != b.input_names:
             raise SpecError(f"{n.name}: inputs are {list(b.input_names)}, but {first.name}'s are "
                             f"{list(a.input_names)}; compare needs the same input names in the "
@@ -210,7 +216,24 @@ def _shared_ranges(nets: list[Network]) -> dict[str, tuple[int, int]]:
             each = ", ".join(f"{n.name} [{n.spec.inputs[k].lo}, {n.spec.inputs[k].hi}]" for n in nets)
             raise SpecError(f"inputs.{name}: the networks' training ranges do not overlap ({each})")
         ranges[name] = (lo, hi)
+    if first.spec.sequence is not None:
+        for n in nets[1:]:
+            if n.spec.ranges() != first.spec.ranges():
+                raise SpecError(f"{n.name}: steps range over {_shown_ranges(n.spec)}, but "
+                                f"{first.name}'s over {_shown_ranges(first.spec)}; compare needs "
+                                f"sequence networks with the same steps")
+        lo = max(n.spec.sequence.min_len for n in nets)
+        hi = min(n.spec.sequence.max_len for n in nets)
+        if lo > hi:
+            each = ", ".join(f"{n.name} [{n.spec.sequence.min_len}, {n.spec.sequence.max_len}]"
+                             for n in nets)
+            raise SpecError(f"sequence.length: the networks' training lengths do not overlap "
+                            f"({each})")
     return ranges
+
+
+def _shown_ranges(spec: Any) -> str:
+    return ", ".join(f"{name} in [{lo}, {hi}]" for name, (lo, hi) in spec.ranges().items())
 
 
 def _open(net: Network) -> Any:
@@ -233,6 +256,8 @@ def _judge(nets, oracles, reports, ranges, options, execution, listed, began):
     from netsynth.report import Status
     from verifier import speed
 
+    if nets[0].spec.family != "function":
+        return _judge_kind(nets, oracles, reports, ranges, options, execution, listed, began)
     names = [n.name for n in nets]
     groups, relations, index = group([r.program for r in reports], names, ranges=ranges)
     members, notes = [], []
@@ -265,3 +290,50 @@ def _judge(nets, oracles, reports, ranges, options, execution, listed, began):
     return CompareReport(outcome(groups, relations), groups, relations, tuple(members), between,
                          tuple(ranges.items()), len(next(iter(columns.values()))), exhaustive,
                          execution, options.to_dict(), tuple(notes))
+
+
+def _judge_kind(nets, oracles, reports, ranges, options, execution, listed, began):
+    """`_judge` for real formulas, rules, programs with state and automata
+    (netsynth/compare_kinds.py): each kind's relation groups the programs, its verifier measures
+    every network against its group's program; real groups also get their skeleton and each
+    member's fitted constants."""
+    from netsynth import compare_kinds as kinds
+    from netsynth.compare_group import group, outcome
+    from netsynth.compare_real import constants
+    from netsynth.compare_result import CompareReport, Member
+    from netsynth.report import Status
+
+    family, names = nets[0].spec.family, [n.name for n in nets]
+    common = kinds.common_spec(nets, ranges)
+    prove = kinds.relation(family, common, names, reports, seed=options.seed)
+    groups, relations, index = group([r.program for r in reports], names, prove=prove)
+    if family == "real":
+        own = {n: r.program for n, r in zip(names, reports)}
+        groups = tuple(replace(g, skeleton=shape, constants=rows) for g in groups
+                       for shape, rows in [constants(g.program, g.members, own)])
+    members, notes = [], []
+    for n, o, r, g in zip(nets, oracles, reports, index):
+        shared = groups[g].program
+        if shared is None:
+            members.append(Member(n.name, n.shown, n.spec, r, g, None, None,
+                                  "no program was extracted", None, None))
+            continue
+        v = kinds.measure(family, shared, o, n.spec, seed=options.seed)
+        members.append(Member(n.name, n.shown, n.spec, r, g, v.fidelity, None,
+                              v.follows.note if v.follows is not None else None, v.speed, v.size,
+                              follows=v.follows))
+        if r.status is not Status.SOLVED:
+            notes.append(f"{n.name}: its extraction ended {r.status}, so it is grouped by the "
+                         f"best program found, which does not do all the network does")
+    if any(n.spec.ranges() != nets[0].spec.ranges() or n.spec.sequence != nets[0].spec.sequence
+           for n in nets):
+        notes.append("the training domains differ: programs are related on the shared domain, "
+                     "and each network's fidelity is measured on its own domain")
+    between, points, exhaustive = kinds.between(family, names, oracles, common,
+                                                seed=options.seed, listed=listed)
+    lengths = None if common.sequence is None else (common.sequence.min_len,
+                                                    common.sequence.max_len)
+    execution = replace(execution, total=time.monotonic() - began)
+    return CompareReport(outcome(groups, relations), groups, relations, tuple(members), between,
+                         tuple(ranges.items()), points, exhaustive, execution, options.to_dict(),
+                         tuple(notes), family=family, lengths=lengths)

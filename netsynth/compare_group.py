@@ -1,7 +1,8 @@
 """The judging half of `netsynth.compare`, on programs and oracles already at hand.
 
 - `group(programs, names, ...)`: networks grouped by equivalent program, decided by Z3 on the
-  shared ranges (`verifier.equivalence.prove`); UNKNOWN keeps two programs apart and is reported.
+  shared ranges (`verifier.equivalence.prove`) or by the relation of their kind
+  (netsynth/compare_kinds.py); UNKNOWN keeps two programs apart and is reported.
 - `departures(program, oracle, ...)`: a network against its group's program, inside its training
   range (the verifier's fidelity) and beyond it where its encodings can express such points.
 - `outcome(groups, relations)`: one program, several (every two proved different), or undecided.
@@ -10,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,8 +23,9 @@ from verifier.fidelity import Fidelity, compare, measure
 BEYOND_POINTS = 4096
 
 
-def group(programs: Sequence[Expression | None], names: Sequence[str], *,
-          ranges: Mapping[str, tuple[int, int]], timeout_ms: int = 10_000,
+def group(programs: Sequence[Any], names: Sequence[str], *,
+          ranges: Mapping[str, tuple[int, int]] | None = None, timeout_ms: int = 10_000,
+          prove: Callable[[int, int, Any, Any], Equivalence] | None = None,
           ) -> tuple[tuple[Group, ...], tuple[Relation, ...], tuple[int, ...]]:
     """Groups, the relation of every two groups, and each network's group index.
 
@@ -32,10 +34,14 @@ def group(programs: Sequence[Expression | None], names: Sequence[str], *,
     joins the first group whose program Z3 proves equal to it on `ranges`; one proved equal to
     none founds a group, and what was found against each earlier group (a counterexample, or
     UNKNOWN with the reason) is that pair of groups' relation. A network without a program is a
-    group of its own, UNKNOWN against every other.
+    group of its own, UNKNOWN against every other. `prove(k, j, p, q)` decides networks k and j's
+    programs p and q (the other kinds' relations, netsynth/compare_kinds.py); by default Z3 on
+    `ranges` for int and bool expressions.
     """
+    if prove is None:
+        prove = lambda k, j, p, q: _prove(p, q, ranges, timeout_ms)  # noqa: E731
     order = sorted(range(len(programs)),
-                   key=lambda k: (programs[k] is None, programs[k].size if programs[k] else 0, k))
+                   key=lambda k: (programs[k] is None, programs[k].size if programs[k] is not None else 0, k))
     founders: list[int] = []                    # network index founding each group
     members: list[list[tuple[int, Equivalence]]] = []
     found: dict[tuple[int, int], Equivalence] = {}
@@ -49,7 +55,7 @@ def group(programs: Sequence[Expression | None], names: Sequence[str], *,
                 checked.append(Equivalence(Verdict.UNKNOWN,
                                            reason=f"no program was extracted from {missing}"))
                 continue
-            e = _prove(p, q, ranges, timeout_ms)
+            e = prove(k, founder, p, q)
             if e.verdict is Verdict.EQUIVALENT:
                 members[g].append((k, e))
                 break

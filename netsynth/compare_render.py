@@ -19,7 +19,7 @@ def sections(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
     for n in nets:
         f, sp, sz = n["fidelity"], n["speed"], n["size"]
         against.append([n["name"], _share(f) if f else "-",
-                        _share(n["beyond"]) if n["beyond"] else "not measurable",
+                        _beyond(n),
                         f"{sp['network_us_per_query']:.3f} / {sp['program_us_per_query']:.4f}"
                         if sp else "-",
                         _ratio(sp["speedup"]) if sp else "-",
@@ -38,14 +38,20 @@ def render(data: dict[str, Any]) -> str:
     """The comparison as text for a terminal."""
     groups, nets = data["groups"], data["networks"]
     lines = [f"netsynth compare: {len(nets)} networks, {_outcome(data)}",
-             f"shared    {_ranges(data['ranges'])}: {data['points']:,} points"
+             f"shared    {_domain(data)}: {data['points']:,} "
+             f"{'sequences' if data.get('lengths') else 'points'}"
              f" ({'whole shared domain' if data['exhaustive'] else 'a sample'})"]
     for k, g in enumerate(groups):
         lines.append("")
         lines.append(f"group {k + 1}   {g['program'] if g['program'] is not None else '(no program)'}"
                      f"   shared by {', '.join(g['members'])}")
+        if g.get("table"):
+            lines += ["  program", *("    " + ln for ln in g["table"].splitlines())]
         if g["python"]:
             lines += ["  python", *("    " + ln for ln in g["python"].splitlines())]
+        if g.get("skeleton"):
+            lines += [f"  skeleton  {g['skeleton']}", "  fitted constants, side by side",
+                      *("  " + ln for ln in _table(*_constants(g)))]
         for member, proof in zip(g["members"], g["proofs"]):
             own = next(n for n in nets if n["name"] == member)["program"]
             if own is not None and own != g["program"]:
@@ -54,7 +60,8 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", title, *_table(header, rows)]
     lines += ["", "departures from the group's program"]
     lines += _departures(nets) or ["  none: every network does exactly what its group's program does"]
-    lines += ["", f"between networks (on the {data['points']:,} points of the shared domain"
+    unit = "sequences" if data.get("lengths") else "points"
+    lines += ["", f"between networks (on the {data['points']:,} {unit} of the shared domain"
                   f"{'' if data['exhaustive'] else ', sampled'})"]
     width = max((len(f"{p['a']} / {p['b']}") for p in data["pairs"]), default=0)
     for p in data["pairs"]:
@@ -62,7 +69,8 @@ def render(data: dict[str, Any]) -> str:
         if not p["differ"]:
             lines.append(f"  {pair}  agree on all {p['checked']:,}")
             continue
-        shown = "; ".join(f"{_point(q['inputs'])}: {q['a']} vs {q['b']}" for q in p["points"])
+        shown = "; ".join(f"{_point(q['inputs'])}: {_num(q['a'])} vs {_num(q['b'])}"
+                          for q in p["points"])
         lines.append(f"  {pair}  differ on {p['differ']:,} of {p['checked']:,}"
                      + (f", e.g. {shown}" if shown else ""))
     if data["relations"]:
@@ -89,12 +97,17 @@ def html(data: dict[str, Any]) -> str:
     groups = [[str(k + 1), g["program"] or "(no program)", ", ".join(g["members"])]
               for k, g in enumerate(data["groups"])]
     headline = f"{len(data['networks'])} networks, {_outcome(data)}"
-    parts = [f"<p><b>{escape(headline)}</b> on {escape(_ranges(data['ranges']))}</p>",
+    parts = [f"<p><b>{escape(headline)}</b> on {escape(_domain(data))}</p>",
              "<p><b>groups</b></p>", table(["group", "program", "networks"], groups)]
+    for k, g in enumerate(data["groups"]):
+        if g.get("skeleton"):
+            parts += [f"<p><b>group {k + 1}: skeleton</b> <code>{escape(g['skeleton'])}</code>, "
+                      f"fitted constants side by side</p>", table(*_constants(g))]
     for title, header, rows in sections(data):
         parts += [f"<p><b>{escape(title)}</b></p>", table(header, rows)]
     pairs = [[p["a"], p["b"], f"{p['differ']:,} of {p['checked']:,}",
-              "; ".join(f"{_point(q['inputs'])}: {q['a']} vs {q['b']}" for q in p["points"])]
+              "; ".join(f"{_point(q['inputs'])}: {_num(q['a'])} vs {_num(q['b'])}"
+                        for q in p["points"])]
              for p in data["pairs"]]
     parts += ["<p><b>between networks</b> (points where their outputs differ)</p>",
               table(["network", "network", "differ on", "e.g."], pairs)]
@@ -113,14 +126,54 @@ def html(data: dict[str, Any]) -> str:
 def _outcome(data: dict[str, Any]) -> str:
     n = len(data["groups"])
     if data["outcome"] == "one program":
-        return "one program"
+        return "one formula" if data.get("family") == "real" else "one program"
     if data["outcome"] == "several programs":
         return f"{n} groups, proved different"
     return f"{n} groups, not all proved different (undecided)"
 
 
-def _ranges(ranges: dict[str, list[int]]) -> str:
-    return ", ".join(f"{name} in [{lo}, {hi}]" for name, (lo, hi) in ranges.items())
+def _ranges(ranges: dict[str, list[Any]]) -> str:
+    return ", ".join(f"{name} in [{_num(lo)}, {_num(hi)}]" for name, (lo, hi) in ranges.items())
+
+
+def _domain(data: dict[str, Any]) -> str:
+    """The shared domain: the shared ranges, and for sequences their shared lengths."""
+    lengths = data.get("lengths")
+    if not lengths:
+        return _ranges(data["ranges"])
+    return f"sequences of {lengths[0]}..{lengths[1]} steps, {_ranges(data['ranges'])}"
+
+
+def _num(v: Any) -> str:
+    """A value as the page shows it: floats to 6 significant digits, the rest as they are."""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_num(x) for x in v) + "]"
+    return str(v)
+
+
+def _beyond(n: dict[str, Any]) -> str:
+    if n["beyond"]:
+        return _share(n["beyond"])
+    f = n.get("follows")
+    if f and f["agreement"] is not None:
+        return f"{f['agreement']:.2%} of {f['points']:,}"
+    return "not measurable"
+
+
+def _constants(g: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The members' fitted constants as a table: one column per parameter of the skeleton."""
+    width = max((len(c) for c in g["constants"].values() if isinstance(c, list)), default=0)
+    rows = []
+    for name, c in g["constants"].items():
+        if isinstance(c, list):
+            rows.append([name, *(f"{v:.6g}" for v in c)])
+        else:
+            rows.append([name, *(["-"] * width), "another form: " + c if c else "no formula"])
+    extra = any(len(r) > width + 1 for r in rows)
+    return ["network", *(f"${k}" for k in range(width)), *([""] if extra else [])], \
+        [r + [""] * (width + 1 + extra - len(r)) for r in rows]
 
 
 def _codecs(encodings: dict[str, str]) -> str:
@@ -143,38 +196,51 @@ def _bytes(n: int | None) -> str:
 def _departures(nets: list[dict[str, Any]]) -> list[str]:
     lines = []
     for n in nets:
+        f, follows = n["fidelity"], n.get("follows")
+        if f and f["agree"] == f["total"] and (f.get("errors") or {}).get("max_abs_error"):
+            worst = f["disagreements"][:1]
+            lines.append(f"  {n['name']} inside its range: within the tolerance at every point "
+                         f"checked; largest error {f['errors']['max_abs_error']:.3g}"
+                         + (f", at {_disagreement(worst[0])}" if worst else ""))
+        if follows and follows["departures"]:
+            shown = "; ".join(_disagreement(d) for d in follows["departures"][:3])
+            lines.append(f"  {n['name']} beyond its range: follows the program on "
+                         f"{follows['agreement']:.2%} of {follows['points']:,} inputs; departs "
+                         f"first at {shown}" + (f" ({follows['note']})" if follows["note"] else ""))
         for where, f in (("inside its range", n["fidelity"]), ("beyond its range", n["beyond"])):
             if f and f["agree"] < f["total"]:
                 shown = "; ".join(_disagreement(d) for d in f["disagreements"][:3])
                 lines.append(f"  {n['name']} {where}: {f['total'] - f['agree']:,} of "
                              f"{f['total']:,} points{' (sampled)' if not f['exhaustive'] else ''}"
                              + (f", e.g. {shown}" if shown else ""))
-        if n["beyond"] is None and n["beyond_note"]:
+        if n["beyond"] is None and n["beyond_note"] and not (follows and follows["agreement"] is not None):
             lines.append(f"  {n['name']} beyond its range: not measurable ({n['beyond_note']})")
     return lines
 
 
 def _disagreement(d: dict[str, Any]) -> str:
-    program = "overflow" if d.get("overflow") else d["program"]
-    return f"{_point(d['inputs'])}: network {d['network']}, program {program}"
+    program = "overflow" if d.get("overflow") else _num(d["program"])
+    return f"{_point(d['inputs'])}: network {_num(d['network'])}, program {program}"
 
 
 def _proof(p: dict[str, Any]) -> str:
     if p["verdict"] == "equivalent":
-        return "proved equal by Z3 on the shared ranges"
+        return p.get("reason") or "proved equal by Z3 on the shared ranges"
     return f"{p['verdict']} ({p['reason']})" if p.get("reason") else p["verdict"]
 
 
 def _apart(r: dict[str, Any]) -> str:
     if r["verdict"] == "counterexample":
         c = r["counterexample"]
-        return (f"proved different by Z3: at {_point(c['inputs'])} group {r['a'] + 1} gives "
-                f"{c['reference']}, group {r['b'] + 1} gives {c['program']}")
+        how = f" ({r['reason']})" if r.get("reason") else ""
+        return (f"{'different' if how else 'proved different by Z3'}: at {_point(c['inputs'])} group "
+                f"{r['a'] + 1} gives {_num(c['reference'])}, group {r['b'] + 1} gives "
+                f"{_num(c['program'])}{how}")
     return f"unknown: neither proved equal nor different ({r.get('reason') or 'Z3 gave no answer'})"
 
 
 def _point(inputs: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in inputs.items())
+    return ", ".join(f"{k}={_num(v)}" for k, v in inputs.items())
 
 
 def _ratio(speedup: float) -> str:

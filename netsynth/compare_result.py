@@ -28,7 +28,7 @@ from verifier.equivalence import Equivalence, Verdict
 from verifier.fidelity import Fidelity
 from verifier.speed import Size, Speed
 
-Value = int | bool
+Value = int | bool | float | list
 
 
 class Outcome(enum.Enum):
@@ -49,13 +49,23 @@ class Group:
     program: Program | None
     members: tuple[str, ...]
     proofs: tuple[Equivalence, ...]
+    # Real formulas: the program with its constants abstracted ($0, $1...), and per member its
+    # constants in that order (a list), its own formula (text) when its skeleton differs, or None.
+    skeleton: str | None = None
+    constants: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"program": self.program.show() if self.program is not None else None,
-                "python": self.program.to_python() if self.program is not None else None,
-                "size": self.program.size if self.program is not None else None,
-                "members": list(self.members),
-                "proofs": [_equivalence(e) for e in self.proofs]}
+        out = {"program": one_line(self.program),
+               "python": self.program.to_python() if self.program is not None else None,
+               "size": self.program.size if self.program is not None else None,
+               "members": list(self.members),
+               "proofs": [_equivalence(e) for e in self.proofs]}
+        if self.program is not None and "\n" in self.program.show():
+            out["table"] = self.program.show()      # an automaton's table, a stateful program
+        if self.skeleton is not None:
+            out["skeleton"] = self.skeleton
+            out["constants"] = {name: c for name, c in self.constants}
+        return out
 
 
 @dataclass(frozen=True)
@@ -92,16 +102,22 @@ class Member:
     beyond_note: str | None
     speed: Speed | None               # the network against its group's program
     size: Size | None
+    # Kinds other than int and bool functions: the network against its group's program beyond
+    # its training range, by its family's verifier (`verifier.generalisation.NetworkBeyond`).
+    follows: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "model": self.model, "group": self.group,
                 "encodings": _encodings(self.spec), "status": self.report.status.value,
-                "program": self.report.text,
+                "program": one_line(self.report.program),
                 "fidelity": self.fidelity.to_dict() if self.fidelity is not None else None,
                 "beyond": self.beyond.to_dict() if self.beyond is not None else None,
                 "beyond_note": self.beyond_note,
                 "speed": self.speed.to_dict() if self.speed is not None else None,
                 "size": self.size.to_dict() if self.size is not None else None,
+                "follows": None if self.follows is None else {
+                    "agreement": self.follows.agreement, "points": self.follows.points,
+                    "note": self.follows.note, "departures": self.follows.departures_dict()},
                 "report": self.report.to_dict()}
 
 
@@ -162,6 +178,8 @@ class CompareReport:
     execution: Execution
     options: dict[str, Any]                            # the search options every network got
     notes: tuple[str, ...] = ()
+    family: str = "function"                           # the kind of network (Spec.family)
+    lengths: tuple[int, int] | None = None             # sequences: the shared training lengths
 
     def member(self, name: str) -> Member:
         for m in self.members:
@@ -180,7 +198,8 @@ class CompareReport:
                 "ranges": {name: list(r) for name, r in self.ranges},
                 "points": self.points, "exhaustive": self.exhaustive,
                 "execution": self.execution.to_dict(), "options": dict(self.options),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "family": self.family,
+                "lengths": list(self.lengths) if self.lengths is not None else None}
 
     def render(self) -> str:
         from netsynth.compare_render import render
@@ -194,6 +213,20 @@ class CompareReport:
         from netsynth.compare_render import html
 
         return html(self.to_dict())
+
+
+def one_line(program: Program | None) -> str | None:
+    """The program on one line, for tables: an automaton as its regular expression (or "a
+    k-state automaton" when it has none), a program with state with its lines joined by " | "."""
+    if program is None:
+        return None
+    text = program.show()
+    if "\n" not in text:
+        return text
+    if program.kind == "automaton":
+        regex = program.to_regex()
+        return f"/{regex}/" if regex is not None else f"a {program.size}-state automaton"
+    return " | ".join(text.splitlines())
 
 
 def _equivalence(e: Equivalence) -> dict[str, Any]:
