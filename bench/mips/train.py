@@ -111,7 +111,7 @@ def build(width: int, hidden: int, k: int, arch: str = "gru"):
 
 
 def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = None,
-          lr: float = 3e-3) -> dict:
+          lr: float = 3e-3, decay: float = 0.7) -> dict:
     import torch
 
     spec = spec_of(task)
@@ -149,7 +149,7 @@ def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = No
                 break
             if steps % 1000 == 0:
                 for g in opt.param_groups:
-                    g["lr"] *= 0.7
+                    g["lr"] *= decay
             if steps % 500 == 0:
                 print(f"  {task.name} step {steps}: held-out step accuracy {acc:.4f}", flush=True)
     if best[1] is not None:
@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", choices=("gru", "lstm", "relu"), default="gru")
     parser.add_argument("--hidden", type=int, default=None, help="hidden size (32; 64 for numeric outputs)")
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--decay", type=float, default=0.7, help="learning rate factor every 1,000 steps")
     parser.add_argument("--keep-better", action="store_true",
                         help="with --force, keep the committed model when the new one is not more accurate")
     args = parser.parse_args(argv)
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         if task.outputs != 1:
             print(f"{task.name}: skipped (a 2-D output per step)", flush=True)
             continue
-        result = train(task, args.seconds, args.arch, args.hidden, args.lr)
+        result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay)
         folder = MODELS / task.name
         staging = MODELS / ".staging" / task.name
         export(task, result["net"], result["spec"], staging)
