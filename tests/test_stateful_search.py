@@ -74,11 +74,15 @@ def test_the_program_found_is_the_definition(name: str, registers: int) -> None:
     assert result.extra["trace"][0]["t"] == 0 and "def f(xs)" in result.extra["python"]
 
 
-def test_two_registers_newton_freebody() -> None:
-    task = BY_NAME["Newton_Freebody"]
-    result = run(spec_for("Newton_Freebody"), Definition(task), options=SearchOptions(timeout=100))
+@pytest.mark.parametrize("name", ["Newton_Freebody", "Newton_Gravity", "Newton_Spring"])
+def test_two_registers_the_newton_tasks(name: str) -> None:
+    """Spring's velocity reads the position's old value (the running-sum phase, integrate.py)."""
+    task = BY_NAME[name]
+    seen = []
+    result = run(spec_for(name), Definition(task), options=SearchOptions(timeout=100), progress=seen.append)
     assert result.accepted and len(result.program.registers) == 2
     equals_definition(task, result.program)
+    assert "output as a running sum" in {p.phase for p in seen}
 
 
 def test_a_real_gru_through_onnx_runtime() -> None:

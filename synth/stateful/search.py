@@ -34,6 +34,7 @@ from synth.stateful.registers import as_int, grid, previous, register_values, si
 from synth.stateful.sample import Sample, StepDomain, check_set, constants, step_domain
 from synth.stateful.tables import MAX_ROWS, S_RANGE, OutTable, ceilings, letter_codes, run_table
 from synth.stateful.terms import STEP_OPERATORS, Bank, linear
+from synth.stateful.integrate import running_sum
 from synth.stateful.whitebox import white_box_registers
 
 MAX_ROUNDS = 6
@@ -178,7 +179,7 @@ class _Finder:
         from the hidden states (whitebox.py): the two-register phase before steps of 6-7 nodes."""
         small, large = OUT_PASSES
         six, two = (lambda: self._one(small, 6, FIRST_SIZE)), self._two
-        phases = (self._window, self._output_is_register, lambda: self._one(small, 1, 5),
+        phases = (self._window, self._output_is_register, lambda: running_sum(self), lambda: self._one(small, 1, 5),
                   self._output_is_second_register, *((two, six) if (registers or 0) >= 2 else (six, two)),
                   lambda: self._one(small, FIRST_SIZE + 1, STEP_SIZE[0]),
                   lambda: self._one(large, 1, STEP_SIZE[0]))
