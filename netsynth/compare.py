@@ -309,8 +309,10 @@ def _judge_kind(nets, oracles, reports, ranges, options, execution, listed, bega
     groups, relations, index = group([r.program for r in reports], names, prove=prove)
     if family == "real":
         own = {n: r.program for n, r in zip(names, reports)}
+        opened = dict(zip(names, oracles))
         groups = tuple(replace(g, skeleton=shape, constants=rows) for g in groups
-                       for shape, rows in [constants(g.program, g.members, own)])
+                       for shape, rows in [constants(g.program, g.members, own, opened,
+                                                     seed=options.seed)])
     members, notes = [], []
     for n, o, r, g in zip(nets, oracles, reports, index):
         shared = groups[g].program

@@ -134,12 +134,15 @@ def departures(program: Expression, oracle: Any, *, listed: int, seed: int = 0,
 
 
 def pairs(names: Sequence[str], outputs: Sequence[np.ndarray], columns: Mapping[str, np.ndarray],
-          *, exhaustive: bool, listed: int) -> tuple[Pair, ...]:
-    """For every two networks, the points of `columns` where their `outputs` differ."""
+          *, exhaustive: bool, listed: int,
+          agree: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[Pair, ...]:
+    """For every two networks, the points of `columns` where their `outputs` differ (where
+    `agree(a, b)` is False: real outputs are compared under their tolerance)."""
     out = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            differ = np.flatnonzero(outputs[i] != outputs[j])
+            same = outputs[i] == outputs[j] if agree is None else agree(outputs[i], outputs[j])
+            differ = np.flatnonzero(~same)
             points = tuple(PairPoint(tuple((n, c[k].item()) for n, c in columns.items()),
                                      outputs[i][k].item(), outputs[j][k].item())
                            for k in differ[:listed])

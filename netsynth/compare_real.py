@@ -10,7 +10,8 @@
   a numeric check, said so in the proof's reason, never called proved. Formulas of different
   skeletons that are not proved equal stay apart: a counterexample when they differ beyond that
   error, else UNKNOWN.
-- `constants(group, programs)`: each member's fitted constants aligned with the group's skeleton.
+- `constants(program, members, ...)`: the group's skeleton and, side by side, each member's
+  constants: those of its own formula, and the skeleton's fitted to the network itself.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ def prover(common: Any, tolerances: Mapping[str, float], names: Sequence[str], *
         exact = real.prove(p, q, common, timeout_ms=timeout_ms, seed=seed)
         if exact.verdict is Verdict.EQUIVALENT:
             return exact
-        a, b = p.evaluate(columns), q.evaluate(columns)
-        bad = a.bad | b.bad | ~np.isfinite(a.values) | ~np.isfinite(b.values)
-        diff = np.where(bad, np.inf, np.abs(a.values - b.values))
-        scale = float(np.std(b.values[~bad])) if (~bad).sum() > 1 else 0.0
-        rms = float(np.sqrt(np.mean(diff[~bad] ** 2))) / scale if scale > 0 and (~bad).any() \
-            else float("inf")
+        with np.errstate(all="ignore"):
+            a, b = p.evaluate(columns), q.evaluate(columns)
+            bad = a.bad | b.bad | ~np.isfinite(a.values) | ~np.isfinite(b.values)
+            diff = np.where(bad, np.inf, np.abs(a.values - b.values))
+            scale = float(np.std(b.values[~bad])) if (~bad).sum() > 1 else 0.0
+            rms = float(np.sqrt(np.mean(diff[~bad] ** 2))) / scale \
+                if scale > 0 and (~bad).any() else float("inf")
         allowed = max(tolerances.get(names[k], DEFAULT_TOLERANCE),
                       tolerances.get(names[j], DEFAULT_TOLERANCE))
         within = metric.agree(a.values, b.values, bad) | (a.bad & b.bad)
@@ -100,20 +102,33 @@ def prover(common: Any, tolerances: Mapping[str, float], names: Sequence[str], *
 
 
 def constants(program: Expression | None, members: Sequence[str],
-              programs: Mapping[str, Expression | None]) -> tuple[str | None, tuple[tuple[str, Any], ...]]:
-    """The group's skeleton (text) and, for each member, its constants in the skeleton's order,
-    or its own formula (text) when its skeleton differs (None when nothing was extracted)."""
+              programs: Mapping[str, Expression | None], oracles: Mapping[str, Any], *,
+              seed: int = 0, points: int = 4000) -> tuple[str | None, tuple[tuple[str, Any], ...]]:
+    """The group's skeleton (text) and, per member, {"formula": its own formula's constants in the
+    skeleton's order (its formula's text when its skeleton differs, None when it has none),
+    "network": the skeleton's constants fitted to the network itself (scipy least squares from
+    the group's constants, on `points` of its own box: synth.real.fit.refine), "error": that
+    fit's relative RMS error}."""
+    from oracle import sampling
+    from synth.real.fit import literals, refine
+
     if program is None:
         return None, ()
     shape, _ = skeleton(program)
     rows = []
     for name in members:
-        own = programs.get(name)
-        if own is None:
-            rows.append((name, None))
-            continue
-        its, values = skeleton(own)
-        rows.append((name, list(values) if its.node == shape.node else own.show()))
+        own, oracle = programs.get(name), oracles[name]
+        formula: Any = None
+        if own is not None:
+            its, values = skeleton(own)
+            formula = list(values) if its.node == shape.node else own.show()
+        columns = sampling.sample(oracle.spec, points, seed=seed)
+        X = np.column_stack([columns[n] for n in program.inputs])
+        y = np.asarray(oracle.query(columns), np.float64)
+        with np.errstate(all="ignore"):
+            fitted, error = refine(program.node, X, y, list(program.inputs), starts=1, seed=seed)
+        rows.append((name, {"formula": formula, "network": literals(fitted),
+                            "error": float(error)}))
     return shape.show(), tuple(rows)
 
 

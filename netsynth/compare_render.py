@@ -50,7 +50,9 @@ def render(data: dict[str, Any]) -> str:
         if g["python"]:
             lines += ["  python", *("    " + ln for ln in g["python"].splitlines())]
         if g.get("skeleton"):
-            lines += [f"  skeleton  {g['skeleton']}", "  fitted constants, side by side",
+            lines += [f"  skeleton  {g['skeleton']}",
+                      "  constants side by side: each network's formula's, and the skeleton's "
+                      "fitted to the network itself",
                       *("  " + ln for ln in _table(*_constants(g)))]
         for member, proof in zip(g["members"], g["proofs"]):
             own = next(n for n in nets if n["name"] == member)["program"]
@@ -163,17 +165,26 @@ def _beyond(n: dict[str, Any]) -> str:
 
 
 def _constants(g: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """The members' fitted constants as a table: one column per parameter of the skeleton."""
-    width = max((len(c) for c in g["constants"].values() if isinstance(c, list)), default=0)
-    rows = []
-    for name, c in g["constants"].items():
-        if isinstance(c, list):
-            rows.append([name, *(f"{v:.6g}" for v in c)])
-        else:
-            rows.append([name, *(["-"] * width), "another form: " + c if c else "no formula"])
-    extra = any(len(r) > width + 1 for r in rows)
-    return ["network", *(f"${k}" for k in range(width)), *([""] if extra else [])], \
-        [r + [""] * (width + 1 + extra - len(r)) for r in rows]
+    """The members' constants as a table: one column per parameter of the skeleton for those of
+    its own formula, then for the skeleton fitted to the network, and that fit's error."""
+    rows, width = g["constants"], len(_params(g["skeleton"]))
+    params = [f"${k}" for k in range(width)]
+    header = ["network", *(f"{p} formula" for p in params), *(f"{p} network" for p in params),
+              "fit rel. RMS"]
+    out = []
+    for name, c in rows.items():
+        own = c["formula"]
+        cells = [f"{v:.6g}" for v in own] if isinstance(own, list) else \
+            [own or "no formula"] + [""] * (width - 1)
+        fitted = [f"{v:.6g}" for v in c["network"]] or [""] * width
+        out.append([name, *cells[:width], *fitted[:width], f"{c['error']:.2g}"])
+    return header, out
+
+
+def _params(skeleton: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"\$\d+", skeleton))
 
 
 def _codecs(encodings: dict[str, str]) -> str:
@@ -194,6 +205,8 @@ def _bytes(n: int | None) -> str:
 
 
 def _departures(nets: list[dict[str, Any]]) -> list[str]:
+    """Where each network departs from its group's program, inside its range then beyond it. A
+    real formula's points are its largest errors, largest first."""
     lines = []
     for n in nets:
         f, follows = n["fidelity"], n.get("follows")
@@ -202,18 +215,18 @@ def _departures(nets: list[dict[str, Any]]) -> list[str]:
             lines.append(f"  {n['name']} inside its range: within the tolerance at every point "
                          f"checked; largest error {f['errors']['max_abs_error']:.3g}"
                          + (f", at {_disagreement(worst[0])}" if worst else ""))
-        if follows and follows["departures"]:
-            shown = "; ".join(_disagreement(d) for d in follows["departures"][:3])
-            lines.append(f"  {n['name']} beyond its range: follows the program on "
-                         f"{follows['agreement']:.2%} of {follows['points']:,} inputs; departs "
-                         f"first at {shown}" + (f" ({follows['note']})" if follows["note"] else ""))
         for where, f in (("inside its range", n["fidelity"]), ("beyond its range", n["beyond"])):
             if f and f["agree"] < f["total"]:
                 shown = "; ".join(_disagreement(d) for d in f["disagreements"][:3])
                 lines.append(f"  {n['name']} {where}: {f['total'] - f['agree']:,} of "
                              f"{f['total']:,} points{' (sampled)' if not f['exhaustive'] else ''}"
                              + (f", e.g. {shown}" if shown else ""))
-        if n["beyond"] is None and n["beyond_note"] and not (follows and follows["agreement"] is not None):
+        if follows and follows["departures"]:
+            shown = "; ".join(_disagreement(d) for d in follows["departures"][:3])
+            lines.append(f"  {n['name']} beyond its range: follows the program on "
+                         f"{follows['agreement']:.2%} of {follows['points']:,} inputs; departs "
+                         f"first at {shown}" + (f" ({follows['note']})" if follows["note"] else ""))
+        elif n["beyond"] is None and n["beyond_note"] and not (follows and follows["agreement"] is not None):
             lines.append(f"  {n['name']} beyond its range: not measurable ({n['beyond_note']})")
     return lines
 

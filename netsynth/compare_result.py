@@ -118,7 +118,7 @@ class Member:
                 "follows": None if self.follows is None else {
                     "agreement": self.follows.agreement, "points": self.follows.points,
                     "note": self.follows.note, "departures": self.follows.departures_dict()},
-                "report": self.report.to_dict()}
+                "report": _report_dict(self.report)}
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,19 @@ class CompareReport:
         from netsynth.compare_render import html
 
         return html(self.to_dict())
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    """`report.to_dict()`. A sequence network's report without fidelity (nothing extracted)
+    cannot give it today: `Report.to_dict` asks `oracle.sampling.domain`, which has no columns
+    for sequences (AttributeError); its status, stop reason and notes then stand for it."""
+    try:
+        return report.to_dict()
+    except AttributeError:
+        if report.fidelity is not None or report.spec.sequence is None:
+            raise
+        return {"status": report.status.value, "program": None,
+                "stop_reason": str(report.stop_reason), "notes": list(report.notes)}
 
 
 def one_line(program: Program | None) -> str | None:
