@@ -13,6 +13,7 @@ import oracle
 from bench_kit import bench_module
 from dsl.ast import size
 from dsl.evaluate import evaluate
+from dsl.types import INT
 from oracle.spec import load_spec
 from synth import search
 from synth.options import SearchOptions
@@ -36,8 +37,38 @@ def test_a_byte_function_is_found_through_its_bits(name, op):
     got = evaluate(result.program, {"x": x}, dsl=problem.dsl)
     assert not got.bad.any() and (got.values == BY_NAME[name].truth(x)).all()
     assert size(result.program) > 8              # past the size bound: the parts were searched
-    assert any(n.startswith(f"decomposition: {op}-separable") for n in result.notes)
-    assert sum(n.startswith("part {bit ") for n in result.notes) == 8
+    # the report names the decomposition as one formula, not eight part lines
+    fold = {"+": "sum", "^": "xor"}[op]
+    modulo = " modulo 256" if op == "+" else ""
+    assert f"decomposition found: {fold} over i in 0..7 of (x >>u i & 1); {op}-separable" \
+           f"{modulo} over the bits: 8 parts" in result.notes
+    assert not any(n.startswith("part {") for n in result.notes)
+
+
+@pytest.mark.parametrize("ops", [None, ("add", "bitand", "lshr")])
+def test_a_one_bit_part_is_read_off_with_the_natural_program(ops):
+    """Every single-bit part of popcount is `x >>u k & 1` whatever other operators the DSL has
+    (with all of bv8's, the search's first fit for bit 3 was `x /u (x | 8)`); the joined program
+    is the sum of the bits."""
+    problem, result = solve("popcount", max_size=4, timeout=20, ops=ops)
+    terms = " + ".join(["(x & 1)"] + [f"(x >>u {k} & 1)" for k in range(1, 8)])
+    assert result.accepted and problem.dsl.show(result.program) == terms
+
+
+def test_the_formula_is_given_only_when_the_parts_follow_one_pattern():
+    """Parts that are not one program in the bit index are listed, not folded into a formula."""
+    from dsl import get_dsl
+    from synth.intprobes import decompose, separability as sep
+
+    dsl = get_dsl("bv8")
+    split = sep.Split("+", tuple((sep.Coordinate("x", 1 << k),) for k in range(4)), {"x": 0}, 0,
+                      256)
+    parts = [("", dsl.parse(f"x >>u {k} & 1", {"x": INT})) for k in range(4)]
+    assert decompose.formula(split, parts, dsl) == "sum over i in 0..3 of (x >>u i & 1)"
+    parts[2] = ("", dsl.parse("x >>u 2 & 1 & x", {"x": INT}))     # equal values, other shape
+    assert decompose.formula(split, parts, dsl) is None
+    parts[2] = ("", dsl.parse("x >>u 1 & 1", {"x": INT}))         # another bit: wrong values
+    assert decompose.formula(split, parts, dsl) is None
 
 
 def test_the_floor_average_joins_three_parts():

@@ -41,7 +41,7 @@ def test_with_the_discovered_literals_the_search_finds_the_clamp():
     spec = load_spec(CLAMP)
     net = oracle.load(spec)
     problem = Problem.from_spec(spec, net)
-    assert any("literals from the network: 40 (plateau" in n for n in problem.notes)
+    assert any(n.startswith("literals from the network: 40 (plateau") for n in problem.notes)
     result = search.run(problem, options=SearchOptions(max_size=5, timeout=30))
     assert result.accepted
     x = np.arange(64)
@@ -156,3 +156,16 @@ def test_a_shift_by_an_input_becomes_a_shift_by_a_literal_where_the_network_agre
 
 # Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
 pytestmark = pytest.mark.integration
+
+
+def test_the_literals_note_is_short():
+    """The note names the first few literals with one source each, then counts the rest."""
+    found = [literals.Found(v, (f"plateau of the output for x in [{v}, {v + 9}]",
+                                "the output's maximum")) for v in range(100, 112)]
+    text = literals.note(found)
+    assert text.startswith("literals from the network: 100 (plateau of the output for x in "
+                           "[100, 109], and 1 more); 101 (")
+    assert text.endswith("; and 9 more: 103, 104, 105, 106, 107, 108, ...")
+    assert len(text) < 260
+    assert literals.note(found[:1]) == ("literals from the network: 100 (plateau of the output "
+                                        "for x in [100, 109], and 1 more)")

@@ -107,6 +107,11 @@ def attempt(problem, *, options, run, cancel=None, executor=None) -> Decomposed:
         if not values.any():            # the network ignores these coordinates
             notes.append(f"part {{{label}}}: always 0, left out")
             continue
+        program = _one_bit(problem, options, group, part_spec, values)
+        if program is not None:
+            parts.append((label, program))
+            notes.append(f"part {{{label}}}: {problem.dsl.show(program)} (one bit, read off)")
+            continue
         sub = Problem.from_spec(part_spec, part_oracle, discover=False)
         result = run(sub, options=dataclasses.replace(options, timeout=share), cancel=cancel,
                      executor=executor)
@@ -120,8 +125,100 @@ def attempt(problem, *, options, run, cancel=None, executor=None) -> Decomposed:
         notes.append(f"part {{{label}}}: {problem.dsl.show(program)}")
     if any(p is None for _, p in parts) or not parts:
         return Decomposed(None, split, tuple(parts), tuple(notes))
+    notes = _summarised(notes, split, parts, problem.dsl)
     return Decomposed(join(split, [p for _, p in parts], problem.target_type), split,
                       tuple(parts), tuple(notes))
+
+
+#: How each join reads as a formula over its parts.
+FOLD = {"+": "sum", "^": "xor", "|": "or"}
+
+
+def formula(split: sep.Split, parts, dsl) -> str | None:
+    """The decomposition as one line when its parts are one program in the bit index: each
+    group one bit of the same input, and one part's program, its bit position made a variable
+    i, equal to every other part's on the part's domain. E.g. popcount: `sum over i in 0..7 of
+    (x >>u i & 1)`. None otherwise (the parts are then listed one by one)."""
+    bits = [(g[0].name, g[0].mask.bit_length() - 1) for g, _ in zip(split.groups, parts)
+            if len(g) == 1 and g[0].mask is not None]
+    if len(bits) != len(parts) or len(parts) < 3 or len({n for n, _ in bits}) != 1:
+        return None
+    name = bits[0][0]
+    programs = {k: p for (_, k), (_, p) in zip(bits, parts)}
+    xs = np.arange(2 << max(programs), dtype=np.int64)       # every value of the bits in play
+    for k, program in programs.items():     # the template: a part whose position shows once
+        if k < 2 or _count(program, k) != 1:
+            continue
+        if all(np.array_equal(_values(_put(program, k, j), name, xs, dsl),
+                              _values(p, name, xs, dsl)) for j, p in programs.items()):
+            shown = dsl.show(_put(program, k, "i"))
+            lo, hi = min(programs), max(programs)
+            over = f"i in {lo}..{hi}" if sorted(programs) == list(range(lo, hi + 1)) else \
+                f"i in {{{', '.join(map(str, sorted(programs)))}}}"
+            constant = f" {split.op} {split.constant}" if split.op != "|" and split.constant else ""
+            return f"{FOLD[split.op]} over {over} of ({shown}){constant}"
+    return None
+
+
+def _summarised(notes: list[str], split, parts, dsl) -> list[str]:
+    """The notes with the parts' lines replaced by the formula, when the parts have one."""
+    line = formula(split, parts, dsl)
+    if line is None:
+        return notes
+    return [f"decomposition found: {line}; {split.describe_short()}" if n.startswith(
+        "decomposition: ") else n for n in notes if not n.startswith("part {")]
+
+
+def _count(node: Node, value: int) -> int:
+    if isinstance(node, Const):
+        return int(node.value == value and not isinstance(node.value, bool))
+    return sum(_count(a, value) for a in getattr(node, "args", ()))
+
+
+def _put(node: Node, old: int, new) -> Node:
+    """`node` with its literal `old` replaced by the literal `new`, or by the variable i."""
+    if isinstance(node, Const) and node.value == old and not isinstance(node.value, bool):
+        return Var("i", INT) if new == "i" else Const(new, INT)
+    if isinstance(node, App):
+        return App(node.op, tuple(_put(a, old, new) for a in node.args), node.type)
+    return node
+
+
+def _values(program: Node, name: str, xs: np.ndarray, dsl) -> np.ndarray:
+    from dsl.evaluate import evaluate
+
+    got = evaluate(program, {name: xs}, dsl=dsl)
+    return np.where(got.bad, -1, got.values) if got.bad is not None else got.values
+
+
+def _one_bit(problem, options, group, part_spec, values: np.ndarray) -> Node | None:
+    """The part of a single bit k of x whose value is c when the bit is set and 0 when not, read
+    off without a search: `x >>u k & 1`, `x & 2^k` or `(x >>u k & 1) * c`, the first the DSL's
+    allowed operators can write; checked on the part's domain. None for any other part."""
+    if len(group) != 1 or group[0].mask is None or problem.target_type != INT:
+        return None
+    from dsl.evaluate import evaluate
+    from synth.search import operators
+
+    name, mask = group[0].name, group[0].mask
+    k, c = mask.bit_length() - 1, int(values.max())
+    allowed = operators(problem.dsl, options.ops)
+    x = Var(name, INT)
+    bit = x if k == 0 else App("lshr", (x, Const(k, INT)), INT)
+    bit = App("bitand", (bit, Const(1, INT)), INT)
+    if c == 1:
+        program, needs = bit, {"bitand"} | ({"lshr"} if k else set())
+    elif c == mask:
+        program, needs = App("bitand", (x, Const(mask, INT)), INT), {"bitand"}
+    else:
+        program, needs = App("mul", (bit, Const(c, INT)), INT), {"bitand", "mul"} | (
+            {"lshr"} if k else set())
+    if not needs <= allowed:
+        return None
+    points = sep.domain_points(part_spec, np.random.default_rng(0))
+    got = evaluate(program, points, dsl=problem.dsl)
+    ok = (got.bad is None or not got.bad.any()) and np.array_equal(got.values, values)
+    return program if ok else None
 
 
 def join(split: sep.Split, programs: list[Node], typ) -> Node:

@@ -114,6 +114,24 @@ def discover(spec, oracle, *, known: set[int] = frozenset(), seed: int = 0,
     return [Found(v, tuple(dict.fromkeys(s))) for v, s in found.items()]
 
 
+#: Literals a note names with their sources; the rest are counted.
+NOTED = 3
+
+
+def note(found: list[Found], *, shown: int = NOTED) -> str:
+    """The search's note on the literals read from the network, short: the first `shown` with
+    their first source, then how many more (`literals from the network: 40 (plateau of the
+    output for x in [40, 63]), ...; and 9 more: 17, 200, ...`)."""
+    head = "; ".join(f"{f.value} ({f.sources[0]}" + (
+        f", and {len(f.sources) - 1} more" if len(f.sources) > 1 else "") + ")"
+        for f in found[:shown])
+    rest = found[shown:]
+    if rest:
+        values = ", ".join(str(f.value) for f in rest[:6]) + (", ..." if len(rest) > 6 else "")
+        head += f"; and {len(rest)} more: {values}"
+    return "literals from the network: " + head
+
+
 def _runs(ys: np.ndarray, min_run: int) -> list[tuple[int, int, int]]:
     """(value, first index, last index) of each run of at least `min_run` equal values."""
     edges = np.flatnonzero(np.diff(ys)) + 1

@@ -51,6 +51,12 @@ class Split:
         mod = f" modulo {self.modulus}" if self.op == "+" and self.modulus else ""
         return f"{self.op}-separable{mod} over the {self.over()}: {len(self.groups)} parts {parts}"
 
+    def describe_short(self) -> str:
+        """As `describe`, the parts counted, not listed: `+-separable modulo 256 over the bits:
+        8 parts`."""
+        mod = f" modulo {self.modulus}" if self.op == "+" and self.modulus else ""
+        return f"{self.op}-separable{mod} over the {self.over()}: {len(self.groups)} parts"
+
 
 def label(group) -> str:
     """`x`, `bit 3 of x`, `bits 1-7 of x`, `bit 0 of x, bit 0 of y`: a group of coordinates."""
