@@ -111,7 +111,7 @@ def build(width: int, hidden: int, k: int, arch: str = "gru"):
 
 
 def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = None,
-          lr: float = 3e-3, decay: float = 0.7) -> dict:
+          lr: float = 3e-3, decay: float = 0.7, max_steps: int | None = None) -> dict:
     import torch
 
     spec = spec_of(task)
@@ -125,7 +125,7 @@ def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = No
     test_x = task.sample(2000, task.seq_len, np.random.default_rng(99))
     test_y = task.truth(test_x)
     start, steps, best = time.monotonic(), 0, (-1.0, None)
-    while time.monotonic() - start < seconds:
+    while time.monotonic() - start < seconds and (max_steps is None or steps < max_steps):
         t = int(rng.integers(1, task.seq_len + 1)) if steps % 2 else task.seq_len
         x = task.sample(256, t, rng)
         y = torch.from_numpy(task.truth(x))
@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hidden", type=int, default=None, help="hidden size (32; 64 for numeric outputs)")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--decay", type=float, default=0.7, help="learning rate factor every 1,000 steps")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop after this many steps too (a budget that does not shrink under load)")
     parser.add_argument("--keep-better", action="store_true",
                         help="with --force, keep the committed model when the new one is not more accurate")
     args = parser.parse_args(argv)
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         if task.outputs != 1:
             print(f"{task.name}: skipped (a 2-D output per step)", flush=True)
             continue
-        result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay)
+        result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay, args.max_steps)
         folder = MODELS / task.name
         staging = MODELS / ".staging" / task.name
         export(task, result["net"], result["spec"], staging)
