@@ -96,7 +96,7 @@ def run(store: Store, settings: Settings, job_id: str, attempt: int, cancel: thr
 
     try:
         stored = {k: v for k, v in job.options.items() if v is not None}
-        defaults = api.family_defaults(job.spec) if not job.compare else {}
+        defaults = api.family_defaults(job.spec)          # a compare job: its first network's
         options = SearchOptions.from_mapping(
             {"workers": settings.workers, **defaults, **stored,
              "ray_address": settings.ray_address},

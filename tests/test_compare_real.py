@@ -1,0 +1,143 @@
+"""`netsynth.compare` on real formulas (issue 20, extended to every kind): the three networks of
+examples/real_trio, of different shapes and input scalings, trained on one law, share one formula
+and its skeleton, with each network's constants side by side; one of them swapped for the network
+of another law gives two groups. The truth is the law each network was trained on
+(examples/real_trio/train.py), evaluated here with numpy, never the search's own output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from test_service_kit import EXAMPLES
+
+pytestmark = pytest.mark.integration
+
+TRIO = [EXAMPLES / "real_trio" / n / "spec.json" for n in ("wide_relu", "deep_tanh", "narrow_silu")]
+OTHER = EXAMPLES / "real_trio" / "other_law" / "spec.json"
+
+
+def decay(a, t):
+    return 2.37 * a * np.exp(-0.61 * t)
+
+
+def other(a, t):
+    return a * t / (1 + t)
+
+
+def box(n: int = 5000) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {"a": rng.uniform(1, 3, n), "t": rng.uniform(0, 4, n)}
+
+
+def close_to(program, law, rel: float = 0.01) -> bool:
+    x = box()
+    return bool(np.allclose(program.evaluate(x).values, law(x["a"], x["t"]), rtol=rel, atol=1e-3))
+
+
+@pytest.fixture(scope="module")
+def trio():
+    import netsynth
+
+    return netsynth.compare(*TRIO, verify=False, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def swapped():
+    import netsynth
+
+    return netsynth.compare(TRIO[0], TRIO[1], OTHER, verify=False, timeout=60)
+
+
+def test_the_real_trio_shares_one_formula_the_law(trio) -> None:
+    from netsynth.compare_result import Outcome
+
+    assert trio.outcome is Outcome.ONE
+    (group,) = trio.groups
+    assert sorted(group.members) == ["deep_tanh", "narrow_silu", "wide_relu"]
+    assert close_to(group.program, decay)
+    for m in trio.members:
+        assert m.fidelity.total > 0 and m.fidelity.agreement > 0.5
+        assert m.speed is not None and m.size.network_parameters > 0
+        assert m.follows is not None and m.follows.points > 0
+
+
+def test_the_skeleton_and_each_networks_fitted_constants(trio) -> None:
+    from dsl.program import Expression
+    from synth.real.fit import with_literals
+
+    (group,) = trio.groups
+    assert "$0" in group.skeleton and "exp" in group.skeleton
+    rows = dict(group.constants)
+    assert sorted(rows) == ["deep_tanh", "narrow_silu", "wide_relu"]
+    p = group.program
+    for name, row in rows.items():
+        assert len(row["network"]) == group.skeleton.count("$")
+        assert isinstance(row["formula"], list) and len(row["formula"]) == len(row["network"])
+        # The skeleton with the constants fitted to this network is the law, within its error.
+        own = Expression(with_literals(p.node, row["network"]), p.dsl, p.inputs, p.types)
+        assert close_to(own, decay, rel=0.005), (name, row)
+        assert row["error"] < 0.01
+    # The networks were fitted apart: their constants are not all the same numbers.
+    assert len({tuple(r["network"]) for r in rows.values()}) == 3
+
+
+def test_one_network_of_another_law_makes_two_groups(swapped) -> None:
+    from netsynth.compare_result import Outcome
+    from verifier.equivalence import Verdict
+
+    assert swapped.outcome is Outcome.SEVERAL and len(swapped.groups) == 2
+    laws = {g.members: g.program for g in swapped.groups}
+    assert close_to(laws[("wide_relu", "deep_tanh")], decay)
+    assert close_to(laws[("other_law",)], other)
+    (relation,) = swapped.relations
+    assert relation.verdict is Verdict.COUNTEREXAMPLE
+    point = dict(relation.equivalence.counterexample.inputs)
+    assert abs(decay(point["a"], point["t"]) - other(point["a"], point["t"])) > 0.01
+    pair = {(p.a, p.b): p for p in swapped.pairs}
+    assert pair[("wide_relu", "deep_tanh")].differ < pair[("wide_relu", "other_law")].differ
+
+
+def test_the_page_and_its_json(trio, swapped) -> None:
+    from netsynth.compare_render import html, render
+
+    text = str(trio)
+    assert text.startswith("netsynth compare: 3 networks, one formula")
+    assert "skeleton" in text and "$0 network" in text and "fit rel. RMS" in text
+    for name in ("wide_relu", "deep_tanh", "narrow_silu"):
+        assert name in text
+    data = json.loads(json.dumps(swapped.to_dict()))
+    assert data["family"] == "real" and render(data) == str(swapped)
+    page = html(data)
+    assert "skeleton" in page and "2 groups" in page
+    assert "inside its range" in text and "beyond its range" in text
+
+
+def test_formulas_of_one_skeleton_group_within_the_networks_error_only() -> None:
+    """The relation on its own, on formulas written here: one skeleton with constants a network's
+    error apart is one law (a numeric check, said so); constants far apart, or another skeleton,
+    are not; a formula proved equal in another form is one group by proof."""
+    from dsl.program import Expression
+    from netsynth.api import load_spec
+    from netsynth.compare_real import prover, skeleton
+    from verifier.equivalence import Verdict
+
+    spec = load_spec(TRIO[0])
+    f = lambda text: Expression.parse(text, spec.variables(), dsl="real")  # noqa: E731
+    prove = prover(spec, {"a": 0.005, "b": 0.005}, ["a", "b"])
+    base = f("2.3684 * (a * exp(-0.61 * t))")
+    near = prove(0, 1, base, f("2.3702 * (a * exp(-0.6101 * t))"))
+    assert near.verdict is Verdict.EQUIVALENT and "not a proof" in near.reason
+    far = prove(0, 1, base, f("3.1 * (a * exp(-0.4 * t))"))
+    assert far.verdict is Verdict.COUNTEREXAMPLE
+    point = dict(far.counterexample.inputs)
+    assert abs(2.3684 * point["a"] * np.exp(-0.61 * point["t"])
+               - 3.1 * point["a"] * np.exp(-0.4 * point["t"])) > 0.01
+    other_form = prove(0, 1, base, f("2.3702 * a / exp(0.6101 * t)"))
+    assert other_form.verdict is Verdict.UNKNOWN and "kept apart" in other_form.reason
+    proved = prove(0, 1, base, f("a * exp(-0.61 * t) * 2.3684"))
+    assert proved.verdict is Verdict.EQUIVALENT and "not a proof" not in (proved.reason or "")
+    shape, values = skeleton(base)
+    assert shape.show() == "$0 * (a * exp($1 * t))" and values == (2.3684, -0.61)
