@@ -97,6 +97,28 @@ def test_verifier_finds_a_wrong_formula() -> None:
     assert check.fidelity.errors["rmse"] > 0 and len(check.fidelity.disagreements) == 20
 
 
+
+@pytest.mark.parametrize("name", ["real_coulomb", "real_pendulum"])
+def test_an_exact_law_is_accepted_under_the_calibrated_tolerance_and_a_near_miss_is_not(name) -> None:
+    """The networks are trained to about 1e-3; under the default 1e-3 relative tolerance
+    Coulomb's own law disagrees with its network at some points, under the tolerance calibrated to their measured
+    error it agrees everywhere checked, while the law with a constant 2 % off does not."""
+    from oracle import sampling
+    from oracle.metric import Tolerance
+
+    spec, net = example(name)
+    law = judge.check(spec.reference, net, spec, reference=spec.reference, hypothesis_examples=10)
+    assert law.holds and law.fidelity.agreement == 1.0, law.fidelity.errors
+    assert 3e-4 <= law.fidelity.errors["network_error"] <= 2e-3
+    columns = sampling.sample(spec, 20_000, seed=0)
+    values = judge._expression(spec.reference, spec, "reference").evaluate(columns).values
+    default = Tolerance().agree(values, net.query(columns)).mean()
+    assert default < 1.0 if name == "real_coulomb" else default <= 1.0     # pendulum's is 4.5e-4
+    off = judge.check(f"1.02 * ({spec.reference})", net, spec, reference=spec.reference,
+                      hypothesis_examples=10)
+    assert not off.holds and off.fidelity.agreement < 0.95, off.fidelity.agreement
+
+
 BAD = [
     ({"range": [1.0, 1.0]}, "inputs[0].range: expected [lo, hi] with lo < hi for a real input"),
     ({"range": [2.0, 1.0]}, "inputs[0].range: expected [lo, hi] of finite numbers with lo <= hi, got [2.0, 1.0]"),

@@ -1,6 +1,7 @@
 """`check(program, oracle, spec)`: the judgements of a real formula against its network.
 
-- Fidelity under the spec's tolerance metric on a Latin-hypercube sample of the training box:
+- Fidelity under the spec's tolerance metric, calibrated to the network's measured error
+  (`oracle.metric.calibrated`), on a Latin-hypercube sample of the training box:
   agreement, RMSE, largest absolute and relative errors, and the worst points (largest error
   first).
 - Equivalence with a reference formula: sympy first (the difference simplifies to 0: equivalent),
@@ -24,7 +25,7 @@ import numpy as np
 
 from dsl.errors import DSLError, Z3EncodingError
 from dsl.program import Expression
-from oracle.metric import metric_for
+from oracle.metric import calibrated
 from verifier.equivalence import Counterexample, Equivalence, Verdict
 from verifier.fidelity import Disagreement, Fidelity, wilson_lower
 from verifier.generalisation import Generalisation, NetworkBeyond
@@ -41,20 +42,20 @@ def check(program: Any, oracle: Any, spec: Any, *, reference: Any = None,
     Raises DSLError for a program or reference that does not parse over the spec's inputs."""
     program = _expression(program, spec, "program")
     ref = _expression(reference, spec, "reference") if reference is not None else None
-    metric = metric_for(spec)
     from oracle import sampling
 
     columns = sampling.sample(spec, sample_size, seed=seed)
     network = np.asarray(oracle.query(columns), np.float64)
+    metric = calibrated(spec, np.column_stack([columns[i.name] for i in spec.inputs]), network)
     fid = fidelity(program, columns, network, metric)
     equivalence = prove(program, ref, spec, timeout_ms=timeout_ms, seed=seed) if ref is not None \
         else Equivalence(Verdict.NO_REFERENCE, reason="no reference formula given")
     gen = beyond(program, ref, spec, examples=hypothesis_examples, seed=seed) if ref is not None else None
     return Verification(
         fidelity=fid, equivalence=equivalence, generalisation=gen,
-        network_beyond=network_beyond(oracle, ref, spec, seed=seed) if ref is not None
+        network_beyond=network_beyond(oracle, ref, spec, seed=seed, metric=metric) if ref is not None
         else NetworkBeyond(None, note="no reference to compare the network with"),
-        follows=network_beyond(oracle, program, spec, seed=seed),
+        follows=network_beyond(oracle, program, spec, seed=seed, metric=metric),
         speed=speed(program, oracle, columns),
         size=Size(program.size, len(program.to_python()), int(oracle.parameter_count),
                   None if oracle.model_bytes is None else int(oracle.model_bytes)),
@@ -203,10 +204,12 @@ def beyond(program: Expression, reference: Expression, spec: Any, *, examples: i
 
 
 def network_beyond(oracle: Any, formula: Expression | None, spec: Any, *, points: int = 4096,
-                   seed: int = 0, departures: int = 5) -> NetworkBeyond:
-    """The network against `formula` on points beyond the box (tolerance metric), with the points
-    where it departs, nearest the box first, and how far out it still agrees on 90 % of points."""
+                   seed: int = 0, departures: int = 5, metric: Any = None) -> NetworkBeyond:
+    """The network against `formula` on points beyond the box (`metric`: the spec's tolerance
+    metric unless given, e.g. calibrated inside the box), with the points where it departs,
+    nearest the box first, and how far out it still agrees on 90 % of points."""
     from oracle import sampling
+    from oracle.metric import metric_for
 
     if formula is None:
         return NetworkBeyond(None, note="no formula to compare the network with")
@@ -216,7 +219,7 @@ def network_beyond(oracle: Any, formula: Expression | None, spec: Any, *, points
     columns = sampling.beyond_range(spec, points, seed=seed)
     network = np.asarray(oracle.query(columns), np.float64)
     result = formula.evaluate(columns)
-    ok = metric_for(spec).agree(result.values, network, result.bad)
+    ok = (metric or metric_for(spec)).agree(result.values, network, result.bad)
     # How far out each point is: the largest excess over the box, in widths of its input.
     out = np.zeros(len(network))
     for i in spec.inputs:

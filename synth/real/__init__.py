@@ -17,7 +17,7 @@ skeleton search (groups of target transforms) run as Ray tasks; otherwise all ru
 
 The program is a `dsl.program.Expression` in the `real` DSL, constants printed as literals.
 Agreement is the share of check points where the formula is within the spec's tolerance metric of
-the network. Probe findings are in `notes`, counts in `figures`, the Pareto rows and the LaTeX
+the network, calibrated to the network's measured error (`oracle.metric.calibrated`). Probe findings are in `notes`, counts in `figures`, the Pareto rows and the LaTeX
 in `extra`.
 """
 
@@ -41,7 +41,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     from dsl.language import get_dsl
     from dsl.program import Expression
     from dsl.types import REAL
-    from oracle.metric import metric_for
+    from oracle.metric import calibrated
     from synth.real import fit, probes
     from synth.real.simplify import resnap_factor, simplify
     from synth.real.solve import Cancelled, Solver
@@ -93,7 +93,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         node, err = fit.snap(node, Xc, yc, names, tol=solver.tol, constants=solver.constants)
         node = simplify(node, Xc[:200], names)
         node = simplify(resnap_factor(node, Xc, yc, names, tol=solver.tol), Xc[:200], names)
-    metric = metric_for(spec)
+    metric = calibrated(spec, Xc, yc)
 
     def judge(n) -> tuple[float, float]:
         values = fit.evaluate(n, Xc, names)

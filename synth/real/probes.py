@@ -43,25 +43,12 @@ class Finding:
 
 
 def calibrate(X: np.ndarray, y: np.ndarray) -> float:
-    """An upper bound of the network's error relative to the spread of y: the held-out residual
-    of a smooth (polynomial) fit, kept within [3e-4, 2e-3] (the networks are trained to about
-    1e-3; a function no polynomial follows gets the upper end)."""
-    n, k = X.shape
-    degree = 4 if k <= 2 else 3 if k <= 4 else 2
-    Z = (X - X.mean(0)) / (X.std(0) + 1e-300)
-    import itertools
+    """An upper bound of the network's error relative to the spread of y
+    (`oracle.metric.network_error`: the held-out residual of a smooth polynomial fit, kept within
+    [3e-4, 2e-3]; the networks are trained to about 1e-3)."""
+    from oracle.metric import network_error
 
-    cols = [np.ones(n)]
-    for d in range(1, degree + 1):
-        for combo in itertools.combinations_with_replacement(range(k), d):
-            cols.append(np.prod(Z[:, combo], axis=1))
-    A = np.column_stack(cols)
-    half = n // 2
-    if A.shape[1] >= half:
-        return 2e-3
-    coef, *_ = np.linalg.lstsq(A[:half], y[:half], rcond=None)
-    err = np.sqrt(np.mean((A[half:] @ coef - y[half:]) ** 2)) / (np.std(y) or 1.0)
-    return float(np.clip(err, 3e-4, 2e-3))
+    return network_error(X, y)
 
 
 def _inner(task: Task, n: int, rng: np.random.Generator, margin: float = 0.15) -> np.ndarray:
