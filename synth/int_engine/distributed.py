@@ -165,7 +165,7 @@ class RayExecutor:
             if refs and not finish:
                 done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
                                     fetch_local=False)[0])
-                for ref in refs:
+                for ref in reversed(refs):     # the later first: they read the earlier
                     if ref not in done:
                         ray.cancel(ref, force=True)
                         self.cancelled += 1
@@ -294,13 +294,25 @@ def _ready(earlier: list, absorbed: set) -> list[Shard]:
     in `absorbed` (which is updated)."""
     import ray
 
+    import ray.exceptions as rex
+
     todo = {ref: j for j, ref in earlier if j not in absorbed}
     if not todo:
         return []
     done, _ = ray.wait(list(todo), num_returns=len(todo), timeout=0, fetch_local=False)
-    absorbed.update(todo[ref] for ref in done)
-    out = ray.get(done)
-    return [s for s in out if len(s.fps)]
+    out = []
+    for ref in done:
+        # An earlier task cancelled when its level stopped (or whose worker was killed) has
+        # nothing to share: reading it must not fail this task (it did, as "FAILED" with
+        # TASK_EXECUTION_EXCEPTION, when a stop cancelled a level's tasks one by one).
+        try:
+            shard = ray.get(ref)
+        except (rex.TaskCancelledError, rex.WorkerCrashedError, rex.RayTaskError):
+            continue
+        absorbed.add(todo[ref])
+        if len(shard.fps):
+            out.append(shard)
+    return out
 
 
 @functools.cache
