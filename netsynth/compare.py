@@ -12,7 +12,10 @@
 path, JSON text, a dict or a Spec), or a (model, spec) pair in either order (the model a path,
 ONNX bytes or a trusted torch module); or give one `spec` and several `models`. Networks may
 differ in their encodings, but their specs must name the same inputs (in the same order, with the
-same types), the same output type and the same DSL, and their training ranges must overlap.
+same types), the same output type, the same DSL and the same kind (`Spec.family`), and their
+training ranges must overlap (sequence networks: the same steps, overlapping lengths). Every kind
+of network is compared: int and bool functions here, the others through
+netsynth/compare_kinds.py.
 
 Every network is extracted with the same options (`synth.options.SearchOptions`, checked as
 `netsynth.extract` checks them; `timeout` is per network) through `netsynth.api.synthesize`:
@@ -20,7 +23,7 @@ in-process one after another by default, or as Ray tasks, at most `workers` at a
 `workers` > 1 or `ray_address` is given (each task runs the ordinary in-process search on one
 CPU; docs/compare.md says why this rather than one Ray search per network). The programs are
 then grouped by the verifier (netsynth/compare_group.py) and each network is measured against
-its group's program. Raises SpecError for fewer than two networks or specs that differ,
+its group's program (by its family's verifier, for the kinds other than functions). Raises SpecError for fewer than two networks or specs that differ,
 ModelError for a model that cannot be opened or does not fit its spec, before any search starts.
 """
 

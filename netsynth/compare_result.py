@@ -3,7 +3,9 @@
 - `outcome`: an `Outcome` (one program / several programs / undecided);
 - `groups`: the networks grouped by equivalent program, each `Group` with the program its members
   share (the smallest of their programs), the members, and how each member's own program compares
-  with it (a `verifier.Equivalence`: proved equal by Z3 on the shared ranges);
+  with it (a `verifier.Equivalence`: proved equal by Z3 on the shared ranges, or by the relation
+  of its kind, whose reason says how: netsynth/compare_kinds.py); for real formulas, the group's
+  skeleton and each member's constants side by side;
 - `relations`: for every two groups, why they are apart: a counterexample (proved different) or
   UNKNOWN with its reason (never read as equal);
 - `members`: per network, its own extraction (`netsynth.report.Report`), its fidelity to its
@@ -42,7 +44,8 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Group:
-    """Networks whose programs Z3 proved equal on the shared ranges. `program` is the smallest of
+    """Networks whose programs were proved equal on the shared ranges (real formulas: or one
+    skeleton within the networks' error, netsynth/compare_real.py). `program` is the smallest of
     their programs (None for a network from which nothing was extracted); `proofs[k]` compares
     `members[k]`'s own program with it."""
 
