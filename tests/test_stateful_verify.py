@@ -79,5 +79,22 @@ def test_bounded_unrolling_is_only_as_long_as_k() -> None:
     assert sum(seq) > 12 and capped.function()(seq)[-1] != total.function()(seq)[-1]
 
 
+def test_newton_spring_registers_reading_each_others_old_values() -> None:
+    """The running-sum phase's Spring program against the task's own update order, by Z3; a
+    spring constant off by one is caught, and its counterexample replays in both programs."""
+    x = {"x": INT}
+    found = Stateful.parse("init s = 0; r = 0\nstep s = x + s - r; r = r + s\nout r", x)
+    reference = Stateful.parse("init v = 0; p = 0\nstep v = v + x - p; p = p + v\nout p", x)
+    assert bounded_equivalence(found, reference, [-10], [10], 6).verdict is Verdict.EQUIVALENT
+    task = BY_NAME["Newton_Spring"]
+    seqs = task.sample(200, 12, np.random.default_rng(4))
+    assert (found.evaluate({"x": seqs[..., 0]}).values == task.truth(seqs)).all()
+    stiff = Stateful.parse("init s = 0; r = 0\nstep s = x + s - 2 * r; r = r + s\nout r", x)
+    late = bounded_equivalence(stiff, reference, [-10], [10], 6)
+    assert late.verdict is Verdict.COUNTEREXAMPLE
+    seq, t = dict(late.counterexample.inputs)["sequence"], dict(late.counterexample.inputs)["t"]
+    assert stiff.function()(seq)[t] != reference.function()(seq)[t]
+
+
 # Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
 pytestmark = pytest.mark.integration
