@@ -166,35 +166,90 @@ def simple_values(value: float, constants: Sequence[float] = (), *, max_den: int
 
 
 def snap(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float,
-         constants: Sequence[float] = ()) -> tuple[Node, float]:
+         constants: Sequence[float] = (), refits: int = 3) -> tuple[Node, float]:
     """Replace literals, one at a time, by the simplest nearby value (0, a small rational, a
     rational multiple of pi, 1/pi, sqrt(pi), sqrt(2 pi), sqrt 2, or a spec constant) whose error
-    stays within the unsnapped formula's error plus max(15 %, tol / 5) of it; the literals that
-    are left keep their fitted values."""
+    stays within the unsnapped formula's error plus max(15 %, tol / 5) of it; where the plain
+    replacement misses that, the literals not yet snapped are refitted with it held (for the
+    `refits` simplest candidates: a frequency snapped to 1 moves the phase that goes with it).
+    Two passes (a literal may snap once another has); the ones left keep their fitted values."""
     err0 = error(node, X, y, names)
     if not math.isfinite(err0):
         return node, err0
     limit = err0 + max(0.15 * err0, tol / 5)
     current, err = node, err0
-    for i in range(len(literals(node))):
-        values = literals(current)
-        v = values[i]
-        if v == 0 or _is_simple(v):
-            continue
-        for candidate, _cost in [(0.0, 0.0), *simple_values(v, constants)]:
-            if candidate and abs(candidate - v) > 0.05 * abs(v):
+    held: set[int] = set()
+    count = len(literals(node))
+    for _ in range(2):
+        changed = False
+        for i in range(count):
+            values = literals(current)
+            v = values[i]
+            if i in held or v == 0 or _is_simple(v):
+                held.add(i)
                 continue
-            if candidate == v:          # already this simple value: keep looking for simpler
-                break
-            trial = with_literals(current, [*values[:i], candidate, *values[i + 1:]])
-            e = error(trial, X, y, names)
-            if e <= limit:
-                current, err = trial, e
-                break
+            tried = 0
+            for candidate, _cost in [(0.0, 0.0), *simple_values(v, constants)]:
+                if candidate and abs(candidate - v) > 0.05 * abs(v):
+                    continue
+                if candidate == v:          # already this simple value: keep looking for simpler
+                    break
+                trial = with_literals(current, [*values[:i], candidate, *values[i + 1:]])
+                e = error(trial, X, y, names)
+                if e > limit and tried < refits and len(held | {i}) < count <= 8:
+                    tried += 1
+                    trial, e = refine_free(trial, held | {i}, X, y, names)
+                if e <= limit:
+                    current, err, changed = trial, e, True
+                    held.add(i)
+                    break
+        if not changed:
+            break
     from synth.real.terms import tidy
 
     current = tidy(current)
     return current, error(current, X, y, names)
+
+
+def refine_free(node: Node, held: set[int], X: np.ndarray, y: np.ndarray, names: Sequence[str],
+                *, max_nfev: int = 30) -> tuple[Node, float]:
+    """Refit the literals of `node` whose indices are not in `held` (least squares from their
+    current values), the held ones fixed."""
+    from scipy.optimize import least_squares
+
+    values = literals(node)
+    free = [k for k in range(len(values)) if k not in held]
+    if not free:
+        return node, error(node, X, y, names)
+    scale = spread(y)
+    env = {n: X[:, i] for i, n in enumerate(names)}
+    params = {k: Var(f"$fit{k}", REAL) for k in free}
+    skeleton = with_literal_nodes(node, [params[k] if k in params else literal(v)
+                                         for k, v in enumerate(values)])
+    dsl = real_dsl()
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        local = dict(env)
+        for k, t in zip(free, theta):
+            local[params[k].name] = np.full(len(y), t)
+        r = dsl_evaluate(skeleton, local, dsl=dsl)
+        out = (r.values - y) / scale
+        out[r.bad | ~np.isfinite(out)] = 1e3
+        return out
+
+    try:
+        result = least_squares(residual, np.array([values[k] for k in free]),
+                               method="lm" if len(free) <= len(y) else "trf",
+                               max_nfev=max_nfev * (len(free) + 1))
+    except (ValueError, FloatingPointError):
+        return node, error(node, X, y, names)
+    if not np.all(np.isfinite(result.x)):
+        return node, error(node, X, y, names)
+    out = list(values)
+    for k, t in zip(free, result.x):
+        out[k] = float(t)
+    candidate = with_literals(node, out)
+    return candidate, error(candidate, X, y, names)
 
 
 def _is_simple(v: float) -> bool:

@@ -210,21 +210,43 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
 
 
 def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
-    """a * f(c * x + d) + b for each one-argument function f, constants fitted jointly."""
+    """a * f(c * x + d) + b for each one-argument function f, constants fitted jointly from a few
+    starts (amplitude and offset from y; for the periodic functions, frequencies of about one
+    and two periods over the range and the reading of the range's middle at 0)."""
+    from dsl.ast import App
+    from dsl.real import literal
+    from dsl.types import REAL
+
     x = terms.var(names[0])
+    lo, hi = float(X[:, 0].min()), float(X[:, 0].max())
+    width, mid = (hi - lo) or 1.0, (hi + lo) / 2
+    amp, off = float(np.std(y)) or 1.0, float(np.mean(y))
+
+    def shape(f: str, a: float, c: float, d: float, b: float):
+        inner = App("add", (App("mul", (literal(c), x), REAL), literal(d)), REAL)
+        return App("add", (App("mul", (literal(a), App(f, (inner,), REAL)), REAL), literal(b)), REAL)
+
     out = []
     for f in TEMPLATES:
-        for c0, d0 in ((1.0, 0.0), (-1.0, 0.0)):
-            inner = terms.add(terms.mul(terms.num(c0), x), terms.num(d0) if d0 else terms.num(0.5))
-            shape = terms.add(terms.mul(terms.num(1.0), terms.call(f, inner)), terms.num(0.5))
-            values = fit.evaluate(shape, X, names)
-            if not np.all(np.isfinite(values)):
+        if f in ("sin", "cos", "tan"):
+            starts = [(amp * 1.4, c, -c * mid + d, off) for c in (1.0, 2 * np.pi / width, np.pi / width)
+                      for d in (0.0, 1.0)] + [(-amp * 1.4, 1.0, 0.0, off)]
+        elif f in ("exp", "log", "sqrt", "atan"):
+            starts = [(s * amp, c / width, -c * lo / width + d, off) for s in (1.0, -1.0)
+                      for c, d in ((1.0, 0.5), (-1.0, 0.5))]
+        else:                               # asin, acos: the argument inside [-1, 1]
+            starts = [(s * amp, 1.8 / width, -1.8 * mid / width, off) for s in (1.0, -1.0)]
+        for a0, c0, d0, b0 in starts:
+            start = shape(f, a0, c0, d0, b0)
+            if not np.all(np.isfinite(fit.evaluate(start, X, names))):
                 continue
-            node, err = fit.refine(shape, X, y, names, starts=1, seed=seed, max_nfev=40)
+            node, err = fit.refine(start, X, y, names, starts=1, seed=seed, max_nfev=60)
             if err <= tol:
                 node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
-                out.append(Candidate(node, err, f"template {f}"))
+                out.append(Candidate(terms.tidy(node), err, f"template {f}"))
                 break
+        if out and out[-1].how == f"template {f}" and f in ("sin", "cos"):
+            continue
     return out
 
 

@@ -87,7 +87,9 @@ class Solver:
                            constants=self.constants, seed=self.seed, max_size=9 if task.k <= 3 else 7,
                            quick=False, spread=self.map_leaves, cancel=self.cancel)
         self.check()
-        cands = sorted(cands + quick, key=lambda c: (c.error > tol, fit.description_length(c.node)))
+        # Within the tolerance, the shortest; otherwise the closest (not the shortest miss).
+        cands = sorted(cands + quick, key=lambda c: (c.error > tol, fit.description_length(c.node)
+                                                     if c.error <= tol else c.error))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
         return cands[0].node if cands else None
