@@ -218,9 +218,6 @@ def test_executor_joins_cluster_by_address(cluster):
     assert _healthy(cluster), "closing the executor stopped a cluster it had only joined"
 
 
-@pytest.mark.xfail(strict=False, reason="in a full CI run one of ~37 tasks ends FAILED with an "
-                   "error type other than TASK_CANCELLED since the decomposed search (issue 22); "
-                   "open")
 def test_cli_run_with_ray_address_runs_its_tasks_on_the_cluster_and_leaves_it_running(
         cluster, tmp_path):
     out = tmp_path / "report.json"

@@ -92,3 +92,17 @@ def test_memory_an_earlier_search_freed_does_not_stop_the_next():
 
 # Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
 pytestmark = pytest.mark.integration
+
+
+def test_what_helper_processes_hold_counts_against_the_cap():
+    """The search's Ray workers' private memory (`RayExecutor.resident`, from each task's
+    worker) is held against the cap with this process's own: the same process is under a cap
+    alone and over it with that much more outside."""
+    from synth.int_engine import memory
+
+    rss = memory.resident_bytes()
+    cap = int(rss / memory.RESIDENT_SHARE) + (64 << 20)     # 64 MiB of room
+    assert not memory.over_cap(cap)
+    assert memory.over_cap(cap, outside=128 << 20)
+    private = memory.private_bytes()
+    assert 0 < private <= rss

@@ -48,6 +48,10 @@ class SearchMemoryError(MemoryError):
     """Ray ran out of object-store or node memory; the search maps it to StopReason.MEMORY."""
 
 
+#: How long `close` waits for the tasks a hit left running (each is one short batch).
+LEFTOVER_SECONDS = 10.0
+
+
 def make_executor(workers: int, *, address: str | None = None,
                   keep_alive: bool = False) -> Executor:
     """`InProcess()` for one worker, else a `RayExecutor` on `workers` CPUs.
@@ -107,6 +111,8 @@ class RayExecutor:
         self._produced: dict[int, tuple[Any, Any, int]] = {}  # id(rows) -> (rows, result, index)
         self._level = 0
         self._finish = False            # see `finish`
+        self._leftover: list = []       # tasks left to finish after a hit, waited for at `close`
+        self._workers: dict[int, int] = {}   # pid -> private bytes at its last task's end
         #: Over the executor's life: driver seconds waiting for results and shipping levels, and
         #: bank rows put again (segments the merge rebuilt).
         self.stats = {"wait": 0.0, "put": 0.0, "put_rows": 0}
@@ -153,6 +159,8 @@ class RayExecutor:
                     unfinished = submit()
                 with _memory_errors():
                     shard = ray.get(refs[0])
+                if shard.worker is not None and self.owns_ray:
+                    self._workers[shard.worker[0]] = shard.worker[1]
                 self.stats["wait"] += time.perf_counter() - t0
                 ref = refs.popleft()
                 # The rows stay in the object store (read-only, zero-copy): the ones that join the
@@ -162,6 +170,8 @@ class RayExecutor:
                 yield shard
         finally:
             finish, self._finish = self._finish, False
+            if refs and finish:                # left to finish: waited for at `close`
+                self._leftover.extend(refs)
             if refs and not finish:
                 done = set(ray.wait(list(refs), num_returns=len(refs), timeout=0,
                                     fetch_local=False)[0])
@@ -169,6 +179,13 @@ class RayExecutor:
                     if ref not in done:
                         ray.cancel(ref, force=True)
                         self.cancelled += 1
+
+    @property
+    def resident(self) -> int:
+        """Private resident bytes of the workers of an embedded Ray, as their last tasks left
+        them: held against the search's memory cap with the driver's own (the workers of a
+        cluster joined by address are the cluster's, and not counted)."""
+        return sum(self._workers.values())
 
     def finish(self) -> None:
         """The level has its answer: the tasks still in flight when the caller stops iterating
@@ -182,6 +199,12 @@ class RayExecutor:
 
         self._shipped.clear()
         self._produced.clear()
+        if self._leftover and ray.is_initialized():
+            # Tasks a hit left running would be killed with this driver (and end FAILED in
+            # the cluster's record): a few short ones, given a bounded wait to finish.
+            ray.wait(self._leftover, num_returns=len(self._leftover), timeout=LEFTOVER_SECONDS,
+                     fetch_local=False)
+        self._leftover = []
         if self.owns_ray and not self.keep_alive and ray.is_initialized():
             ray.shutdown()
         self.owns_ray = False
@@ -277,7 +300,7 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     if state["level"] != shipped.token:
         state.update(level=shipped.token, top=-1, found={}, absorbed=set())
     if index < state["top"]:                   # out of order: this process knows later values
-        return run_items(inputs, items)
+        return dataclasses.replace(run_items(inputs, items), worker=_worker())
     state["top"] = index
     found = state["found"]
     for s in _ready(earlier, state["absorbed"]):
@@ -286,7 +309,14 @@ def _run_batch(shipped: "_Shipped", items: list[WorkItem], index: int, earlier: 
     checked = frozenset(j for j, _ in earlier if j in state["absorbed"])
     state["absorbed"].add(index)               # its own values go into `found` as it runs
     shard = run_items(inputs, items, found=found)
-    return dataclasses.replace(shard, checked=checked)
+    return dataclasses.replace(shard, checked=checked, worker=_worker())
+
+
+def _worker() -> tuple[int, int]:
+    """(pid, private resident bytes) of this worker process, for the driver's memory cap."""
+    from synth.int_engine.memory import private_bytes
+
+    return os.getpid(), private_bytes() or 0
 
 
 def _ready(earlier: list, absorbed: set) -> list[Shard]:

@@ -253,7 +253,9 @@ class Enumerator:
                             executor.finish()
                         break
                 out.stop = (StopReason.MEMORY if used > self.memory_bytes
-                            or memory.over_cap(self.memory_bytes) else check(out.candidates))
+                            or memory.over_cap(self.memory_bytes,
+                                               outside=getattr(executor, "resident", 0))
+                            else check(out.candidates))
                 if out.stop is not None:
                     break
         if out.best is not None:

@@ -78,6 +78,9 @@ class Shard:
     #: Positions in the level (see `Executor.map`) of earlier shards known to share no value
     #: with this one: only the others need comparing with it (executors with `repeats`).
     checked: frozenset[int] = frozenset()
+    #: (process id, private resident bytes) of the Ray worker that made the shard, after it
+    #: (None in-process): the driver holds the search's workers against its memory cap.
+    worker: tuple[int, int] | None = None
 
     def group(self, dtype: np.dtype) -> tuple[list[np.ndarray], slice]:
         """The segments and the row range of the group stored as `dtype` (maybe empty)."""

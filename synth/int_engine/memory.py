@@ -72,16 +72,28 @@ def _page() -> int:
         return _PAGE
 
 
-def over_cap(memory_bytes: int) -> bool:
-    """Whether the whole process (not only the banks) has used up its share of `memory_bytes`.
-    Memory freed but kept by the allocator (tune_allocator keeps up to 1 GiB; an earlier search
-    in this process may have left more) is given back first, so that only live memory counts."""
+def private_bytes() -> int | None:
+    """This process's resident memory less its shared pages (a Ray worker's zero-copy views of
+    the object store, libraries), or None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            fields = f.read().split()
+        return (int(fields[1]) - int(fields[2])) * _page()
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def over_cap(memory_bytes: int, *, outside: int = 0) -> bool:
+    """Whether the whole process (not only the banks), with `outside` bytes its helper processes
+    hold (the search's Ray workers), has used up its share of `memory_bytes`. Memory freed but
+    kept by the allocator (tune_allocator keeps up to 1 GiB; an earlier search in this process
+    may have left more) is given back first, so that only live memory counts."""
     rss = resident_bytes()
-    if rss is None or rss <= memory_bytes * RESIDENT_SHARE:
+    if rss is None or rss + outside <= memory_bytes * RESIDENT_SHARE:
         return False
     release()
     rss = resident_bytes()
-    return rss is not None and rss > memory_bytes * RESIDENT_SHARE
+    return rss is not None and rss + outside > memory_bytes * RESIDENT_SHARE
 
 
 def release() -> None:
