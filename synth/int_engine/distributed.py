@@ -199,9 +199,10 @@ class RayExecutor:
 
         self._shipped.clear()
         self._produced.clear()
-        if self._leftover and ray.is_initialized():
+        if self._leftover and ray.is_initialized() and (self.keep_alive or not self.owns_ray):
             # Tasks a hit left running would be killed with this driver (and end FAILED in
-            # the cluster's record): a few short ones, given a bounded wait to finish.
+            # a cluster's record): a few short ones, given a bounded wait to finish. (An
+            # embedded Ray shut down here takes them with it; nobody reads its record.)
             ray.wait(self._leftover, num_returns=len(self._leftover), timeout=LEFTOVER_SECONDS,
                      fetch_local=False)
         self._leftover = []
