@@ -329,3 +329,44 @@ def test_cli_run_with_auth_mode_disabled_against_a_token_cluster_fails_in_one_li
     line = _one_line_error(_run_cli(_user(cluster, RAY_AUTH_MODE="disabled"), timeout=60))
     assert "with RAY_AUTH_MODE=disabled none was sent" in line
     assert "unset RAY_AUTH_MODE" in line
+
+
+# The memory cap counts an embedded Ray's workers (synth/int_engine/distributed.py,
+# RayExecutor.resident): a child process, since a process joins one Ray only.
+WORKERS_CAP = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import oracle
+from oracle.spec import load_spec
+from synth import search
+from synth.int_engine import memory
+from synth.int_engine.distributed import make_executor
+from synth.options import SearchOptions
+from synth.problem import Problem
+
+spec = load_spec(sys.argv[1] + "/bench/hackers_delight/hd15/spec.json")
+problem = Problem.from_spec(spec, oracle.load(spec), discover=False)
+executor = make_executor(2)
+try:
+    result = search.run(problem, executor=executor, options=SearchOptions(
+        timeout=90, workers=2, memory_bytes=int(sys.argv[2])))
+    print(json.dumps({"stop": result.stop_reason.value, "workers": executor.resident,
+                      "processes": len(executor._workers), "driver": memory.resident_bytes()}))
+finally:
+    executor.close()
+"""
+
+
+def test_the_memory_cap_counts_an_embedded_rays_workers():
+    """A two-worker search of hd15 under a 1.2 GiB cap stops with `memory` while the driver
+    alone is well under the cap's share: what stopped it is the workers' memory, counted."""
+    from synth.int_engine.memory import RESIDENT_SHARE
+
+    cap = 1200 << 20
+    child = subprocess.run([sys.executable, "-c", WORKERS_CAP, str(ROOT), str(cap)], env=BASE,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    got = json.loads(child.stdout.strip().splitlines()[-1])
+    assert got["stop"] == "memory budget", got
+    assert got["processes"] == 2 and got["workers"] > 0
+    assert got["driver"] < cap * RESIDENT_SHARE < got["driver"] + got["workers"], got
