@@ -10,7 +10,7 @@ Agreement is the fraction of steps whose answer the expression gives (bool value
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -66,9 +66,10 @@ class Rows:
 
 def solve(columns: Mapping[str, np.ndarray], target: np.ndarray, *, constants: list[int],
           max_size: int, min_agreement: float, bools: Mapping[str, bool] | None = None,
-          try_linear: bool = True, seed: int = 0) -> Fit | None:
+          try_linear: bool = True, seed: int = 0, tick: Callable[[], None] | None = None) -> Fit | None:
     """The smallest expression over `columns` (name -> flat array) whose agreement with `target`
-    is at least `min_agreement` (the best of the first size that reaches it), or None."""
+    is at least `min_agreement` (the best of the first size that reaches it), or None. `tick` is
+    called per block of the enumeration (the search's time limit and cancel: it may raise)."""
     names = list(columns)
     matrix = np.column_stack([np.asarray(columns[n]).astype(np.int64) for n in names])
     rows = Rows.of(matrix, np.asarray(target).astype(np.int64))
@@ -92,6 +93,7 @@ def solve(columns: Mapping[str, np.ndarray], target: np.ndarray, *, constants: l
               for i, n in enumerate(names)}
     most = min(1_000_000, (1 << 25) // max(1, len(work.keys)))     # few points: deeper levels
     bank = Bank(leaves, constants, max_terms=most, level_cap=most // 2)
+    bank.tick = tick
     for size in range(1, max_size + 1):
         best = None
         for typ in (INT, BOOL):

@@ -206,7 +206,8 @@ class _Finder:
 
     def _fit(self, cols: dict[str, np.ndarray], rows, max_size: int) -> Fit | None:
         fit = solve({k: v.ravel() for k, v in cols.items()}, self._target(rows), constants=self.consts,
-                    max_size=max_size, min_agreement=self.min, seed=self.state.options.seed)
+                    max_size=max_size, min_agreement=self.min, seed=self.state.options.seed,
+                    tick=self.state.tick)
         if fit is not None:
             self.state.candidates += fit.candidates
         return fit

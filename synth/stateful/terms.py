@@ -12,7 +12,7 @@ holds the constants). Vectors are told apart by a 128-bit hash of their values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -51,6 +51,7 @@ class Bank:
         self.level_cap = level_cap or max_terms
         self._budget = max_terms
         self.levels: dict[tuple[int, Type], Level] = {}
+        self.tick: Callable[[], None] | None = None     # called per block: may raise to stop
         self._parts: dict[tuple[int, Type], list] = {}
         self.total = 0
         first: dict[Type, list[tuple[Node, np.ndarray]]] = {INT: [], BOOL: []}
@@ -104,6 +105,8 @@ class Bank:
                 continue
             same = op.commutative and len(split) == 2 and split[0] == split[1] and types[0] == types[1]
             for index, values in _blocks([len(lv.nodes) for lv in levels], self.points, same):
+                if self.tick is not None:
+                    self.tick()
                 args = [lv.values[ix] for lv, ix in zip(levels, index)]
                 with np.errstate(all="ignore"):
                     out, bad = op.numpy(*args)
