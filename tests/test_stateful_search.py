@@ -110,6 +110,10 @@ def test_cancel_and_time_limit_stop_the_search() -> None:
     result = run(spec_for("Bit_Palindrome"), Definition(task), options=SearchOptions(timeout=2))
     assert result.stop_reason is StopReason.TIME and not result.accepted
     assert result.seconds < 15
+    # a long out enumeration (20 step values, outs of up to 11 nodes) is stopped inside too
+    square = BY_NAME["Perfect_Square_Detector"]
+    result = run(spec_for(square.name), Definition(square), options=SearchOptions(timeout=3, min_agreement=1.0))
+    assert result.stop_reason is StopReason.TIME and result.seconds < 15
 
 
 def test_specs_the_family_cannot_search_are_refused() -> None:
