@@ -160,7 +160,9 @@ def _beyond(n: dict[str, Any]) -> str:
         return _share(n["beyond"])
     f = n.get("follows")
     if f and f["agreement"] is not None:
-        return f"{f['agreement']:.2%} of {f['points']:,}"
+        from netsynth.wording import percent
+
+        return f"{percent(f['agreement'])} of {f['points']:,}"
     return "not measurable"
 
 
@@ -196,8 +198,10 @@ def _codecs(encodings: dict[str, str]) -> str:
 
 def _share(f: dict[str, Any]) -> str:
     """Agreement in a few words: 251/256 (98.05%), 256/256 (100%)."""
-    pct = "100" if f["agree"] == f["total"] else f"{100 * f['agreement']:.2f}"
-    return f"{f['agree']:,}/{f['total']:,} ({pct}%)"
+    from netsynth.wording import percent
+
+    pct = "100%" if f["agree"] == f["total"] else percent(f["agree"] / f["total"])
+    return f"{f['agree']:,}/{f['total']:,} ({pct})"
 
 
 def _bytes(n: int | None) -> str:
@@ -224,11 +228,17 @@ def _departures(nets: list[dict[str, Any]]) -> list[str]:
         if follows and follows["departures"]:
             shown = "; ".join(_disagreement(d) for d in follows["departures"][:3])
             lines.append(f"  {n['name']} beyond its range: follows the program on "
-                         f"{follows['agreement']:.2%} of {follows['points']:,} inputs; departs "
+                         f"{_pct(follows['agreement'])} of {follows['points']:,} inputs; departs "
                          f"first at {shown}" + (f" ({follows['note']})" if follows["note"] else ""))
         elif n["beyond"] is None and n["beyond_note"] and not (follows and follows["agreement"] is not None):
             lines.append(f"  {n['name']} beyond its range: not measurable ({n['beyond_note']})")
     return lines
+
+
+def _pct(share: float) -> str:
+    from netsynth.wording import percent
+
+    return percent(share)
 
 
 def _disagreement(d: dict[str, Any]) -> str:
