@@ -111,7 +111,7 @@ def build(width: int, hidden: int, k: int, arch: str = "gru"):
 
 
 def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = None,
-          lr: float = 3e-3, decay: float = 0.7, max_steps: int | None = None) -> dict:
+          lr: float = 3e-3, decay: float = 0.7, max_steps: int | None = None, runs: bool = False) -> dict:
     import torch
 
     spec = spec_of(task)
@@ -128,6 +128,10 @@ def train(task: Task, seconds: float, arch: str = "gru", hidden: int | None = No
     while time.monotonic() - start < seconds and (max_steps is None or steps < max_steps):
         t = int(rng.integers(1, task.seq_len + 1)) if steps % 2 else task.seq_len
         x = task.sample(256, t, rng)
+        if runs and steps % 4 == 3:          # a batch of long runs of one value (constant sequences too)
+            keep = rng.random(x.shape[:2]) < 0.8
+            for k in range(1, t):
+                x[:, k] = np.where(keep[:, k, None], x[:, k - 1], x[:, k])
         y = torch.from_numpy(task.truth(x))
         out = net(torch.from_numpy(encode(task, spec, x)))
         if classes:
@@ -209,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--decay", type=float, default=0.7, help="learning rate factor every 1,000 steps")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="stop after this many steps too (a budget that does not shrink under load)")
+    parser.add_argument("--runs", action="store_true",
+                        help="every fourth batch holds each step's value with probability 0.8 (runs, constants)")
     parser.add_argument("--keep-better", action="store_true",
                         help="with --force, keep the committed model when the new one is not more accurate")
     args = parser.parse_args(argv)
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         if task.outputs != 1:
             print(f"{task.name}: skipped (a 2-D output per step)", flush=True)
             continue
-        result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay, args.max_steps)
+        result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay, args.max_steps, args.runs)
         folder = MODELS / task.name
         staging = MODELS / ".staging" / task.name
         export(task, result["net"], result["spec"], staging)
