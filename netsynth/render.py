@@ -65,6 +65,8 @@ def render(report: dict[str, Any]) -> str:
                          f"inputs outside the training range"
                          + (f"; counterexample {g['counterexample']}"
                             if g["counterexample"] else ""))
+        elif g.get("note"):
+            lines.append(f"beyond    {g['note']}")
         if g.get("network_agreement_beyond_range") is not None:
             lines.append(f"network   {100 * g['network_agreement_beyond_range']:.1f}% right "
                          f"beyond its training range")
@@ -266,8 +268,8 @@ def _verification(v: dict[str, Any], spec: dict[str, Any]) -> str:
                        f"reference {c['reference']}")
         items.append(("Beyond the training range", beyond))
     else:
-        items.append(("Beyond the training range", "not checked: there is no reference to "
-                      "compare with there"))
+        items.append(("Beyond the training range", g.get("note") or "not checked: there is no "
+                      "reference to compare with there"))
     if g.get("network_agreement_beyond_range") is not None:
         items.append(("The network beyond its range", f"right on "
                       f"{100 * g['network_agreement_beyond_range']:.1f}% of the inputs tried"))

@@ -63,8 +63,9 @@ class Problem:
             extra = _from_oracle(spec, oracle, pool, dsl)
             pool += tuple(Const(f.value, INT) for f in extra)
             if extra:
-                notes.append("literals from the network: " + "; ".join(
-                    f"{f.value} ({', '.join(f.sources)})" for f in extra))
+                from synth.intprobes.literals import note as literals_note
+
+                notes.append(literals_note(extra))
         return cls(spec, oracle, dsl, str(spec.dsl), spec.variables(), pool,
                    spec.output.type, metric_for(spec), tuple(notes), discover)
 

@@ -231,7 +231,7 @@ def test_check_assembles_the_report_schema():
                                   "disagreements", "errors"}
     assert d["fidelity"]["errors"] == {"metric": "exact", "mean_abs_error": 0.0,
                                        "max_abs_error": 0, "untrusted": 0}
-    assert set(d["generalisation"]) == {"checked", "holds", "counterexample",
+    assert set(d["generalisation"]) == {"checked", "holds", "counterexample", "note",
                                         "network_agreement_beyond_range",
                                         "network_beyond_range_note",
                                         "network_follows_program_beyond_range",
@@ -332,3 +332,28 @@ def test_check_refuses_a_program_of_the_wrong_type():
     oracle = FunctionOracle(load_spec(RAW_SPEC), lambda x, y: np.maximum(x, y))
     with pytest.raises(DSLError, match="output is int"):
         check("x < y", oracle)
+
+
+def test_a_whole_width_bit_vector_function_has_no_beyond_and_a_narrower_one_has(tmp_path) -> None:
+    """hd08 (a bv8 network on every byte): no input lies outside the range, so nothing is compared
+    there (Hypothesis on ints that are no byte once called hd08's right program wrong); on half the
+    bytes the same program is compared beyond the range, with the reference, and holds."""
+    import oracle
+    from pathlib import Path
+
+    from verifier.verify import Verification
+
+    folder = Path(__file__).resolve().parents[1] / "bench" / "hackers_delight" / "hd08"
+    whole = check("~(x | -x)", oracle.load(folder / "spec.json"), hypothesis_examples=100)
+    assert whole.generalisation is None and "every 8-bit value" in whole.beyond_note
+    assert whole.equivalence.verdict is Verdict.EQUIVALENT and whole.holds
+    data = whole.to_dict()
+    assert Verification.from_dict(data).beyond_note == whole.beyond_note
+    spec = json.loads((folder / "spec.json").read_text())
+    spec["inputs"][0]["range"] = [0, 127]
+    spec["output"]["range"] = [0, 255]
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    (tmp_path / "model.onnx").write_bytes((folder / "model.onnx").read_bytes())
+    half = check("~(x | -x)", oracle.load(tmp_path / "spec.json"), hypothesis_examples=100)
+    assert half.beyond_note is None and half.generalisation is not None
+    assert half.generalisation.checked > 0 and half.generalisation.holds

@@ -68,8 +68,11 @@ def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
     reach = _reach(program, reference, variables, ranges, factor, dsl)
     f = compile_python(program, names, dsl=dsl)
     g = compile_python(reference, names, dsl=dsl)
-    strategies = {n: _int_values(ranges[n], reach[n]) if variables[n] == INT else st.booleans()
-                  for n in names}
+    width = getattr(dsl, "width", None)
+    if width is not None and all(ranges[n] == (0, (1 << width) - 1) for n in ints):
+        return Generalisation(0, True)          # every W-bit value is in range: nothing beyond
+    strategies = {n: _int_values(ranges[n], reach[n], width) if variables[n] == INT
+                  else st.booleans() for n in names}
 
     def outside(point: dict) -> bool:
         return any(not ranges[n][0] <= point[n] <= ranges[n][1] for n in ints)
@@ -94,14 +97,19 @@ def search(program: Node, reference: Node, *, variables: Mapping[str, Type],
     return Generalisation(seen["checked"], False, Counterexample(inputs, f(**found), g(**found)))
 
 
-def _int_values(bounds: tuple[int, int], reach: int) -> Any:
+def _int_values(bounds: tuple[int, int], reach: int, width: int | None = None) -> Any:
     """Ints within `reach` of [lo, hi], drawn from the range, below it or above it alike: drawn
     from one interval, Hypothesis favours small values, which for a range around 0 are nearly all
-    inside it (and the filter then rejects most examples)."""
+    inside it (and the filter then rejects most examples). With a `width` (a bit-vector DSL) only
+    W-bit values are drawn: an int that is none is no input of such a function."""
     from hypothesis import strategies as st
 
     lo, hi = bounds
-    return st.one_of(st.integers(lo, hi), st.integers(lo - reach, lo - 1), st.integers(hi + 1, hi + reach))
+    below, above = (lo - reach, lo - 1), (hi + 1, hi + reach)
+    if width is not None:
+        below, above = (max(0, below[0]), below[1]), (above[0], min((1 << width) - 1, above[1]))
+    return st.one_of(st.integers(lo, hi),
+                     *(st.integers(a, b) for a, b in (below, above) if a <= b))
 
 
 def _reach(program: Node, reference: Node, variables: Mapping[str, Type],

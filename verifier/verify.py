@@ -14,6 +14,7 @@ from typing import Any
 from dsl import Node, get_dsl
 from dsl.errors import DSLError
 from dsl.program import Expression
+from dsl.types import INT
 from oracle.metric import metric_for
 from verifier import equivalence, fidelity, generalisation, speed
 from verifier.equivalence import Counterexample, Equivalence, Verdict
@@ -35,6 +36,7 @@ class Verification:
     size: Size
     min_agreement: float = 1.0
     follows: NetworkBeyond | None = None    # the network against the program found, beyond the range
+    beyond_note: str | None = None          # why nothing was compared beyond the range, if so
 
     @property
     def holds(self) -> bool:
@@ -53,6 +55,7 @@ class Verification:
                 "holds": gen.holds if gen else None,
                 "counterexample": gen.counterexample.to_dict()
                 if gen and gen.counterexample else None,
+                "note": self.beyond_note,
                 "network_agreement_beyond_range": self.network_beyond.agreement,
                 "network_beyond_range_note": self.network_beyond.note,
                 "network_follows_program_beyond_range": self.follows.agreement if self.follows else None,
@@ -89,7 +92,8 @@ class Verification:
                         sp["python_us_per_query"], 0),
             size=Size(sz["program_nodes"], sz["program_chars"], sz["network_parameters"],
                       sz["network_bytes"]),
-            min_agreement=data["fidelity"]["agreement"] if data["holds"] else 1.0)
+            min_agreement=data["fidelity"]["agreement"] if data["holds"] else 1.0,
+            beyond_note=g.get("note"))
 
 
 def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
@@ -116,8 +120,8 @@ def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
         reference = spec.reference
     if isinstance(reference, str):
         reference = dsl.parse(reference, variables)
-    gen = None
-    if reference is not None:
+    gen, beyond_note = None, whole_width(dsl, spec)
+    if reference is not None and beyond_note is None:
         gen = generalisation.search(program, reference, variables=variables,
                                     ranges=spec.ranges(), examples=hypothesis_examples, dsl=dsl,
                                     seed=seed)
@@ -133,4 +137,16 @@ def check(program: Any, oracle: Any, *, reference: Node | str | None = None,
         speed=speed.measure(program, oracle, max_points=speed_points, seed=seed, dsl=dsl),
         size=speed.sizes(program, oracle, dsl=dsl),
         min_agreement=min_agreement,
+        beyond_note=beyond_note,
     )
+
+
+def whole_width(dsl: Any, spec: Any) -> str | None:
+    """Why no input lies beyond the training range, or None: in a fixed-width DSL (`bv8`, ...)
+    whose int inputs each range over every W-bit value, an input outside the range is not a
+    W-bit value at all, and Z3's proof on the range already covers every input there is."""
+    width = getattr(dsl, "width", None)
+    ints = [i for i in spec.inputs if i.type == INT]
+    if width is None or not ints or any((i.lo, i.hi) != (0, (1 << width) - 1) for i in ints):
+        return None
+    return f"no input lies beyond the training range: the inputs take every {width}-bit value"
