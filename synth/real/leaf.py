@@ -159,6 +159,25 @@ TRANSFORMS = (
     ("cos y", lambda y: np.cos(y), lambda e: terms.call("acos", e)),
     ("exp y", lambda y: np.exp(y), lambda e: terms.call("log", e)),
 )
+#: The power transforms: inverse(b * (1 + r e)) = scale(b) * inverse(1 + r e).
+_SCALE = {"1/y": lambda b: 1 / b, "y^2": math.sqrt, "sqrt y": lambda b: b * b,
+          "1/y^2": lambda b: 1 / math.sqrt(b)}
+
+
+def _normalised(name: str, inverse, node: Node, a: float, b: float, values: np.ndarray) -> Node:
+    """inverse(a e + b), written K * inverse(1 + r e) for a power transform when b matters: the
+    factor K goes to the caller's refit, and r = a / b alone decides the form (it snaps to -1 in
+    m_0 / sqrt(1 - (v / c) ** 2), where a and b themselves are no simple numbers)."""
+    scale = _SCALE.get(name)
+    if scale is None or abs(b) <= 1e-3 * abs(a) * float(np.sqrt(np.mean(values ** 2))) \
+            or (b <= 0 and name in ("y^2", "1/y^2")):
+        return inverse(terms.add(terms.mul(terms.num(a), node), terms.num(b)))
+    r = a / b
+    inner = terms.sub(terms.num(1.0), terms.mul(terms.num(-r), node)) if r < 0 else \
+        terms.add(terms.num(1.0), terms.mul(terms.num(r), node))
+    return terms.mul(terms.num(scale(b)), inverse(inner))
+
+
 #: How the skeleton search is split into independent parts (Ray tasks when workers > 1).
 TRANSFORM_GROUPS = (("y", "log y", "sin y", "cos y"), ("1/y", "y^2", "sqrt y", "1/y^2", "exp y"))
 #: One-variable templates a * f(c * x + d) + b, fitted by scipy from a few starts.
@@ -195,7 +214,7 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
             formula = terms.mul(terms.num(float(np.exp(b))),
                                 terms.call("exp", terms.mul(terms.num(float(a)), node)))
         else:
-            formula = inverse(terms.add(terms.mul(terms.num(float(a)), node), terms.num(float(b))))
+            formula = _normalised(name, inverse, node, float(a), float(b), values)
         err = fit.error(formula, X, y, names)
         if not math.isfinite(err):
             continue

@@ -123,8 +123,9 @@ class Solver:
                 self.findings.append(f)
                 rest = [c for c in range(task.k) if c != i]
                 at = task.middle()
-                g = self.solve(task.fixing([i], at), depth + 1)
-                h = self.solve(task.fixing(rest, at), depth + 1) if g is not None else None
+                g = self.solve(task.fixing([i], at, average=kind, seed=self.seed), depth + 1)
+                h = self.solve(task.fixing(rest, at, average=kind, seed=self.seed + 1), depth + 1) \
+                    if g is not None else None
                 if g is None or h is None:
                     return None
                 return self._combine(kind, g, h, X, y, task.names)

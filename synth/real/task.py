@@ -43,14 +43,37 @@ class Task:
     def middle(self) -> np.ndarray:
         return np.array([(lo + hi) / 2 for lo, hi in self.ranges])
 
-    def fixing(self, keep: Sequence[int], at: np.ndarray) -> "Task":
-        """The task over the variables `keep`, the others held at the values of `at`."""
+    def fixing(self, keep: Sequence[int], at: np.ndarray, *, average: str | None = None,
+               settings: int = 6, seed: int = 0) -> "Task":
+        """The task over the variables `keep`, the others held at the values of `at`. With
+        `average` ("add" or "mul": the way f separates), the others take `settings` values (the
+        middle and random points of the box) and the answers are averaged: for f = g + h the
+        mean is g plus a constant, for f = g * h each setting is first divided by its value at
+        the middle of `keep` relative to the middle's (settings where that value is small are
+        left out), so the network's own error, which differs from point to point, averages down
+        while the function is unchanged."""
         keep = list(keep)
+        if average is None:
+            rows = np.asarray(at, np.float64)[None, :]
+        else:
+            rng = np.random.default_rng(seed)
+            lo = np.array([r[0] for r in self.ranges])
+            hi = np.array([r[1] for r in self.ranges])
+            rows = np.vstack([at, lo + rng.random((settings - 1, self.k)) * (hi - lo)])
+        weights = np.ones(len(rows))
+        if average == "mul":
+            probe = rows.copy()
+            probe[:, keep] = self.middle()[keep]
+            ref = self.query(probe)
+            ok = np.abs(ref) >= 0.3 * np.max(np.abs(ref)) if np.any(ref) else np.zeros(len(ref), bool)
+            ok[0] = True
+            rows, weights = rows[ok], np.where(ref[ok] != 0, ref[0] / np.where(ref[ok] == 0, 1, ref[ok]), 1.0)
 
         def query(X: np.ndarray) -> np.ndarray:
-            full = np.tile(at, (len(X), 1))
-            full[:, keep] = X
-            return self.query(full)
+            full = np.repeat(rows, len(X), axis=0)
+            full[:, keep] = np.tile(X, (len(rows), 1))
+            values = self.query(full).reshape(len(rows), len(X))
+            return np.mean(values * weights[:, None], axis=0)
         return Task(tuple(self.names[i] for i in keep), tuple(self.ranges[i] for i in keep), query)
 
 
@@ -66,8 +89,8 @@ def _pair_range(kind: str, a: tuple[float, float], b: tuple[float, float]) -> tu
     return li * lj, hi_ * hj
 
 
-def _partner(kind: str, u: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
-    """For each u, x_j in the middle of the interval keeping both x_i and x_j in range."""
+def _partner(kind: str, u: np.ndarray, a, b, where: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """For each u, x_j at `where` (0 to 1) of the interval keeping both x_i and x_j in range."""
     (li, hi_), (lj, hj) = a, b
     with np.errstate(all="ignore"):
         if kind == "sub":
@@ -78,9 +101,13 @@ def _partner(kind: str, u: np.ndarray, a, b) -> tuple[np.ndarray, np.ndarray]:
             lo, hi = np.maximum(lj, li / u), np.minimum(hj, hi_ / u)
         else:
             lo, hi = np.maximum(lj, u / hi_), np.minimum(hj, u / li)
-        xj = (lo + hi) / 2
+        xj = lo + where * (hi - lo)
         xi = {"sub": u + xj, "add": u - xj, "div": u * xj, "mul": u / xj}[kind]
     return np.clip(xi, li, hi_), np.clip(xj, lj, hj)
+
+
+#: Where along each level set of a merged pair the network is asked (fractions of its length).
+WHERE = (0.15, 0.325, 0.5, 0.675, 0.85)
 
 
 def merged(task: Task, i: int, j: int, kind: str, name: str) -> Task:
@@ -88,19 +115,24 @@ def merged(task: Task, i: int, j: int, kind: str, name: str) -> Task:
     a, b = task.ranges[i], task.ranges[j]
 
     def query(X: np.ndarray) -> np.ndarray:
-        xi, xj = _partner(kind, X[:, i_new], a, b)
-        cols = [X[:, c] for c in range(X.shape[1])]
-        others = [c for c in range(len(cols)) if c != i_new]
-        out = np.empty((len(X), task.k))
-        rest = iter(others)
-        for c in range(task.k):
-            if c == i:
-                out[:, c] = xi
-            elif c == j:
-                out[:, c] = xj
-            else:
-                out[:, c] = cols[next(rest)]
-        return task.query(out)
+        # The mean over five points of each level set of u: f is the same at all of them, the
+        # network's own error is not.
+        total = np.zeros(len(X))
+        for where in WHERE:
+            xi, xj = _partner(kind, X[:, i_new], a, b, where)
+            cols = [X[:, c] for c in range(X.shape[1])]
+            others = [c for c in range(len(cols)) if c != i_new]
+            out = np.empty((len(X), task.k))
+            rest = iter(others)
+            for c in range(task.k):
+                if c == i:
+                    out[:, c] = xi
+                elif c == j:
+                    out[:, c] = xj
+                else:
+                    out[:, c] = cols[next(rest)]
+            total += task.query(out)
+        return total / len(WHERE)
 
     names = [n for c, n in enumerate(task.names) if c != j]
     ranges = [r for c, r in enumerate(task.ranges) if c != j]
