@@ -170,10 +170,13 @@ def main() -> None:
     results = args.results
     rows = json.loads(results.read_text()) if results.exists() else {}
     if args.table:
-        for other in sorted(HERE.glob("results*.json")):
+        # results.json first, then the other files in name order, a later file's entry winning
+        # (results_rerun.json: equations run again after a change of the search)
+        files = [RESULTS] + [f for f in sorted(HERE.glob("results*.json")) if f != RESULTS]
+        rows = {}
+        for other in files:
             for eq_id, row in json.loads(other.read_text()).items():
-                for key, value in row.items():
-                    rows.setdefault(eq_id, {}).setdefault(key, value)
+                rows.setdefault(eq_id, {}).update(row)
     if args.table:
         print(table(rows))
         return
