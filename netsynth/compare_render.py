@@ -102,6 +102,8 @@ def html(data: dict[str, Any]) -> str:
     parts = [f"<p><b>{escape(headline)}</b> on {escape(_domain(data))}</p>",
              "<p><b>groups</b></p>", table(["group", "program", "networks"], groups)]
     for k, g in enumerate(data["groups"]):
+        if g.get("table"):
+            parts += [f"<p><b>group {k + 1}: program</b></p>", f"<pre>{escape(g['table'])}</pre>"]
         if g.get("skeleton"):
             parts += [f"<p><b>group {k + 1}: skeleton</b> <code>{escape(g['skeleton'])}</code>, "
                       f"fitted constants side by side</p>", table(*_constants(g))]

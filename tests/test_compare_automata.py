@@ -99,7 +99,8 @@ def test_the_page_and_its_json(automata_swapped) -> None:
     text = str(automata_swapped)
     assert "sequences of 1..16 steps" in text and "group 2" in text and "state" in text
     assert "group 1 / group 2: different" in text
-    assert "tomita3_gru" in html(data)
+    page = html(data)
+    assert "tomita3_gru" in page and "<pre>state" in page      # each automaton's table
 
 
 def test_cli_compare_of_automata(tmp_path) -> None:

@@ -154,3 +154,37 @@ def test_formulas_of_one_skeleton_group_within_the_networks_error_only() -> None
     assert shape.text == "$0*a*exp($1*t)" and shape.values == (2.3684, -0.61)
     x = box()
     assert np.allclose(shape.evaluate(x, [2.0, -0.5]), 2.0 * x["a"] * np.exp(-0.5 * x["t"]))
+
+
+TEMPLATES = ["{0} * a * exp({1} * t)", "{0} * a / exp({1} * t)", "a * t / (t + {0}) + {1}",
+             "{0} * a ** 2 / ({1} + t)", "{0} / {1} * a * exp({1} * t + {0})",
+             "sqrt({0} * a + t) * {1}", "{0} * a * t - {1} * (a + {0})"]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_skeleton_with_its_own_constants_is_its_formula(template) -> None:
+    """Round trip (Hypothesis): a formula's skeleton, evaluated with the constants read from the
+    formula, gives the formula's values; fitted to the formula's own values, its constants give
+    them again. Holds for every constant drawn, whatever form sympy gives the formula."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dsl.program import Expression
+    from netsynth.api import load_spec
+    from netsynth.compare_real import fit, skeleton
+
+    spec, x = load_spec(TRIO[0]), box(500)
+    constant = st.floats(0.1, 3.0).map(lambda v: round(v, 3))
+
+    @settings(max_examples=25, deadline=None, database=None)
+    @given(constant, constant)
+    def check(c0: float, c1: float) -> None:
+        p = Expression.parse(template.format(c0, c1), spec.variables(), dsl="real")
+        want = p.evaluate(x).values
+        shape = skeleton(p)
+        assert np.allclose(shape.evaluate(x, shape.values), want, rtol=1e-9, atol=1e-12)
+        fitted, error = fit(shape, x, want)
+        assert error < 1e-6
+        assert np.allclose(shape.evaluate(x, fitted), want, rtol=1e-5, atol=1e-8)
+
+    check()
