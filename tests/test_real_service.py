@@ -1,0 +1,103 @@
+"""A real-valued network through the job API: a real uvicorn server in a subprocess (the
+service's own `python -m netsynth.service`), the pendulum MLP (examples/real_pendulum) and its
+spec uploaded, the job followed through its server-sent events until it ends (a bounded stream,
+no sleep), and the exported program (GET /jobs/{id}/program.py) run as plain Python against the
+true law 2 pi sqrt(L / g), written here in numpy, on points up to four times beyond the training
+box (where the network itself no longer follows the law). A spec with a zero scale is refused
+over HTTP with the field and the value named.
+"""
+
+from __future__ import annotations
+
+import json
+import httpx
+import numpy as np
+import pytest
+
+from test_service_kit import EXAMPLES, Server, ended, job, submit, wait_for
+
+pytestmark = pytest.mark.integration
+
+PENDULUM = EXAMPLES / "real_pendulum"
+
+
+def follow(url: str, job_id: str, *, timeout: float) -> list[tuple[str, dict]]:
+    """The job's server-sent events up to its `end` (the read timeout bounds each wait)."""
+    events: list[tuple[str, dict]] = []
+    with httpx.stream("GET", f"{url}/jobs/{job_id}/events",
+                      timeout=httpx.Timeout(10, read=timeout)) as stream:
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                if name == "end":
+                    break
+    return events
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    running = Server(tmp_path_factory.mktemp("real_service"), "--max-jobs", "1").start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def pendulum_job(server: Server) -> dict:
+    r = submit(server.url, PENDULUM, {"timeout": "120"})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    events = follow(server.url, job_id, timeout=240)
+    status = job(server.url, job_id)
+    report = httpx.get(f"{server.url}/jobs/{job_id}/result", timeout=30).json()
+    program = httpx.get(f"{server.url}/jobs/{job_id}/program.py", timeout=30)
+    return {"events": events, "status": status, "report": report, "program": program}
+
+
+def law(L: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return 2 * np.pi * np.sqrt(L / g)
+
+
+def test_the_job_ends_solved_with_progress_on_the_way(pendulum_job: dict) -> None:
+    events, status = pendulum_job["events"], pendulum_job["status"]
+    assert events and events[-1][0] == "end" and events[-1][1]["status"] == "succeeded", events[-1:]
+    assert all(name == "progress" for name, _ in events[:-1])
+    assert status["result_status"] == "solved", status
+    report = pendulum_job["report"]
+    assert report["status"] == "solved", report.get("notes")
+    assert report["fidelity"]["agree"] == report["fidelity"]["total"]      # calibrated tolerance
+
+
+def test_the_exported_formula_is_the_law_beyond_the_training_range(pendulum_job: dict) -> None:
+    r = pendulum_job["program"]
+    assert r.status_code == 200, r.text
+    namespace: dict = {}
+    exec(compile(r.text, "program.py", "exec"), namespace)      # our own server's export
+    f = namespace["f"]
+    rng = np.random.default_rng(11)
+    # training box L in [0.5, 2], g in [5, 15]; here up to four widths beyond it, L and g > 0
+    L = rng.uniform(0.01, 8.0, 2000)
+    g = rng.uniform(0.1, 55.0, 2000)
+    got = np.asarray(f(L, g), np.float64)
+    want = law(L, g)
+    assert np.max(np.abs(got - want) / want) < 1e-9, r.text
+    outside = (L > 2) | (g > 15) | (L < 0.5) | (g < 5)
+    assert outside.mean() > 0.8
+
+
+def test_a_real_spec_with_a_zero_scale_is_refused(server: Server) -> None:
+    spec = json.loads((PENDULUM / "spec.json").read_text())
+    spec["inputs"][1]["scale"] = 0
+    r = submit(server.url, PENDULUM, {"timeout": "30"}, spec=json.dumps(spec).encode())
+    if r.status_code == 202:          # refused when the spec is read by the job: it fails
+        done = wait_for("the refused job", lambda: ended(server.url, r.json()["id"]), timeout=120)
+        assert done["status"] == "failed", done
+        message = done["error"]
+    else:
+        assert r.status_code in (400, 422), r.text
+        message = r.text
+    assert "inputs[1].scale" in message and "got 0" in message, message
