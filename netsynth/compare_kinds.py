@@ -126,17 +126,22 @@ def between(family: str, names: Sequence[str], oracles: Sequence[Any], common: A
 
 def _sequence_pairs(names, oracles, common, *, seed: int, listed: int):
     """Every two sequence networks on the same sequences of the shared lengths: every sequence of
-    the longest length with at most 4,096 of them, and random ones of every length."""
+    the longest length with at most 4,096 of them, and random ones of every length (each distinct
+    sequence once)."""
     from netsynth.compare_result import Pair, PairPoint
     from verifier.stateful import sequences
 
     lo, hi = [int(i.lo) for i in common.inputs], [int(i.hi) for i in common.inputs]
     batches, _ = sequences(lo, hi, common.sequence.max_len, np.random.default_rng(seed),
                            n=PAIR_SEQUENCES)
-    batches = sorted((x for x in batches if x.shape[1] >= common.sequence.min_len),
-                     key=lambda x: x.shape[1])      # shortest first: the points listed are short
+    lengths = sorted({x.shape[1] for x in batches if x.shape[1] >= common.sequence.min_len})
+    batches = [np.unique(np.concatenate([x for x in batches if x.shape[1] == t]), axis=0)
+               for t in lengths]                    # each sequence once, the shortest first
     answers = [[np.asarray(o.query(x)) for x in batches] for o in oracles]
     total = sum(len(x) for x in batches)
+    letters = int(np.prod([b - a + 1 for a, b in zip(lo, hi)]))
+    every = total == sum(letters ** t for t in range(common.sequence.min_len,
+                                                    common.sequence.max_len + 1))
     out = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
@@ -147,5 +152,5 @@ def _sequence_pairs(names, oracles, common, *, seed: int, listed: int):
                 for r in rows[:max(0, listed - len(points))]:
                     steps = [s[0] if len(s) == 1 else s for s in x[r].tolist()]
                     points.append(PairPoint((("sequence", steps),), a[r].tolist(), b[r].tolist()))
-            out.append(Pair(names[i], names[j], total, differ, False, tuple(points)))
-    return tuple(out), total, False
+            out.append(Pair(names[i], names[j], total, differ, every, tuple(points)))
+    return tuple(out), total, every
