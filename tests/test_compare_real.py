@@ -188,3 +188,12 @@ def test_a_skeleton_with_its_own_constants_is_its_formula(template) -> None:
         assert np.allclose(shape.evaluate(x, fitted), want, rtol=1e-5, atol=1e-8)
 
     check()
+
+
+def test_a_model_that_does_not_fit_its_spec_is_refused_before_any_search() -> None:
+    import netsynth
+    from dsl.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"^tomita4: model: does not accept 2 input columns"):
+        netsynth.compare(OTHER, models=[OTHER.parent / "model.onnx",
+                                        EXAMPLES / "tomita4" / "model.onnx"])
