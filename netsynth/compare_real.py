@@ -103,12 +103,17 @@ def skeleton(program: Expression) -> Skeleton:
                     tuple(program.inputs))
 
 
-def _same(a: Skeleton, b: Skeleton) -> bool:
-    return len(a.params) == len(b.params) and sympy_equal(a.key, b.key)
+def _same(a: Skeleton | None, b: Skeleton | None) -> bool:
+    return a is not None and b is not None and len(a.params) == len(b.params) and (
+        a.key == b.key or str(a.key) == str(b.key))
 
 
-def sympy_equal(a: Any, b: Any) -> bool:
-    return a == b or str(a) == str(b)
+def _skeleton(program: Expression) -> Skeleton | None:
+    """`skeleton(program)`, or None for a formula sympy cannot read (a rule's `ite`...)."""
+    try:
+        return skeleton(program)
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        return None
 
 
 def prover(common: Any, tolerances: Mapping[str, float], names: Sequence[str], *,
@@ -137,7 +142,7 @@ def prover(common: Any, tolerances: Mapping[str, float], names: Sequence[str], *
         allowed = max(tolerances.get(names[k], DEFAULT_TOLERANCE),
                       tolerances.get(names[j], DEFAULT_TOLERANCE))
         close = rms <= allowed and peak <= PEAK * allowed and not (a.bad != b.bad).any()
-        same = _same(skeleton(p), skeleton(q))
+        same = _same(_skeleton(p), _skeleton(q))
         if close and same:
             return Equivalence(Verdict.EQUIVALENT, reason=(
                 f"one skeleton, constants fitted apart: the formulas differ by {rms:.2g} relative "
@@ -170,15 +175,15 @@ def constants(program: Expression | None, members: Sequence[str],
     the group's constants, on `points` of its own box), "error": that fit's relative RMS}."""
     from oracle import sampling
 
-    if program is None:
+    shape = _skeleton(program) if program is not None else None
+    if shape is None:
         return None, ()
-    shape = skeleton(program)
     rows = []
     for name in members:
         own, oracle = programs.get(name), oracles[name]
         formula: Any = None
         if own is not None:
-            its = skeleton(own)
+            its = _skeleton(own)
             formula = list(its.values) if _same(its, shape) else own.show()
         columns = sampling.sample(oracle.spec, points, seed=seed)
         y = np.asarray(oracle.query(columns), np.float64)
