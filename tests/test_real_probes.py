@@ -120,3 +120,52 @@ def test_leaf_solvers_recover_laws(law, expected) -> None:
     got = Expression(found[0].node, D, ("x", "y"), (REAL, REAL)).to_sympy()
     want = Expression.parse(expected, {"x": REAL, "y": REAL}, dsl="real").to_sympy()
     assert sympy.simplify(got - want) == 0
+
+
+def _wiggle(X: np.ndarray) -> np.ndarray:
+    """A network-like error: smooth, but different from point to point across the box."""
+    return 1e-3 * np.sin(17 * X[:, 0] + 29 * X[:, 1] + 13 * X[:, -1])
+
+
+@pytest.mark.parametrize("kind, f, part", [
+    ("mul", lambda X: X[:, 0] ** 2 * np.cos(X[:, 1]) * X[:, 2], lambda a: a ** 2),
+    ("add", lambda X: X[:, 0] ** 2 + np.cos(X[:, 1]) * X[:, 2], lambda a: a ** 2),
+])
+def test_a_separable_part_averaged_over_the_rest_is_the_part_with_less_error(kind, f, part) -> None:
+    """f = g(x) (*|+) h(y, z), with h changing sign (cos over [1, 3]): the averaged task is g up
+    to an affine map exactly, and the planted error shrinks."""
+    from synth.real.task import Task
+
+    t = Task(("x", "y", "z"), ((1.0, 3.0),) * 3, lambda X: f(X) + _wiggle(X))
+    clean = Task(("x", "y", "z"), ((1.0, 3.0),) * 3, f)
+    a = np.linspace(1, 3, 200)[:, None]
+
+    def residual(task_) -> float:
+        v = task_.query(a)
+        A = np.column_stack([part(a[:, 0]), np.ones(len(a))])
+        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        return float(np.sqrt(np.mean((A @ coef - v) ** 2)))
+    at = t.middle()
+    assert residual(clean.fixing([0], at, average=kind)) < 1e-12          # the part, exactly
+    assert residual(t.fixing([0], at, average=kind)) < 0.7 * residual(t.fixing([0], at))
+
+
+def test_a_merged_pair_is_asked_along_its_level_sets() -> None:
+    from synth.real.task import merged
+
+    t = Task(("x", "y"), ((1.0, 3.0), (2.0, 5.0)), lambda X: np.sqrt(1 + (X[:, 0] / X[:, 1]) ** 2))
+    m = merged(t, 0, 1, "div", "u")
+    u = np.linspace(0.25, 1.4, 50)[:, None]
+    assert np.allclose(m.query(u), np.sqrt(1 + u[:, 0] ** 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("f", [lambda x: -9 * np.cos(x), lambda x: 2 + 0.5 * np.sin(2 * x),
+                               lambda x: 3 * np.exp(-x / 2)])
+def test_one_variable_templates_recover_amplitude_frequency_and_phase(f) -> None:
+    """a * g(c * x + d) + b with every constant planted: found, snapped, equal on a wider range."""
+    X = np.linspace(1, 5, 300)[:, None]
+    found = leaf.templates(X, f(X[:, 0]), ["x"], tol=1e-6)
+    assert found, "no template fitted"
+    wide = np.linspace(-5, 11, 400)
+    got = fit.evaluate(found[0].node, wide[:, None], ["x"])
+    assert np.allclose(got, f(wide), rtol=1e-9, atol=1e-9), D.show(found[0].node)

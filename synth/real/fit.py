@@ -182,7 +182,8 @@ def snap(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol:
     count = len(literals(node))
     for _ in range(2):
         changed = False
-        for i in range(count):
+        # smallest first: an offset that is 0 goes before the constants it would move
+        for i in sorted(range(count), key=lambda k: abs(literals(current)[k])):
             values = literals(current)
             v = values[i]
             if i in held or v == 0 or _is_simple(v):

@@ -230,8 +230,9 @@ def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
 
 def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
     """a * f(c * x + d) + b for each one-argument function f, constants fitted jointly from a few
-    starts (amplitude and offset from y; for the periodic functions, frequencies of about one
-    and two periods over the range and the reading of the range's middle at 0)."""
+    starts (for each start of c and d, a and b by linear least squares; for the periodic
+    functions, about one and two periods over the range). exp has no d (a takes it: a * exp(c x)
+    + b) and log no c (b takes it: a * log(d +- x) + b), so that no two constants do one job."""
     from dsl.ast import App
     from dsl.real import literal
     from dsl.types import REAL
@@ -239,33 +240,40 @@ def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
     x = terms.var(names[0])
     lo, hi = float(X[:, 0].min()), float(X[:, 0].max())
     width, mid = (hi - lo) or 1.0, (hi + lo) / 2
-    amp, off = float(np.std(y)) or 1.0, float(np.mean(y))
 
-    def shape(f: str, a: float, c: float, d: float, b: float):
-        inner = App("add", (App("mul", (literal(c), x), REAL), literal(d)), REAL)
-        return App("add", (App("mul", (literal(a), App(f, (inner,), REAL)), REAL), literal(b)), REAL)
+    def inner_of(f: str, c: float, d: float):
+        if f == "exp":
+            return App("mul", (literal(c), x), REAL)
+        if f == "log":
+            return App("add", (x, literal(d)), REAL) if c > 0 else App("sub", (literal(d), x), REAL)
+        return App("add", (App("mul", (literal(c), x), REAL), literal(d)), REAL)
 
     out = []
     for f in TEMPLATES:
         if f in ("sin", "cos", "tan"):
-            starts = [(amp * 1.4, c, -c * mid + d, off) for c in (1.0, 2 * np.pi / width, np.pi / width)
-                      for d in (0.0, 1.0)] + [(-amp * 1.4, 1.0, 0.0, off)]
-        elif f in ("exp", "log", "sqrt", "atan"):
-            starts = [(s * amp, c / width, -c * lo / width + d, off) for s in (1.0, -1.0)
-                      for c, d in ((1.0, 0.5), (-1.0, 0.5))]
+            starts = [(c, -c * mid + d) for c in (1.0, 2 * np.pi / width, np.pi / width, 2.0)
+                      for d in (0.0, 1.0)]
+        elif f == "exp":
+            starts = [(c / width, 0.0) for c in (1.0, -1.0, 3.0, -3.0)]
+        elif f == "log":
+            starts = [(1.0, -lo + 0.5 * width), (-1.0, hi + 0.5 * width), (1.0, -lo + 0.05 * width)]
+        elif f in ("sqrt", "atan"):
+            starts = [(c / width, -c * lo / width + d) for c, d in ((1.0, 0.5), (-1.0, 0.5), (3.0, 0.0))]
         else:                               # asin, acos: the argument inside [-1, 1]
-            starts = [(s * amp, 1.8 / width, -1.8 * mid / width, off) for s in (1.0, -1.0)]
-        for a0, c0, d0, b0 in starts:
-            start = shape(f, a0, c0, d0, b0)
-            if not np.all(np.isfinite(fit.evaluate(start, X, names))):
+            starts = [(s * 1.8 / width, -s * 1.8 * mid / width) for s in (1.0, -1.0)]
+        for c0, d0 in starts:
+            inner = inner_of(f, c0, d0)
+            g = fit.evaluate(App(f, (inner,), REAL), X, names)
+            if not np.all(np.isfinite(g)) or np.ptp(g) == 0:
                 continue
+            (a0, b0), *_ = np.linalg.lstsq(np.column_stack([g, np.ones(len(g))]), y, rcond=None)
+            start = App("add", (App("mul", (literal(float(a0)), App(f, (inner,), REAL)), REAL),
+                                literal(float(b0))), REAL)
             node, err = fit.refine(start, X, y, names, starts=1, seed=seed, max_nfev=60)
             if err <= tol:
                 node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
                 out.append(Candidate(terms.tidy(node), err, f"template {f}"))
                 break
-        if out and out[-1].how == f"template {f}" and f in ("sin", "cos"):
-            continue
     return out
 
 
