@@ -304,6 +304,26 @@ def readme_row(r: dict) -> str:
             f"{r['seconds']:.1f} s |")
 
 
+#: The examples of the other search families, trained by their own scripts (kept at the end of
+#: examples/README.md by every run of this one).
+OTHER_FAMILIES = """
+## The other families' examples
+
+Not trained by this script; each folder holds `model.onnx` and `spec.json` (its `reference` is
+the known law, rule, program or language).
+
+| folder | family | what the network learnt | trained by |
+|---|---|---|---|
+| `real_decay`, `real_pendulum`, `real_coulomb` | real formulas | `2.37 * a * exp(-0.61 * t)`, `2 * pi * sqrt(L / g)`, `q1 * q2 / (4 * pi * r ** 2)` | `nice -n 10 .venv/bin/python examples/real_train.py` |
+| `real_trio/*` | real formulas, for `netsynth compare` | the decay law in three shapes (`wide_relu`, `deep_tanh`, `narrow_silu`), and `other_law`: `a * t / (1 + t)` | `nice -n 10 .venv/bin/python examples/real_trio/train.py` |
+| `policy_pole`, `policy_congestion`, `policy_oblique` | decision rules | a pole-balancing push, a congestion-control rule, `x + 2 * y - z > 10` (docs/rules.md) | `nice -n 10 .venv/bin/python bench/policies/train.py` |
+| `rule_pair/*` | decision rules, for `netsynth compare` | `oblique_tanh`: the oblique rule again, `other_rule`: `x + y > 8` | `nice -n 10 .venv/bin/python examples/rule_pair/train.py` |
+| `mips_binary_addition`, `mips_div_3`, `mips_alternating_last3` | programs with state | three MIPS tasks as GRUs (docs/stateful.md) | `bench/mips/train.py` (copies of bench/mips/models) |
+| `tomita4`, `tomita4_short` | automata | Tomita 4 (no "000") as a GRU, and a transformer trained on short words only (their README.md) | `bench/tomita/train.py` (copies of bench/tomita/models) |
+| `automaton_trio/*` | automata, for `netsynth compare` | `tomita4_lstm` (Tomita 4 again) and `tomita3_gru` (another language) | `bench/tomita/train.py` (copies) |
+"""
+
+
 def write_readme(rows: list[dict]) -> None:
     lines = ["# Example networks", "",
              "Trained and exported by `python examples/train.py` (CPU, 2 threads, fixed seeds).",
@@ -315,7 +335,7 @@ def write_readme(rows: list[dict]) -> None:
     lines += [readme_row(r) for r in rows]
     lines += ["", "Notes:", ""] + [f"- `{k}`: {v}." for k, v in {**NOTES, **folder_notes(rows)}.items()]
     lines += [f"- `noisy_add`: trained on the whole table with {NOISY} labels replaced by wrong ones; "
-              "imperfect on purpose, for tests of counterexamples.", ""]
+              "imperfect on purpose, for tests of counterexamples.", OTHER_FAMILIES]
     (ROOT / "README.md").write_text("\n".join(lines))
 
 
@@ -344,10 +364,9 @@ def update_readme(rows: list[dict], names: list[str]) -> None:
     for key, text in notes.items():
         line = f"- `{key}`: {text}."
         at = next((k for k, ln in enumerate(lines) if ln.startswith(f"- `{key}`:")), None)
-        if at is None:
-            while lines and not lines[-1].strip():
-                lines.pop()
-            lines.append(line)
+        if at is None:          # a new note goes after the last one, before any section
+            last = max(k for k, ln in enumerate(lines) if ln.startswith("- `"))
+            lines.insert(last + 1, line)
         else:
             lines[at] = line
     path.write_text("\n".join(lines) + "\n")

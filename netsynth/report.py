@@ -117,7 +117,8 @@ class Report:
         from oracle.sampling import domain
 
         fidelity = self.fidelity.to_dict() if self.fidelity is not None else {
-            "agree": 0, "total": 0, "exhaustive": domain(self.spec) is not None,
+            "agree": 0, "total": 0,
+            "exhaustive": self.spec.sequence is None and domain(self.spec) is not None,
             "agreement": 0.0, "disagreements": []}
         return {"status": self.status.value, "program": self.text, "python": self.python,
                 "fidelity": fidelity, "stop_reason": self.stop_reason.value,
