@@ -169,3 +169,15 @@ def test_one_variable_templates_recover_amplitude_frequency_and_phase(f) -> None
     wide = np.linspace(-5, 11, 400)
     got = fit.evaluate(found[0].node, wide[:, None], ["x"])
     assert np.allclose(got, f(wide), rtol=1e-9, atol=1e-9), D.show(found[0].node)
+
+
+def test_a_rational_function_of_one_variable_is_fitted_and_snapped() -> None:
+    """1 + u / (1 - u / 3) (Feynman II.11.28 after its symmetry): (1 + 2u/3) / (1 - u/3)."""
+    X = np.linspace(0, 1, 300)[:, None]
+    y = 1 + X[:, 0] / (1 - X[:, 0] / 3)
+    found = leaf.rational(X, y, ["u"], tol=1e-6)
+    assert found and found[0].error < 1e-12, [D.show(c.node) for c in found]
+    wide = np.linspace(-2, 2.9, 100)[:, None]
+    got = fit.evaluate(found[0].node, wide, ["u"])
+    assert np.allclose(got, 1 + wide[:, 0] / (1 - wide[:, 0] / 3), rtol=1e-12)
+    assert leaf.rational(X, np.sin(5 * X[:, 0]), ["u"], tol=1e-6) == []     # not rational

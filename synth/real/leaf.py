@@ -277,6 +277,36 @@ def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
     return out
 
 
+def rational(X, y, names, *, tol, constants=()) -> list[Candidate]:
+    """One variable: y = P(x) / (1 + Q(x)) with P, Q of degrees (0, 1), (1, 1), (0, 2) (three
+    constants at most: with four, a rational follows exp(-0.61 t) within a network's error),
+    fitted linearly (y = P(x) - y Q(x)), then refitted and snapped."""
+    if X.shape[1] != 1:
+        return []
+    x = X[:, 0]
+    xv = terms.var(names[0])
+    out = []
+    for p, q in ((0, 1), (1, 1), (0, 2)):
+        A = np.column_stack([x ** i for i in range(p + 1)] + [-y * x ** j for j in range(1, q + 1)])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        top: Node = terms.num(float(coef[0]))
+        for i in range(1, p + 1):
+            top = terms.add(top, terms.mul(terms.num(float(coef[i])), terms.power(xv, i)))
+        bottom: Node = terms.num(1.0)
+        for j in range(1, q + 1):
+            bottom = terms.add(bottom, terms.mul(terms.num(float(coef[p + j])), terms.power(xv, j)))
+        node = terms.div(top, bottom)
+        err = fit.error(node, X, y, names)
+        if not math.isfinite(err) or err > 3 * tol:
+            continue
+        if err > tol:
+            node, err = fit.refine(node, X, y, names, starts=1)
+        if err <= tol:
+            node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
+            out.append(Candidate(node, err, f"rational [{p}/{q}]"))
+    return out
+
+
 def skeleton_job(part: dict) -> list[Candidate]:
     """One part of the skeleton search, on plain values (what a Ray task receives)."""
     deadline = time.monotonic() + part.pop("seconds")

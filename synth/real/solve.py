@@ -66,7 +66,8 @@ class Solver:
             return None
         tol = self.tol_for(y)
         quick = leaf.power_law(X, y, task.names, tol=tol, constants=self.constants) + \
-            leaf.polynomial(X, y, task.names, tol=tol, constants=self.constants)
+            leaf.polynomial(X, y, task.names, tol=tol, constants=self.constants) + \
+            leaf.rational(X, y, task.names, tol=tol, constants=self.constants)
         # Tight: a fit is taken at once only within the root's tolerance and with at most one
         # constant that did not snap (a cubic follows any smooth curve with four free ones).
         good = [c for c in quick if c.error <= self.tol and _free_constants(c.node) <= 1]
