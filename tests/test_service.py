@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from test_service_kit import (
-    ABS, EXAMPLES, FAST, NOISY, ROOT, SLOW, Server, ended, free_port, job, submit, wait_for,
+    ABS, EXAMPLES, FAST, NOISY, ROOT, SLOW, Server, ended, follow, free_port, job, submit,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -51,18 +52,7 @@ def test_submit_follow_events_and_fetch_program(server: Server) -> None:
     job_id = r.json()["id"]
     assert r.headers["location"] == f"/jobs/{job_id}"
 
-    events = []
-    with httpx.stream("GET", f"{server.url}/jobs/{job_id}/events",
-                      timeout=httpx.Timeout(10, read=60)) as stream:
-        assert stream.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line[5:])))
-                if name == "end":
-                    break
+    events = follow(server.url, job_id, timeout=60)
     assert events[-1][0] == "end" and events[-1][1]["status"] == "succeeded"
     assert all(e[0] == "progress" for e in events[:-1])
 

@@ -154,6 +154,26 @@ def running_with_progress(url: str, job_id: str) -> dict[str, Any] | None:
     return j if j["status"] == "running" and j["progress"] else None
 
 
+def follow(url: str, job_id: str, *, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+    """The job's server-sent events, (name, data), up to its `end` event (`timeout` bounds each
+    wait for the next line)."""
+    import json
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    with httpx.stream("GET", f"{url}/jobs/{job_id}/events",
+                      timeout=httpx.Timeout(10, read=timeout)) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                if name == "end":
+                    break
+    return events
+
+
 # ---- databases ----------------------------------------------------------------------------------
 
 def postgres_admin() -> str | None:
