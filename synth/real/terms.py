@@ -40,6 +40,13 @@ def add(a: Node, b: Node) -> Node:
         return a
     if isinstance(b, Const) and b.type == REAL and b.value < 0:
         return App("sub", (a, literal(-b.value)), REAL)
+    if isinstance(b, App) and b.op == "mul" and isinstance(b.args[0], Const) and b.args[0].type == REAL \
+            and b.args[0].value < 0:           # a + -c * x reads a - c * x
+        return App("sub", (a, mul(literal(-b.args[0].value), b.args[1])), REAL)
+    if isinstance(b, App) and b.op == "neg":
+        return App("sub", (a, b.args[0]), REAL)
+    if isinstance(b, App) and b.op == "div" and isinstance(b.args[0], App) and b.args[0].op == "neg":
+        return App("sub", (a, App("div", (b.args[0].args[0], b.args[1]), REAL)), REAL)
     return App("add", (a, b), REAL)
 
 
