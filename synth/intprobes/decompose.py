@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsl.ast import App, Const, Node, Var
+from dsl.ast import App, Const, Node, Var, size
 from dsl.types import INT
 from synth.intprobes import separability as sep
 
 MAX_PARTS = 8
 OPERATOR = {"+": "add", "^": "bitxor", "|": "bitor"}
+MEET_SECONDS = 25.0           # the look for a smaller whole program met in the middle (meet.py)
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,20 @@ def attempt(problem, *, options, run, cancel=None, executor=None) -> Decomposed:
     if any(p is None for _, p in parts) or not parts:
         return Decomposed(None, split, tuple(parts), tuple(notes))
     notes = _summarised(notes, split, parts, problem.dsl)
-    return Decomposed(join(split, [p for _, p in parts], problem.target_type), split,
-                      tuple(parts), tuple(notes))
+    program = join(split, [p for _, p in parts], problem.target_type)
+    left = MEET_SECONDS if options.timeout is None else \
+        min(MEET_SECONDS, options.timeout - (time.monotonic() - began))
+    if left > 0.5 and (cancel is None or not cancel.is_set()):
+        from synth.intprobes import meet
+
+        found = meet.smaller(problem, options, size(program), executor=executor,
+                             deadline=time.monotonic() + left)
+        if found is not None:
+            notes.append(f"the decomposition joined: {problem.dsl.show(program)} "
+                         f"(size {size(program)})")
+            program, note = found
+            notes.append(note)
+    return Decomposed(program, split, tuple(parts), tuple(notes))
 
 
 #: How each join reads as a formula over its parts.
