@@ -181,3 +181,11 @@ def test_a_rational_function_of_one_variable_is_fitted_and_snapped() -> None:
     got = fit.evaluate(found[0].node, wide, ["u"])
     assert np.allclose(got, 1 + wide[:, 0] / (1 - wide[:, 0] / 3), rtol=1e-12)
     assert leaf.rational(X, np.sin(5 * X[:, 0]), ["u"], tol=1e-6) == []     # not rational
+
+
+def test_a_power_with_an_offset_is_fitted() -> None:
+    """-pi^2 / d^2 + 7 (a separated part carries the other part's value as an offset)."""
+    X = np.linspace(2, 4, 300)[:, None]
+    found = leaf.power_law(X, 7 - np.pi ** 2 / X[:, 0] ** 2, ["d"], tol=1e-9)
+    assert any(c.how == "power law + constant" and c.error < 1e-12 for c in found), \
+        [(D.show(c.node), c.error) for c in found]

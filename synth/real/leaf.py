@@ -59,6 +59,36 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
 
 
 def power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:
+    return _power_law(X, y, names, tol=tol, constants=constants) + \
+        _shifted_power(X, y, names, tol=tol, constants=constants)
+
+
+def _shifted_power(X, y, names, *, tol, constants=()) -> list[Candidate]:
+    """One positive variable: C * x ** a + B, a in halves from -3 to 3 (C and B by least squares;
+    a separated part carries the other part's value as an offset: -pi^2 / d^2 + const)."""
+    if X.shape[1] != 1 or not np.all(X > 0):
+        return []
+    best = None
+    for half in range(-6, 7):
+        if half == 0:
+            continue
+        shape = terms.monomial(names, [Fraction(half, 2)])
+        v = fit.evaluate(shape, X, names)
+        if not np.all(np.isfinite(v)):
+            continue
+        A = np.column_stack([v, np.ones(len(y))])
+        (c, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+        node = terms.add(_scaled(shape, float(c)), terms.num(float(b)))
+        err = fit.error(node, X, y, names)
+        if best is None or err < best[1]:
+            best = (node, err)
+    if best is None or best[1] > tol:
+        return []
+    node, err = fit.snap(best[0], X, y, names, tol=tol, constants=constants)
+    return [Candidate(node, err, "power law + constant")]
+
+
+def _power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:
     if not (np.all(X > 0) and (np.all(y > 0) or np.all(y < 0))):
         return []
     sign = 1.0 if y[0] > 0 else -1.0

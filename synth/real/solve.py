@@ -78,7 +78,8 @@ class Solver:
         if np.ptp(y) <= 3 * self.sigma:  # constant here
             return terms.num(float(np.mean(y)))
         if task.k >= 2 and time.monotonic() < self.deadline:
-            found = self._separable(task, depth, X, y) or self._symmetry(task, depth)
+            found = self._separable(task, depth, X, y) or self._symmetry(task, depth) \
+                or self._transformed(task, depth, y)
             if found is not None:
                 return found
         self.report("skeletons", None)
@@ -130,6 +131,32 @@ class Solver:
                 if g is None or h is None:
                     return None
                 return self._combine(kind, g, h, X, y, task.names)
+        return None
+
+    def _transformed(self, task: Task, depth: int, y: np.ndarray) -> Node | None:
+        """1/y or y^2 a sum of a function of x_i and one of the rest (I.27.6: 1/y = 1/d1 + n/d2;
+        II.24.17: y^2 = omega^2/c^2 - pi^2/d^2): the transformed task is solved, then inverted."""
+        if depth > 2 or not (np.all(y > 0) or np.all(y < 0)):
+            return None
+        sign = 1.0 if y[0] > 0 else -1.0
+        for name, fwd, inverse in (("1/y", lambda v: 1 / v, lambda e: terms.div(terms.num(sign), e)),
+                                   ("y^2", lambda v: v * v,
+                                    lambda e: terms.mul(terms.num(sign), terms.call("sqrt", e)))):
+            inner = Task(task.names, task.ranges, lambda Z, f=fwd: f(task.query(Z)))
+            scale = fit.spread(fwd(y))
+            for i in range(task.k):
+                self.check()
+                f = probes.separable(inner, [i], "add", noise=self.noise * scale * 2, seed=self.seed)
+                if not f.present:
+                    continue
+                sub = Solver(noise=self.noise * 2, scale=scale, deadline=self.deadline,
+                             constants=self.constants, seed=self.seed, cancel=self.cancel,
+                             report=self.report, map_leaves=self.map_leaves)
+                node = sub.solve(inner, depth + 1)
+                if node is None:
+                    return None
+                self.findings.append(f)
+                return inverse(node)
         return None
 
     def _combine(self, kind: str, g: Node, h: Node, X, y, names) -> Node:
