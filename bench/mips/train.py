@@ -1,4 +1,4 @@
-"""Train a small GRU for each MIPS task and export it as ONNX with its spec.
+"""Train a small recurrent network for each MIPS task and export it as ONNX with its spec.
 
 Run from the repository root (one thread, low priority, resumable):
 
@@ -15,13 +15,22 @@ value_info is cleared) and is checked with ONNX Runtime on lengths 1, 3, seq_len
 against torch. Each model lands in `models/<task>/model.onnx` beside `spec.json`; the per-step and
 per-sequence accuracies (on the held-out set, through ONNX Runtime) go to `models/trained.json`. A task
 already in trained.json is skipped unless --force.
+
+`--arch relu` trains an Elman RNN with ReLU instead (its recurrent matrix started at the identity):
+the numeric tasks' networks (docs/stateful.md). `--arch lstm`, `--hidden`, `--lr`, `--decay` (the
+learning rate's factor every 1,000 steps), `--max-steps` (a budget that does not shrink under
+load), `--runs` (a quarter of the batches made of long runs of one value) and `--keep-better`
+(with --force: the committed model is replaced only by a more accurate one; the new one is
+exported and measured in a temporary folder first).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,18 +237,19 @@ def main(argv: list[str] | None = None) -> None:
             continue
         result = train(task, args.seconds, args.arch, args.hidden, args.lr, args.decay, args.max_steps, args.runs)
         folder = MODELS / task.name
-        staging = MODELS / ".staging" / task.name
-        export(task, result["net"], result["spec"], staging)
-        row = {**measure(task, result["spec"], staging, result["net"]), "train_steps": result["steps"],
-               "train_seconds": result["seconds"], "arch": result["arch"], "hidden": result["hidden"]}
-        record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
-        old = record.get(task.name, {}).get("step_accuracy", -1.0)
-        if args.keep_better and row["step_accuracy"] <= old:
-            print(task.name, "kept the committed model:", row["step_accuracy"], "<=", old, flush=True)
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("model.onnx", "spec.json"):
-            (staging / name).replace(folder / name)
+        with tempfile.TemporaryDirectory(prefix=f"mips-{task.name}-") as tmp:
+            staging = Path(tmp)
+            export(task, result["net"], result["spec"], staging)
+            row = {**measure(task, result["spec"], staging, result["net"]), "train_steps": result["steps"],
+                   "train_seconds": result["seconds"], "arch": result["arch"], "hidden": result["hidden"]}
+            record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+            old = record.get(task.name, {}).get("step_accuracy", -1.0)
+            if args.keep_better and row["step_accuracy"] <= old:
+                print(task.name, "kept the committed model:", row["step_accuracy"], "<=", old, flush=True)
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in ("model.onnx", "spec.json"):
+                shutil.move(str(staging / name), str(folder / name))
         record[task.name] = row
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(task.name, row, flush=True)
