@@ -161,7 +161,7 @@ class Solver:
 
     def _combine(self, kind: str, g: Node, h: Node, X, y, names) -> Node:
         """g * h or g + h with constants refitted by linear least squares on the task's data."""
-        g, h = _strip(g), _strip(h)
+        g, h = _strip(g, offsets=kind == "add"), _strip(h, offsets=kind == "add")
         vg, vh = fit.evaluate(g, X, names), fit.evaluate(h, X, names)
         if kind == "mul":
             v = vg * vh
@@ -176,8 +176,9 @@ class Solver:
         return node
 
 
-def _strip(node: Node) -> Node:
-    """A formula without its leading constant factor or additive constant (they are refitted)."""
+def _strip(node: Node, offsets: bool = True) -> Node:
+    """A formula without its leading constant factor or (with `offsets`) its additive constant:
+    they are refitted. A product keeps its factors' offsets: beta * (1 + alpha * cos(theta))."""
     from dsl.ast import App, Const
 
     while isinstance(node, App):
@@ -186,7 +187,7 @@ def _strip(node: Node) -> Node:
         elif node.op == "div" and isinstance(node.args[0], App) and node.args[0].op == "mul" \
                 and isinstance(node.args[0].args[0], Const):
             node = App("div", (node.args[0].args[1], node.args[1]), node.type)
-        elif node.op in ("add", "sub") and isinstance(node.args[1], Const):
+        elif offsets and node.op in ("add", "sub") and isinstance(node.args[1], Const):
             node = node.args[0]
         elif node.op == "neg":
             node = node.args[0]
