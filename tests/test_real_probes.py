@@ -189,3 +189,20 @@ def test_a_power_with_an_offset_is_fitted() -> None:
     found = leaf.power_law(X, 7 - np.pi ** 2 / X[:, 0] ** 2, ["d"], tol=1e-9)
     assert any(c.how == "power law + constant" and c.error < 1e-12 for c in found), \
         [(D.show(c.node), c.error) for c in found]
+
+
+def test_a_product_is_recombined_with_its_factors_offsets() -> None:
+    """g = 2.5 * (x * cos(y) + 1) and h = 3 * z, solved apart: g * h refitted is z * (x cos y + 1)
+    (the factor's + 1 is kept; only the leading constants are refitted)."""
+    import time
+
+    from dsl.types import REAL
+    from synth.real.solve import Solver
+
+    names = ("x", "y", "z")
+    V = {n: REAL for n in names}
+    X = np.random.default_rng(0).uniform(1, 3, (300, 3))
+    y = X[:, 2] * (X[:, 0] * np.cos(X[:, 1]) + 1)
+    s = Solver(noise=3e-4, scale=float(np.std(y)), deadline=time.monotonic() + 30)
+    node = s._combine("mul", D.parse("2.5 * (x * cos(y) + 1)", V), D.parse("3 * z", V), X, y, names)
+    assert fit.error(node, X, y, names) < 1e-12, D.show(node)
