@@ -71,16 +71,6 @@ def test_the_formula_is_given_only_when_the_parts_follow_one_pattern():
     assert decompose.formula(split, parts, dsl) is None
 
 
-def test_the_floor_average_joins_three_parts():
-    problem, result = solve("hd14", max_size=6, timeout=40)
-    assert result.accepted
-    x, y = (v.ravel() for v in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
-    got = evaluate(result.program, {"x": x, "y": y}, dsl=problem.dsl)
-    assert (got.values == BY_NAME["hd14"].truth(x, y)).all()
-    assert any("3 parts {bit 0 of x, bit 0 of y}, {bits 1-7 of x}, {bits 1-7 of y}" in n
-               for n in result.notes)
-
-
 #: Hacker's Delight's operators (bench/hackers_delight/run.py's `--ops core`).
 CORE = ("add", "sub", "mul", "negate", "bitand", "bitor", "bitxor", "invert", "shl", "lshr",
         "ashr", "eq", "ne", "ult", "ule", "ugt", "uge", "slt", "sle", "sgt", "sge", "and", "or",
@@ -92,11 +82,14 @@ def test_the_averages_are_the_natural_nine_node_programs(name):
     """The decomposition joins 13 nodes; the meet in the middle (synth/intprobes/meet.py) replaces
     it with a whole program of at most 9 nodes, right on all 65536 pairs against the numpy truth
     (the book's `(x & y) + ((x ^ y) >>u 1)` and `(x | y) - ((x ^ y) >>u 1)` have 9)."""
-    problem, result = solve(name, timeout=55, ops=CORE)
+    problem, result = solve(name, timeout=55, ops=CORE, max_size=6)   # whole search: to 5
     assert result.accepted and size(result.program) <= 9
     x, y = (v.ravel() for v in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
     got = evaluate(result.program, {"x": x, "y": y}, dsl=problem.dsl)
     assert not got.bad.any() and (got.values == BY_NAME[name].truth(x, y)).all()
+    if name == "hd14":
+        assert any("3 parts {bit 0 of x, bit 0 of y}, {bits 1-7 of x}, {bits 1-7 of y}" in n
+                   for n in result.notes)
     joined = [n for n in result.notes if n.startswith("the decomposition joined: ")]
     assert joined and joined[0].endswith("(size 13)")
     assert any(n.startswith("a smaller whole program replaces the decomposition's (size 13): ")
