@@ -133,7 +133,7 @@ def attempt(problem, *, options, run, cancel=None, executor=None) -> Decomposed:
     if left > 0.5 and (cancel is None or not cancel.is_set()):
         from synth.intprobes import meet
 
-        found = meet.smaller(problem, options, size(program), executor=executor,
+        found = meet.smaller(problem, options, size(program), executor=executor, cancel=cancel,
                              deadline=time.monotonic() + left)
         if found is not None:
             notes.append(f"the decomposition joined: {problem.dsl.show(program)} "

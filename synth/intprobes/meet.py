@@ -37,7 +37,7 @@ TOPS = {
 }
 
 
-def smaller(problem, options, bound: int, *, deadline: float, executor):
+def smaller(problem, options, bound: int, *, deadline: float, executor, cancel=None):
     """(program, note) for a program of fewer than `bound` nodes equal to the network on the
     whole domain, or None (nothing met, the DSL is not a bit-vector one, or time ran out)."""
     from oracle import sampling
@@ -68,11 +68,13 @@ def smaller(problem, options, bound: int, *, deadline: float, executor):
                       max_size_by_type={}, memory_bytes=options.memory_bytes)
 
     def check(_candidates):
+        if cancel is not None and cancel.is_set():
+            return StopReason.CANCELLED
         return StopReason.TIME if time.monotonic() > deadline else None
 
     top_level = min(MAX_LEVEL, (bound - 2) // 2 + 1)
     for level in range(2, top_level + 1):
-        if time.monotonic() > deadline:
+        if check(0) is not None:
             break
         out = enum.grow(level, executor, check=check)
         if out.stop is not None:
