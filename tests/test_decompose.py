@@ -4,10 +4,12 @@ found part by part; the programs are checked against the numpy truth on the whol
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import oracle
 from bench_kit import bench_module
@@ -104,3 +106,31 @@ def test_a_function_that_does_not_split_is_searched_whole():
 
 # Real trained networks through ONNX Runtime (tests/README.md: the integration tier).
 pytestmark = pytest.mark.integration
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 10_000), bound=st.integers(8, 13))
+def test_the_meet_returns_only_smaller_programs_right_on_the_whole_domain(seed, bound):
+    """Whatever the 96 sampled points (the seed) and the size to beat, the meet's program is
+    smaller than the bound and equal to the numpy truth on all 65536 pairs, or there is none;
+    with room for 9 nodes it is found."""
+    from synth.int_engine.distributed import make_executor
+    from synth.intprobes import meet
+
+    spec = load_spec(HD / "hd15" / "spec.json")
+    problem = Problem.from_spec(spec, oracle.load(spec))
+    executor = make_executor(1, address=None)
+    try:
+        found = meet.smaller(problem, SearchOptions(ops=CORE, seed=seed), bound,
+                             deadline=time.monotonic() + 30, executor=executor)
+    finally:
+        executor.close()
+    if bound <= 9:
+        assert found is None     # the book's 9 nodes: no smaller a + b, a - b or a ^ b was met
+        return
+    assert found is not None
+    program, note = found
+    assert size(program) < bound and note.startswith("a smaller whole program replaces")
+    x, y = (v.ravel() for v in np.meshgrid(np.arange(256), np.arange(256), indexing="ij"))
+    got = evaluate(program, {"x": x, "y": y}, dsl=problem.dsl)
+    assert not got.bad.any() and (got.values == BY_NAME["hd15"].truth(x, y)).all()
