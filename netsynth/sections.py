@@ -24,9 +24,15 @@ TEXT_WIDTH = 100    # longest string section shown in a terminal
 
 
 def figures_text(figures: dict[str, Any]) -> str | None:
-    """The family's counts as one line: "states 4, membership queries 1,234"."""
-    items = [f"{_label(k)} {_number(v)}" for k, v in figures.items()
-             if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    """The family's counts as one line: "states 4, membership queries 1,234"; a group of counts
+    (a dict of them) in parentheses after its name: "register estimate (registers 1, rank 5)"."""
+    def plain(v: Any) -> bool:
+        return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+
+    items = [f"{_label(k)} {_number(v)}" for k, v in figures.items() if plain(v)]
+    items += [f"{_label(k)} (" + ", ".join(f"{_label(a)} {_number(b)}" for a, b in v.items()
+                                          if plain(b)) + ")"
+              for k, v in figures.items() if isinstance(v, dict) and any(map(plain, v.values()))]
     return ", ".join(items) or None
 
 

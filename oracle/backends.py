@@ -8,7 +8,8 @@ Nothing here ever unpickles: no `torch.load`, no TorchScript, no pickle.
 ONNX models are refused with `ModelError` when larger than `max_bytes`, when they are not ONNX
 (pickles and zip archives such as TorchScript or `torch.save` files are named as such), when any
 tensor anywhere in the model refers to external data, or when the graph does not have exactly one
-input and one output.
+input and one output (a sequence model may have a second output: its hidden states, which
+`run_hidden` reads for the stateful search's register estimate).
 
 An uploaded model must not exhaust the server's memory or time either. Before ONNX Runtime opens it
 in-process, `oracle.sizes.check_sizes` refuses any tensor above `max_elements` elements for one row
@@ -127,9 +128,14 @@ class OnnxBackend:
         data = proto.SerializeToString()
         init = {t.name for t in proto.graph.initializer}
         inputs = [i for i in proto.graph.input if i.name not in init]
-        if len(inputs) != 1 or len(proto.graph.output) != 1:
-            raise ModelError(f"model: expected one input and one output, got {len(inputs)} inputs "
+        outputs = (1,) if steps is None else (1, 2)     # a sequence model: + its hidden states
+        if len(inputs) != 1 or len(proto.graph.output) not in outputs:
+            expected = ("one output" if steps is None else
+                        "one or two outputs (the answer, then optionally the hidden states)")
+            raise ModelError(f"model: expected one input and {expected}, got {len(inputs)} inputs "
                              f"{[i.name for i in inputs]} and {len(proto.graph.output)} outputs")
+        self._outputs = [o.name for o in proto.graph.output]
+        self.has_hidden = len(self._outputs) == 2
         dims = inputs[0].type.tensor_type.shape.dim
         rank = 2 if steps is None else 3  # (n, D), or (n, T, D) for a sequence model
         self.input_width = dims[-1].dim_value if len(dims) == rank and dims[-1].HasField("dim_value") else None
@@ -164,9 +170,21 @@ class OnnxBackend:
             return self._run(x)
         return np.concatenate([self._run(x[i:i + rows]) for i in range(0, len(x), rows)])
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def run_hidden(self, x: np.ndarray) -> np.ndarray:
+        """The model's second output (a sequence model's hidden states) on `x`, at most
+        `rows_per_call` rows a call."""
+        if not self.has_hidden:
+            raise ModelError("model: has no second output (hidden states)")
+        if self._session is None:
+            self._open(x.shape[-1])
+        rows = self.rows_per_call
+        return np.concatenate([self._run(x[i:i + rows], output=1)
+                               for i in range(0, len(x), rows)])
+
+    def _run(self, x: np.ndarray, output: int = 0) -> np.ndarray:
         try:
-            return np.asarray(self._session.run(None, {self._input: x})[0], dtype=np.float32)
+            return np.asarray(self._session.run([self._outputs[output]], {self._input: x})[0],
+                              dtype=np.float32)
         except Exception as e:  # onnxruntime's own exception classes are not importable by name
             if type(e).__module__.startswith("onnxruntime"):
                 raise ModelError(f"model: ONNX Runtime failed on input of shape {x.shape}: {e}") from None

@@ -62,6 +62,8 @@ class SequenceOracle:
         self._in_dtype = self.step_domain.dtype
         self._letters: np.ndarray | None = None
         self._check_shapes()
+        if getattr(backend, "has_hidden", False):       # offered only when the model has them
+            self.hidden_states = self._hidden_states
 
     @property
     def letters(self) -> np.ndarray:
@@ -117,6 +119,21 @@ class SequenceOracle:
             for j, a in zip(index, answers.tolist()):
                 out[j] = tuple(a) if self.per_step else a
         return out
+
+    def _hidden_states(self, batch: np.ndarray) -> np.ndarray:
+        """The model's hidden states (its second output) on int sequences (n, T) or (n, T, D),
+        as (n, T, H): batch-first (n, T, ...) outputs, or the (T, directions, n, H) layout of
+        ONNX's recurrent nodes. Uncounted, uncached (white-box help, not queries)."""
+        batch = np.asarray(batch)
+        batch = batch[..., None] if batch.ndim == 2 else batch
+        n, t = batch.shape[:2]
+        h = self._backend.run_hidden(self._encode(batch.astype(self._in_dtype)))
+        if h.ndim == 4 and h.shape[0] == t and h.shape[2] == n and h.shape[1] in (1, 2):
+            h = np.transpose(h, (2, 0, 1, 3))                      # ONNX's Y: (T, dirs, n, H)
+        if h.shape[:2] != (n, t):
+            raise ModelError(f"model: hidden states (second output) of shape {tuple(h.shape)} for "
+                             f"{n} sequences of {t} steps; expected ({n}, {t}, H)")
+        return h.reshape(n, t, -1)
 
     def run_raw(self, x: np.ndarray) -> np.ndarray:
         """The back-end on float32 (n, T, W) network input, unbatched and uncounted (for timing)."""

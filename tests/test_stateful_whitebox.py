@@ -92,3 +92,49 @@ def test_a_real_gru_s_hidden_states_and_the_search_reads_the_estimate() -> None:
     assert registers == figures["register_estimate"]["registers"] in (0, 1, 2)
     assert figures["register_estimate"]["width"] == size
     assert white_box_registers(object(), x, {}) is None                # a black box: no estimate
+
+
+def _with_hidden(path) -> bytes:
+    """A trained recurrent model's bytes with its recurrent node's Y as a second graph output."""
+    import onnx
+
+    model = onnx.load(str(path))
+    (node,) = [n for n in model.graph.node if n.op_type in ("GRU", "LSTM", "RNN")]
+    model.graph.output.append(onnx.helper.make_tensor_value_info(node.output[0],
+                                                                 onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
+
+
+def test_a_model_with_its_hidden_states_as_second_output_reaches_the_search() -> None:
+    """Through the product's own loader (no bench code): a sequence model may expose its hidden
+    states as a second output; the oracle answers as the one-output model does, its states are
+    causal (a prefix's states are the first steps of the whole sequence's), and `extract` reports
+    the estimate (Div_3's running remainder: one register) beside the program."""
+    from pathlib import Path
+
+    import netsynth
+    import oracle
+    from dsl.errors import ModelError
+    from oracle.spec import load_spec
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "mips_div_3"
+    spec = load_spec(folder / "spec.json")
+    data = _with_hidden(folder / "model.onnx")
+    plain, both = oracle.load(spec, folder / "model.onnx"), oracle.load(spec, data)
+    assert not hasattr(plain, "hidden_states") and callable(both.hidden_states)
+    x = np.random.default_rng(3).integers(0, 2, (64, 9, 1))
+    assert np.array_equal(both.query(x), plain.query(x))
+    h = both.hidden_states(x)
+    assert h.shape == (64, 9, 32)
+    assert np.allclose(both.hidden_states(x[:, :4]), h[:, :4], atol=1e-5)
+    assert not np.allclose(h[:, 0], h[:, 8])
+    report = netsynth.extract(data, folder / "spec.json", timeout=60)
+    assert report.search.figures["register_estimate"]["registers"] == 1
+    assert report.search.figures["register_estimate"]["width"] == 32
+    import onnx
+
+    three = onnx.load_from_string(data)
+    three.graph.output.append(onnx.helper.make_tensor_value_info(
+        three.graph.node[-1].output[0], onnx.TensorProto.FLOAT, None))
+    with pytest.raises(ModelError, match=r"one or two outputs .*3 outputs"):
+        oracle.load(spec, three.SerializeToString())
