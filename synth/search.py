@@ -99,7 +99,7 @@ def run(problem: Problem, *, options: SearchOptions = SearchOptions(),
             if isinstance(found, StopReason):
                 if held is not None and state.accepted is None:
                     state.accepted = held
-                    state.notes.append(f"no smaller program than the decomposition's "
+                    state.notes.append(f"no smaller program than the one held "
                                        f"({found.value})")
                     found = found if found is StopReason.CANCELLED else StopReason.SOLVED
                 return state.result(found, budget, round_, sample, exhaustive)
