@@ -1,8 +1,8 @@
 """The memory cap (SearchOptions.memory_bytes) holds for the whole search process, not only the
 bank's rows: a capped search in a fresh process, with an empty kernel cache (so numba compiles
 its kernels inside the capped run, as on a fresh machine), stops with `memory` and its peak
-resident size, read by the parent from `os.wait4` (the child's and its reaped children's, the
-model's sandbox probe included), stays under the cap with a 10% tolerance (the cap is checked
+resident size (VmHWM, read by the child itself at the end; the model's sandbox probe is another
+process, under its own limit) stays under the cap with a 10% tolerance (the cap is checked
 between batches, at 85% of it; docs/hackers_delight.md has the measured peaks).
 
 The search is a real one: the 8-bit ceiling-average network of bench/hackers_delight (hd15),
@@ -34,7 +34,10 @@ from synth.problem import Problem
 spec = load_spec({spec!r})
 problem = Problem.from_spec(spec, oracle.load(spec), discover=False)
 result = search.run(problem, options=SearchOptions(timeout=120, memory_bytes={cap}))
-print(json.dumps({{"stop": result.stop_reason.value, "notes": list(result.notes)}}))
+with open("/proc/self/status") as f:     # this process's own peak resident memory, in KiB
+    peak = int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+print(json.dumps({{"stop": result.stop_reason.value, "notes": list(result.notes),
+                  "peak_kib": peak}}))
 """
 
 
@@ -69,15 +72,14 @@ def test_a_capped_search_in_a_fresh_process_peaks_under_its_cap(tmp_path):
     env = {**os.environ, "NETSYNTH_CACHE": str(cache), "NUMBA_CACHE_DIR": str(cache)}
     code = CHILD.format(root=str(ROOT), spec=str(ROOT / "bench/hackers_delight/hd15/spec.json"),
                         cap=CAP)
-    with open(tmp_path / "out", "w") as stdout, open(tmp_path / "err", "w") as stderr:
-        child = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=stdout,
-                                 stderr=stderr)
-        _, status, usage = os.wait4(child.pid, 0)    # reaped here, with its resource usage
-    child.returncode = os.waitstatus_to_exitcode(status)
-    out, err = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
-    assert child.returncode == 0, err[-3000:]
-    peak = usage.ru_maxrss * 1024                    # KiB on Linux
-    assert json.loads(out.strip().splitlines()[-1])["stop"] == "memory budget"
+    # The peak is the child's own VmHWM, read by the child: the kernel's ru_maxrss of a child
+    # started from a large process (this pytest run, 3 GB late in a full run) keeps the
+    # parent's image from before the exec, and reported 3013 MiB for a search that stayed under.
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    peak = result["peak_kib"] * 1024
+    assert result["stop"] == "memory budget"
     assert any(p.name.endswith(".nbi") for p in cache.rglob("*")), "no kernel was compiled"
     assert peak <= CAP * TOLERANCE, f"peak {peak >> 20} MiB under a {CAP >> 20} MiB cap"
 
@@ -100,6 +102,7 @@ def test_what_helper_processes_hold_counts_against_the_cap():
     alone and over it with that much more outside."""
     from synth.int_engine import memory
 
+    memory.release()            # a long test run's freed heap, which over_cap would release
     rss = memory.resident_bytes()
     cap = int(rss / memory.RESIDENT_SHARE) + (64 << 20)     # 64 MiB of room
     assert not memory.over_cap(cap)
