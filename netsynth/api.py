@@ -42,7 +42,8 @@ _RAY_START = threading.Lock()        # two first jobs of a service must not both
 #: Options whose default depends on the kind of network (`family_defaults`); an option the caller
 #: gives always wins. A decision rule over real inputs is judged on a sample and its boundaries
 #: are located to a tolerance, so it is accepted at 99.9% agreement (issue 17's target), not 100%.
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {"rule": {"min_agreement": 0.999}}
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {"rule": {"min_agreement": 0.999},
+                                              "real": {"min_agreement": 0.99}}
 
 
 def family_defaults(spec: Any) -> dict[str, Any]:

@@ -269,12 +269,19 @@ def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float =
         status = Status.SOLVED
     elif result.program is not None and agreement >= APPROXIMATE_FLOOR:
         status = Status.APPROXIMATE
-        if agreement >= min_agreement - NEAR:
-            from netsynth.wording import percent
+        from netsynth.wording import percent, point
+        from verifier.equivalence import Verdict
 
+        if min_agreement - NEAR <= agreement < min_agreement:
             notes += (f"the best program agrees with the network on {percent(agreement)} of "
                       f"the points checked, short of the {100 * min_agreement:g}% asked for; "
                       f"ask for a lower --min-agreement to accept it",)
+        elif (verification is not None and verification.equivalence.counterexample is not None
+              and verification.equivalence.verdict is Verdict.COUNTEREXAMPLE):
+            c = verification.equivalence.counterexample
+            notes += (f"the program agrees with the network on {percent(agreement)} of the points "
+                      f"checked, but it is not the spec's reference: at {point(dict(c.inputs))} "
+                      f"it gives {c.program}, the reference {c.reference}",)
     else:
         status = Status.NOTHING
     stop = StopReason(result.stop_reason)

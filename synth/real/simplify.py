@@ -138,12 +138,18 @@ def resnap_factor(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str]
     k = float(np.dot(v, y) / np.dot(v, v))
     base = fit.error(node, X, y, names)
     limit = base + max(0.15 * base, tol / 5)
-    for candidate, _ in [*fit.simple_values(k), (k, 30.0)]:
+    passed = []                 # (bits, error, formula): values about as simple, the best fit
+    for candidate, bits in [*fit.simple_values(k), (k, 30.0)]:
+        if passed and bits > passed[0][0] + fit.CLOSE_BITS:
+            break
         if abs(candidate - k) > 0.05 * abs(k):
             continue
         trial = terms.mul(terms.num(candidate), shape)
-        if fit.error(trial, X, y, names) <= limit:
-            if fit.description_length(trial) < fit.description_length(node):
-                return trial
-            return node
-    return node
+        e = fit.error(trial, X, y, names)
+        if e <= limit:
+            passed.append((bits, e, trial))
+    if not passed:
+        return node
+    _, e, trial = fit.clearly_better(passed)
+    shorter = fit.description_length(trial) - fit.description_length(node)
+    return trial if shorter < 0 or (shorter <= fit.CLOSE_BITS and e <= fit.CLEARLY * base) else node
