@@ -165,18 +165,34 @@ def _real(value: Any) -> float:
 
 # ---- beyond the training range -------------------------------------------------------------
 
+def _beyond_box(lo: float, hi: float, factor: float) -> tuple[float, float]:
+    """[lo, hi] widened by `factor` widths each side, a one-signed range keeping its sign."""
+    a, b = lo - factor * (hi - lo), hi + factor * (hi - lo)
+    if lo > 0:
+        a = max(a, lo / (1 + factor))
+    if hi < 0:
+        b = min(b, hi / (1 + factor))
+    return a, b
+
+
 def beyond(program: Expression, reference: Expression, spec: Any, *, examples: int = 200,
            seed: int = 0, factor: float = 4.0) -> Generalisation:
     """Hypothesis looks, up to `factor` widths beyond the box, for a point where the formula and
-    the reference differ by more than 1e-9 relative (points where both are undefined agree)."""
+    the reference differ by more than 1e-9 relative (points where both are undefined agree). An
+    input whose range has one sign keeps it (down to lo / (1 + factor) for a positive range): a
+    length or a mass beyond its range is a larger or smaller one, not a negative one, where
+    sqrt(L) / sqrt(g) and sqrt(L / g) part only because one is undefined."""
     import random
 
     import hypothesis
     from hypothesis import strategies as st
 
     names = [i.name for i in spec.inputs]
-    boxes = {i.name: (i.lo - factor * (i.hi - i.lo), i.hi + factor * (i.hi - i.lo)) for i in spec.inputs}
-    strategy = st.fixed_dictionaries({n: st.floats(*boxes[n], allow_nan=False) for n in names})
+    boxes = {i.name: _beyond_box(i.lo, i.hi, factor) for i in spec.inputs}
+    ranges = {i.name: (i.lo, i.hi) for i in spec.inputs}
+    strategy = st.fixed_dictionaries({n: st.floats(*boxes[n], allow_nan=False) for n in names}
+                                     ).filter(lambda p: any(not ranges[n][0] <= p[n] <= ranges[n][1]
+                                                            for n in names))
     seen = {"checked": 0}
 
     def values(point: dict) -> tuple[float, float]:
