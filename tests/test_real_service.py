@@ -14,27 +14,11 @@ import httpx
 import numpy as np
 import pytest
 
-from test_service_kit import EXAMPLES, Server, ended, job, submit, wait_for
+from test_service_kit import EXAMPLES, Server, ended, follow, job, submit, wait_for
 
 pytestmark = pytest.mark.integration
 
 PENDULUM = EXAMPLES / "real_pendulum"
-
-
-def follow(url: str, job_id: str, *, timeout: float) -> list[tuple[str, dict]]:
-    """The job's server-sent events up to its `end` (the read timeout bounds each wait)."""
-    events: list[tuple[str, dict]] = []
-    with httpx.stream("GET", f"{url}/jobs/{job_id}/events",
-                      timeout=httpx.Timeout(10, read=timeout)) as stream:
-        name = None
-        for line in stream.iter_lines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line[5:])))
-                if name == "end":
-                    break
-    return events
 
 
 @pytest.fixture(scope="module")
