@@ -124,7 +124,7 @@ class Solver:
                     continue
                 self.findings.append(f)
                 rest = [c for c in range(task.k) if c != i]
-                at = task.middle()
+                at = _anchor(task, X, y) if kind == "mul" else task.middle()
                 g = self.solve(task.fixing([i], at, average=kind, seed=self.seed), depth + 1)
                 h = self.solve(task.fixing(rest, at, average=kind, seed=self.seed + 1), depth + 1) \
                     if g is not None else None
@@ -174,6 +174,27 @@ class Solver:
                                        terms.mul(terms.num(float(b)), h)), terms.num(float(c)))
         node, _ = fit.snap(node, X, y, names, tol=self.tol_for(y), constants=self.constants)
         return node
+
+
+def _anchor(task: Task, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where a product's sides are held while the other is solved: the middle of the box, unless
+    f is small there (kappa * (T2 - T1) * A / d is 0 wherever T1 = T2, and a side held there is
+    all noise); then the sample point nearest the middle among those where |f| is at least half
+    its largest value in the inner part of the box."""
+    mid = task.middle()
+    lo = np.array([r[0] for r in task.ranges])
+    width = np.array([r[1] - r[0] for r in task.ranges])
+    unit = (X - lo) / width
+    inner = np.all((unit > 0.15) & (unit < 0.85), axis=1)
+    size = np.abs(y[inner]) if inner.any() else np.abs(y)
+    big = size.max() if len(size) else 0.0
+    at_mid = np.abs(task.query(mid[None, :]))[0]
+    if big == 0 or at_mid >= 0.5 * big:
+        return mid
+    pool, values = (X[inner], size) if inner.any() else (X, size)
+    ok = values >= 0.5 * big
+    distance = np.linalg.norm((pool[ok] - mid) / width, axis=1)
+    return pool[ok][int(np.argmin(distance))]
 
 
 def _strip(node: Node, offsets: bool = True) -> Node:

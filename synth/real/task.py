@@ -63,7 +63,7 @@ class Task:
         weights = np.ones(len(rows))
         if average == "mul":
             probe = rows.copy()
-            probe[:, keep] = self.middle()[keep]
+            probe[:, keep] = np.asarray(at, np.float64)[keep]
             ref = self.query(probe)
             ok = np.abs(ref) >= 0.3 * np.max(np.abs(ref)) if np.any(ref) else np.zeros(len(ref), bool)
             ok[0] = True
