@@ -217,6 +217,9 @@ OPERATORS = [
     _unary("asin", np.arcsin, "asin", "asin", "arc sine; NaN outside [-1, 1]"),
     _unary("acos", np.arccos, "acos", "acos", "arc cosine; NaN outside [-1, 1]"),
     _unary("atan", np.arctan, "atan", "atan", "arc tangent"),
+    _unary("sinh", np.sinh, "sinh", "sinh", "hyperbolic sine; NaN where it overflows"),
+    _unary("cosh", np.cosh, "cosh", "cosh", "hyperbolic cosine; NaN where it overflows"),
+    _unary("tanh", np.tanh, "tanh", "tanh", "hyperbolic tangent"),
     Operator("abs", R1, REAL, _real(np.abs), **call("abs", 1), sympy=_sp("Abs"), c="fabs({0})",
              z3=lambda a: z3mod().If(a < 0, -a, a)),
     # comparisons and connectives (decision rules) ---------------------------------------------

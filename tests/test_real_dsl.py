@@ -27,7 +27,7 @@ from dsl.types import BOOL, INT, REAL
 D = get_dsl("real")
 NAMES = ("x", "y")
 VARS = {n: REAL for n in NAMES}
-UNARY = ("neg", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "abs")
+UNARY = ("neg", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "abs")
 BINARY = ("add", "sub", "mul", "div")
 
 

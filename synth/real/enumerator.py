@@ -20,9 +20,10 @@ from dsl.real import literal
 from dsl.types import INT, REAL
 from synth.real import terms
 
-UNARY = ("sqrt", "exp", "log", "sin", "cos", "asin", "acos", "atan", "tan")
+UNARY = ("sqrt", "exp", "log", "sin", "cos", "asin", "acos", "atan", "tan", "tanh")
 NUMPY = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos,
-         "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "tan": np.tan}
+         "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "tan": np.tan,
+         "tanh": np.tanh}
 POWERS = (2, 3)
 #: Formulas examined per size level at most (a level is cut short beyond this).
 LEVEL_CAP = 120_000

@@ -211,7 +211,7 @@ def _normalised(name: str, inverse, node: Node, a: float, b: float, values: np.n
 #: How the skeleton search is split into independent parts (Ray tasks when workers > 1).
 TRANSFORM_GROUPS = (("y", "log y", "sin y", "cos y"), ("1/y", "y^2", "sqrt y", "1/y^2", "exp y"))
 #: One-variable templates a * f(c * x + d) + b, fitted by scipy from a few starts.
-TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos")
+TEMPLATES = ("sin", "cos", "exp", "log", "sqrt", "tan", "atan", "asin", "acos", "tanh", "cosh")
 
 
 def skeletons(X, y, names, *, tol, deadline, constants=(), max_size=9, seed=0,
@@ -289,6 +289,9 @@ def templates(X, y, names, *, tol, constants=(), seed=0) -> list[Candidate]:
             starts = [(1.0, -lo + 0.5 * width), (-1.0, hi + 0.5 * width), (1.0, -lo + 0.05 * width)]
         elif f in ("sqrt", "atan"):
             starts = [(c / width, -c * lo / width + d) for c, d in ((1.0, 0.5), (-1.0, 0.5), (3.0, 0.0))]
+        elif f in ("tanh", "cosh"):         # through the origin (tanh(k x)), or from the range's start
+            starts = [(c / max(abs(lo), abs(hi)), 0.0) for c in (0.5, 1.0, 3.0)] + \
+                [(c / width, -c * lo / width) for c in (1.0, 3.0)]
         else:                               # asin, acos: the argument inside [-1, 1]
             starts = [(s * 1.8 / width, -s * 1.8 * mid / width) for s in (1.0, -1.0)]
         for c0, d0 in starts:

@@ -19,7 +19,8 @@ from dsl.ast import Node
 from synth.real import fit, terms
 
 FUNCTIONS = {"sin": "sin", "cos": "cos", "tan": "tan", "exp": "exp", "log": "log",
-             "asin": "asin", "acos": "acos", "atan": "atan", "Abs": "abs"}
+             "asin": "asin", "acos": "acos", "atan": "atan",
+             "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "Abs": "abs"}
 
 
 def from_sympy(expr: Any) -> Node:

@@ -11,6 +11,7 @@ last, the skeleton search on what is left of the budget.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -20,6 +21,15 @@ import numpy as np
 from dsl.ast import Node
 from synth.real import fit, leaf, probes, terms
 from synth.real.task import Task, joined, merged
+
+log = logging.getLogger("netsynth.real")
+
+#: The loosest relative tolerance a sub-task gets: the root's absolute error over a part whose
+#: spread is small (1 / sqrt(1 - u^2) for u in [0.1, 0.67] spans 0.34 on a level near 1.2) is
+#: a few per cent of that part's spread.
+SUB_TOL_CAP = 0.05
+#: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
+QUICK_SKELETONS = 3.0
 
 
 class Cancelled(Exception):
@@ -52,14 +62,21 @@ class Solver:
 
     def tol_for(self, y: np.ndarray) -> float:
         """A sub-task's relative tolerance: the root's absolute one over its own spread."""
-        return float(np.clip(self.tol * self.scale / fit.spread(y), self.tol, 0.01))
+        return float(np.clip(self.tol * self.scale / fit.spread(y), self.tol, SUB_TOL_CAP))
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled()
 
-    def solve(self, task: Task, depth: int = 0) -> Node | None:
+    def solve(self, task: Task, depth: int = 0, context: str | None = None) -> Node | None:
+        """`context`: "mul" or "add" when the formula is one side of a product or a sum, whose
+        leading factor (and, for a sum, offset) is refitted when the sides are recombined: the
+        length that compares candidates leaves those out (C / v^2 + B against 332 * exp(...))."""
         self.check()
+
+        def bits(node: Node) -> float:
+            return fit.description_length(_strip(node, offsets=context == "add") if context else node)
+
         rng = np.random.default_rng(self.seed + depth)
         X, y = task.sample(self.sample, rng)
         if not np.all(np.isfinite(y)):
@@ -70,15 +87,24 @@ class Solver:
             leaf.rational(X, y, task.names, tol=tol, constants=self.constants)
         # Tight: a fit is taken at once only within the root's tolerance and with at most one
         # constant that did not snap (a cubic follows any smooth curve with four free ones).
-        good = [c for c in quick if c.error <= self.tol and _free_constants(c.node) <= 1]
+        good = [c for c in quick if c.error <= tol and _free_constants(c.node) <= 1]
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in quick)
+        if good and task.k <= 2 and time.monotonic() < self.deadline:
+            # A quick fit's constants snap easily (a rational of degree (0, 2) follows
+            # 1 / sqrt(1 - u^2) within a network's error): small skeletons compete by length.
+            until = time.monotonic() + min(QUICK_SKELETONS, (self.deadline - time.monotonic()) / 4)
+            good += [c for c in leaf.skeletons(X, y, task.names, tol=tol, deadline=until,
+                                               constants=self.constants, max_size=5, seed=self.seed,
+                                               cancel=self.cancel) if c.error <= tol]
         if good:
-            return min(good, key=lambda c: fit.description_length(c.node)).node
+            best = min(good, key=lambda c: bits(c.node))
+            log.debug("%s%s: quick fit %s (%s, error %.3g)", "  " * depth, task.names, _Shown(best.node), best.how, best.error)
+            return best.node
         if np.ptp(y) <= 3 * self.sigma:  # constant here
             return terms.num(float(np.mean(y)))
         if task.k >= 2 and time.monotonic() < self.deadline:
-            found = self._separable(task, depth, X, y) or self._symmetry(task, depth) \
+            found = self._separable(task, depth, X, y) or self._symmetry(task, depth, context) \
                 or self._transformed(task, depth, y)
             if found is not None:
                 return found
@@ -90,14 +116,17 @@ class Solver:
                            quick=False, spread=self.map_leaves, cancel=self.cancel)
         self.check()
         # Within the tolerance, the shortest; otherwise the closest (not the shortest miss).
-        cands = sorted(cands + quick, key=lambda c: (c.error > tol, fit.description_length(c.node)
+        cands = sorted(cands + quick, key=lambda c: (c.error > tol, bits(c.node)
                                                      if c.error <= tol else c.error))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
+        if cands:
+            log.debug("%s%s: leaf %s (%s, error %.3g, tol %.3g)", "  " * depth, task.names, _Shown(cands[0].node),
+                      cands[0].how, cands[0].error, tol)
         return cands[0].node if cands else None
 
     # ---- symmetries ------------------------------------------------------------------------
-    def _symmetry(self, task: Task, depth: int) -> Node | None:
+    def _symmetry(self, task: Task, depth: int, context: str | None = None) -> Node | None:
         for i, j in itertools.combinations(range(task.k), 2):
             for kind in probes.PAIRS:
                 self.check()
@@ -106,9 +135,10 @@ class Solver:
                     if not f.present:
                         continue
                     self.findings.append(f)
+                    log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
                     self.fresh += 1
                     name = f"_u{self.fresh}"
-                    sub = self.solve(merged(task, a, b, kind, name), depth + 1)
+                    sub = self.solve(merged(task, a, b, kind, name), depth + 1, context)
                     if sub is None:
                         return None
                     return terms.substitute(sub, {name: joined(kind, task.names[a], task.names[b])})
@@ -123,10 +153,11 @@ class Solver:
                 if not f.present:
                     continue
                 self.findings.append(f)
+                log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
                 rest = [c for c in range(task.k) if c != i]
                 at = _anchor(task, X, y) if kind == "mul" else task.middle()
-                g = self.solve(task.fixing([i], at, average=kind, seed=self.seed), depth + 1)
-                h = self.solve(task.fixing(rest, at, average=kind, seed=self.seed + 1), depth + 1) \
+                g = self.solve(task.fixing([i], at, average=kind, seed=self.seed), depth + 1, kind)
+                h = self.solve(task.fixing(rest, at, average=kind, seed=self.seed + 1), depth + 1, kind) \
                     if g is not None else None
                 if g is None or h is None:
                     return None
@@ -134,14 +165,17 @@ class Solver:
         return None
 
     def _transformed(self, task: Task, depth: int, y: np.ndarray) -> Node | None:
-        """1/y or y^2 a sum of a function of x_i and one of the rest (I.27.6: 1/y = 1/d1 + n/d2;
-        II.24.17: y^2 = omega^2/c^2 - pi^2/d^2): the transformed task is solved, then inverted."""
+        """1/y, y^2 or 1/y^2 a sum of a function of x_i and one of the rest (I.27.6: 1/y = 1/d1 +
+        n/d2; II.24.17: y^2 = omega^2/c^2 - pi^2/d^2; v / sqrt(1 - v^2/c^2): 1/y^2 = 1/v^2 -
+        1/c^2): the transformed task is solved, then inverted."""
         if depth > 2 or not (np.all(y > 0) or np.all(y < 0)):
             return None
         sign = 1.0 if y[0] > 0 else -1.0
         for name, fwd, inverse in (("1/y", lambda v: 1 / v, lambda e: terms.div(terms.num(sign), e)),
                                    ("y^2", lambda v: v * v,
-                                    lambda e: terms.mul(terms.num(sign), terms.call("sqrt", e)))):
+                                    lambda e: terms.mul(terms.num(sign), terms.call("sqrt", e))),
+                                   ("1/y^2", lambda v: 1 / (v * v),
+                                    lambda e: terms.div(terms.num(sign), terms.call("sqrt", e)))):
             inner = Task(task.names, task.ranges, lambda Z, f=fwd: f(task.query(Z)))
             scale = fit.spread(fwd(y))
             for i in range(task.k):
@@ -195,6 +229,18 @@ def _anchor(task: Task, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     ok = values >= 0.5 * big
     distance = np.linalg.norm((pool[ok] - mid) / width, axis=1)
     return pool[ok][int(np.argmin(distance))]
+
+
+class _Shown:
+    """A formula shown as DSL text only when a log line is written."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def __str__(self) -> str:
+        from dsl.language import get_dsl
+
+        return get_dsl("real").show(self.node)
 
 
 def _strip(node: Node, offsets: bool = True) -> Node:
