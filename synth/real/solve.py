@@ -28,6 +28,9 @@ log = logging.getLogger("netsynth.real")
 #: spread is small (1 / sqrt(1 - u^2) for u in [0.1, 0.67] spans 0.34 on a level near 1.2) is
 #: a few per cent of that part's spread.
 SUB_TOL_CAP = 0.05
+#: When no formula is within the tolerance, those within this factor of the closest one's error
+#: compete by length.
+NEAR_MISS = 1.5
 #: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
 QUICK_SKELETONS = 3.0
 
@@ -115,9 +118,13 @@ class Solver:
                            constants=self.constants, seed=self.seed, max_size=9 if task.k <= 3 else 7,
                            quick=False, spread=self.map_leaves, cancel=self.cancel)
         self.check()
-        # Within the tolerance, the shortest; otherwise the closest (not the shortest miss).
-        cands = sorted(cands + quick, key=lambda c: (c.error > tol, bits(c.node)
-                                                     if c.error <= tol else c.error))
+        # Within the tolerance, the shortest; otherwise the shortest of those about as close as
+        # the closest (asin(w) near w = 1, where the network is least accurate, misses by a
+        # little more than a long formula that follows the network's error there).
+        cands = cands + quick
+        finite = [c.error for c in cands if np.isfinite(c.error)]
+        near = max(min(finite) * NEAR_MISS, tol) if finite else tol
+        cands = sorted(cands, key=lambda c: (c.error > near, bits(c.node) if c.error <= near else c.error))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
         if cands:
@@ -138,7 +145,8 @@ class Solver:
                     log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
                     self.fresh += 1
                     name = f"_u{self.fresh}"
-                    sub = self.solve(merged(task, a, b, kind, name), depth + 1, context)
+                    sub = self.solve(_trimmed(merged(task, a, b, kind, name), task, a, b, kind),
+                                     depth + 1, context)
                     if sub is None:
                         return None
                     return terms.substitute(sub, {name: joined(kind, task.names[a], task.names[b])})
@@ -229,6 +237,32 @@ def _anchor(task: Task, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     ok = values >= 0.5 * big
     distance = np.linalg.norm((pool[ok] - mid) / width, axis=1)
     return pool[ok][int(np.argmin(distance))]
+
+
+#: The share of the box left out at each end of a merged variable's range.
+TRIM = 0.01
+
+
+def _trimmed(sub: Task, task: Task, a: int, b: int, kind: str) -> Task:
+    """The merged task over the central 98 % of its variable's values in the box: its ends are
+    reached only at a corner (lambd / (d * n) = 1 at one point of I.30.5's box), where the level
+    set is a point, nothing averages, and the network is least accurate."""
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    lo = np.array([r[0] for r in task.ranges])
+    hi = np.array([r[1] for r in task.ranges])
+    X = lo + rng.random((4000, task.k)) * (hi - lo)
+    with np.errstate(all="ignore"):
+        u = {"sub": np.subtract, "add": np.add, "div": np.divide, "mul": np.multiply}[kind](X[:, a], X[:, b])
+    u = u[np.isfinite(u)]
+    i = a if a < b else a - 1
+    if len(u) < 100:
+        return sub
+    low, high = np.quantile(u, [TRIM, 1 - TRIM])
+    ranges = list(sub.ranges)
+    ranges[i] = (max(ranges[i][0], float(low)), min(ranges[i][1], float(high)))
+    return dataclasses.replace(sub, ranges=tuple(ranges))
 
 
 class _Shown:
