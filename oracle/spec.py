@@ -28,6 +28,7 @@ from dsl.types import BOOL, INT, REAL, Type
 from oracle import domains
 from oracle.encoding import (DECODINGS, DEFAULT_DECODING, DEFAULT_ENCODING, ENCODINGS, INT_LIMIT,
                              MAX_COLUMNS, Codec, encode_width, shown)
+from oracle.units import port_units
 
 TOP_KEYS = ("name", "model", "inputs", "output", "dsl", "reference", "constants", "family", "sequence")
 #: The kinds of network, each searched by its own family (netsynth/api.py `FAMILIES`).
@@ -50,6 +51,7 @@ class InputSpec:
     hi: int | float
     encoding: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # defaults filled in
+    units: Mapping[str, float] | None = field(default=None, hash=False)  # SI exponents (oracle.units)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class OutputSpec:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # A real output's agreement: |program - network| <= abs + rel * |network| (oracle.metric).
     tolerance: tuple[float, float] | None = None   # (abs, rel); None: the metric's default
+    units: Mapping[str, float] | None = field(default=None, hash=False)  # SI exponents (oracle.units)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,8 @@ class Spec:
             tolerance = getattr(p, "tolerance", None)
             extra = {} if tolerance is None else {"tolerance": {"abs": tolerance[0],
                                                                "rel": tolerance[1]}}
-            return {"type": p.type.name, **bounds, kind: codec, **dict(p.params), **extra}
+            units = {} if p.units is None else {"units": dict(p.units)}
+            return {"type": p.type.name, **bounds, kind: codec, **dict(p.params), **extra, **units}
         out: dict[str, Any] = {
             "name": self.name,
             "inputs": [{"name": i.name, **port("encoding", i.encoding, i)} for i in self.inputs],
@@ -270,8 +274,8 @@ def _input(where: str, item: Any) -> InputSpec:
                         f"one of {sorted(RESERVED_NAMES)}, got {shown(name)}{_nfkc_note(name)}")
     typ, lo, hi = _type_range(where, item)
     codec = _codec(where, "encoding", item, typ, ENCODINGS, DEFAULT_ENCODING)
-    params = _params(where, item, codec, ("name", "type", "range", "encoding"), lo, hi)
-    return InputSpec(name, typ, lo, hi, codec.name, params)
+    params = _params(where, item, codec, ("name", "type", "range", "encoding", "units"), lo, hi)
+    return InputSpec(name, typ, lo, hi, codec.name, params, port_units(where, item, typ))
 
 
 def _nfkc_note(name: Any) -> str:
@@ -314,8 +318,9 @@ def _output(item: Any) -> OutputSpec:
 
         tolerance = read_tolerance(item["tolerance"])
         item = {k: v for k, v in item.items() if k != "tolerance"}
-    params = _params("output", item, codec, ("type", "range", "decoding"), lo, hi)
-    return OutputSpec(typ, lo, hi, codec.name, params, tolerance)
+    params = _params("output", item, codec, ("type", "range", "decoding", "units"), lo, hi)
+    return OutputSpec(typ, lo, hi, codec.name, params, tolerance, port_units("output", item, typ))
+
 
 
 def _type_range(where: str, item: dict[str, Any]) -> tuple[Type, Any, Any]:
