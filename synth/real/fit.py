@@ -294,12 +294,20 @@ def literal_cost(v: float) -> float:
     return 30.0
 
 
+#: Functions whose composition is rare in laws (exp(-cos(tan(u))) follows a network's error as
+#: well as 1 / sqrt(1 - u^2) does); each one applied inside another costs NESTED bits more.
+TRANSCENDENTAL = frozenset({"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+                            "cosh", "tanh"})
+NESTED = 8.0
+
+
 def description_length(node: Node) -> float:
-    """Bits of a formula: log2(#symbols) per node plus the bits of each literal."""
+    """Bits of a formula: log2(#symbols) per node plus the bits of each literal, plus NESTED for
+    each transcendental function inside another."""
     bits = 0.0
     symbols = math.log2(24)
 
-    def walk(n: Node) -> None:
+    def walk(n: Node, inside: bool) -> None:
         nonlocal bits
         if isinstance(n, Const) and n.type == REAL:
             bits += literal_cost(float(n.value))
@@ -308,7 +316,10 @@ def description_length(node: Node) -> float:
         else:
             bits += symbols
             if isinstance(n, App):
+                here = n.op in TRANSCENDENTAL
+                if here and inside:
+                    bits += NESTED
                 for a in n.args:
-                    walk(a)
-    walk(node)
+                    walk(a, inside or here)
+    walk(node, False)
     return bits

@@ -159,14 +159,28 @@ def _polynomial(X, y, names, *, tol, constants=(), max_terms: int = 84) -> list[
             break
         keep.pop(j)
         coef, err = c, e
-    node = None
-    for c, i in zip(coef, keep):
-        exps = [Fraction(p) for p in powers[i]]
-        term = terms.monomial(names, exps) if any(powers[i]) else None
-        part = terms.num(float(c)) if term is None else terms.mul(terms.num(float(c)), term)
-        node = part if node is None else terms.add(node, part)
-    node, err = fit.snap(node, X, y, names, tol=tol, constants=constants)
-    return [Candidate(node, err, "polynomial")]
+    def build(coefs) -> Node:
+        node = None
+        for c, i in zip(coefs, keep):
+            term = terms.monomial(names, [Fraction(p) for p in powers[i]]) if any(powers[i]) else None
+            part = (terms.num(float(c)) if term is None else term if c == 1
+                    else terms.mul(terms.num(float(c)), term))
+            node = part if node is None else terms.add(node, part)
+        return node
+
+    node, err = fit.snap(build(coef), X, y, names, tol=tol, constants=constants)
+    out = [Candidate(node, err, "polynomial")]
+    if len(keep) >= 2:
+        # The same terms as K * (lead + r * other ...): the ratios may be simple where the
+        # coefficients are not (0.4291 * w0^2 - 0.4286 * w^2 is K * (w0^2 - w^2)).
+        lead = int(np.argmax(np.abs(coef) * A[:, keep].std(axis=0)))
+        ratios = coef / coef[lead]
+        ratios[lead] = 1.0
+        shared = terms.mul(terms.num(float(coef[lead])), build(ratios))
+        shared, e2 = fit.snap(shared, X, y, names, tol=tol, constants=constants)
+        if e2 <= tol:
+            out.append(Candidate(shared, e2, "polynomial (common factor)"))
+    return out
 
 
 def _exponents(k: int, d: int):

@@ -28,9 +28,11 @@ log = logging.getLogger("netsynth.real")
 #: spread is small (1 / sqrt(1 - u^2) for u in [0.1, 0.67] spans 0.34 on a level near 1.2) is
 #: a few per cent of that part's spread.
 SUB_TOL_CAP = 0.05
-#: When no formula is within the tolerance, those within this factor of the closest one's error
-#: compete by length.
-NEAR_MISS = 1.5
+#: When no formula is within the tolerance, those within this many tolerances of the closest
+#: one's error compete by length.
+NEAR_MISS = 0.5
+#: The largest skeletons searched while time is left.
+LARGEST = 13
 #: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
 QUICK_SKELETONS = 3.0
 
@@ -53,6 +55,7 @@ class Solver:
     findings: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)   # (node, error) at the root's leaf solve
     fresh: int = 0
+    transformed: bool = False          # a transformed task's solver: no transform of a transform
 
     @property
     def tol(self) -> float:
@@ -114,16 +117,26 @@ class Solver:
         self.report("skeletons", None)
         left = self.deadline - time.monotonic()
         budget = time.monotonic() + max(left / (2 if depth else 1), 1.0)
+        largest = 9 if task.k <= 3 else 7
         cands = leaf.solve(X, y, task.names, tol=tol, deadline=budget,
-                           constants=self.constants, seed=self.seed, max_size=9 if task.k <= 3 else 7,
+                           constants=self.constants, seed=self.seed, max_size=largest,
                            quick=False, spread=self.map_leaves, cancel=self.cancel)
+        # Time left and nothing within the tolerance: larger formulas (each level is sampled,
+        # LEVEL_CAP formulas at most, so a larger size is a wider search, not an endless one).
+        while not any(c.error <= tol for c in cands) and largest < LARGEST and \
+                budget - time.monotonic() > 10:
+            self.check()
+            largest += 2
+            cands += leaf.solve(X, y, task.names, tol=tol, deadline=budget, constants=self.constants,
+                                seed=self.seed, max_size=largest, quick=False, spread=self.map_leaves,
+                                cancel=self.cancel)
         self.check()
-        # Within the tolerance, the shortest; otherwise the shortest of those about as close as
-        # the closest (asin(w) near w = 1, where the network is least accurate, misses by a
+        # Within the tolerance, the shortest; otherwise the shortest of those within half a
+        # tolerance of the closest (asin(w) near w = 1, where the network is least accurate, misses by a
         # little more than a long formula that follows the network's error there).
         cands = cands + quick
         finite = [c.error for c in cands if np.isfinite(c.error)]
-        near = max(min(finite) * NEAR_MISS, tol) if finite else tol
+        near = min(finite) + tol * NEAR_MISS if finite else tol
         cands = sorted(cands, key=lambda c: (c.error > near, bits(c.node) if c.error <= near else c.error))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
@@ -176,7 +189,7 @@ class Solver:
         """1/y, y^2 or 1/y^2 a sum of a function of x_i and one of the rest (I.27.6: 1/y = 1/d1 +
         n/d2; II.24.17: y^2 = omega^2/c^2 - pi^2/d^2; v / sqrt(1 - v^2/c^2): 1/y^2 = 1/v^2 -
         1/c^2): the transformed task is solved, then inverted."""
-        if depth > 2 or not (np.all(y > 0) or np.all(y < 0)):
+        if self.transformed or depth > 6 or not (np.all(y > 0) or np.all(y < 0)):
             return None
         sign = 1.0 if y[0] > 0 else -1.0
         for name, fwd, inverse in (("1/y", lambda v: 1 / v, lambda e: terms.div(terms.num(sign), e)),
@@ -193,7 +206,7 @@ class Solver:
                     continue
                 sub = Solver(noise=self.noise * 2, scale=scale, deadline=self.deadline,
                              constants=self.constants, seed=self.seed, cancel=self.cancel,
-                             report=self.report, map_leaves=self.map_leaves)
+                             report=self.report, map_leaves=self.map_leaves, transformed=True)
                 node = sub.solve(inner, depth + 1)
                 if node is None:
                     return None
