@@ -42,7 +42,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     from dsl.program import Expression
     from dsl.types import REAL
     from oracle.metric import calibrated
-    from synth.real import fit, probes
+    from synth.real import fit, probes, units
     from synth.real.simplify import resnap_factor, simplify
     from synth.real.solve import Cancelled, Solver
     from synth.real.task import Task
@@ -79,9 +79,13 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
                     seed=options.seed, cancel=cancel, report=lambda p, b: report(p, b),
                     map_leaves=_ray_map() if options.workers > 1 else None)
     report("probes", force=True)
-    stop, node = StopReason.EXHAUSTED, None
+    stop, node, unit_notes = StopReason.EXHAUSTED, None, []
     try:
-        node = solver.solve(root)
+        if units.applies(spec):  # Buckingham pi first; the plain search when it falls short
+            report("dimensional analysis", force=True)
+            node, unit_notes = units.solve(spec, root, solver, Xc, yc)
+        if node is None or fit.error(node, Xc, yc, names) > solver.tol:
+            node = _better(node, solver.solve(root), Xc, yc, names)
     except Cancelled:
         stop = StopReason.CANCELLED
     language = get_dsl("real")
@@ -114,6 +118,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     if node is not None:
         program = Expression(node, language, names, tuple(REAL for _ in names))
     notes = [f"the network {f.describe()} (probe residual {f.score:.2g})" for f in solver.findings]
+    notes[:0] = unit_notes
     notes.insert(0, f"network error estimated at {noise:.2g} relative RMS; tolerance {solver.tol:.2g}")
     if node is not None and not accepted and figures_err(node) <= solver.tol:
         notes.append(f"the formula is within the network's own error (relative RMSE "
@@ -134,6 +139,15 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         figures={"noise": noise, "tolerance": solver.tol, "probes_found": len(solver.findings),
                  "relative_rmse": judge(node)[0] if node is not None else None},
         extra=extra)
+
+
+def _better(a, b, X, y, names):
+    """Of two formulas (either may be None), the one of smaller relative error on (X, y)."""
+    from synth.real import fit
+
+    if a is None or b is None:
+        return b if a is None else a
+    return a if fit.error(a, X, y, names) <= fit.error(b, X, y, names) else b
 
 
 def _ray_map() -> Callable | None:

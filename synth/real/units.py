@@ -1,0 +1,279 @@
+"""Dimensional analysis (Buckingham pi) for the real family, when the spec gives every input and
+the output SI units (oracle/units.py).
+
+`analyse(names, dims, out) -> Analysis | None` works in exact rationals (sympy): exponents p with
+y / prod x_i^p_i dimensionless (fewest variables first, then smallest exponents) and a basis of m
+dimensionless groups pi_j = prod x_i^e_ji of the inputs, where m is k minus the rank of the
+inputs' dimension matrix. Each group has a dependent variable that appears in no other group (the
+basis is the reduced echelon one for a choice of dependent variables), and of all choices the one
+whose groups are simplest (fewest variables, smallest integer exponents: v / c, not c^2 / v^2) is
+taken. None when y's dimension is no product of the inputs'.
+
+`reduced(task, analysis, names=...) -> Task` is the problem y / prod x^p = g(pi_1..pi_m) over m
+variables: a point of pi-space is mapped back to network inputs inside the training box (random
+settings of the other variables, each group solved for its dependent variable, settings with an
+input out of range dropped) and the network's answers, divided by prod x^p, are averaged over up to
+`SETTINGS` settings. `recombine` substitutes the groups back and multiplies by prod x^p.
+`solve(spec, root, solver, X, y)` runs it all within a share of the solver's budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Sequence
+
+import numpy as np
+
+from dsl.ast import Node
+from synth.real import terms
+from synth.real.task import Task
+
+Vector = tuple[Fraction, ...]
+#: Settings of the free variables averaged per point of pi-space (as `task.merged` does).
+SETTINGS = 5
+#: Random settings tried per point; those keeping every input in range are used.
+CANDIDATES = 96
+#: The share of the box's group values left out at each end of a group's range (and the most
+#: it may grow to when several groups' ranges must be narrowed to stay jointly feasible).
+TRIM, MAX_TRIM = 0.02, 0.3
+#: The share of the solver's remaining time the reduced problem gets.
+SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Analysis:
+    p: Vector                           # y / prod x^p is dimensionless
+    groups: tuple[Vector, ...]          # each prod x^e is dimensionless (integer exponents)
+    dependent: tuple[int, ...]          # each group's variable that no other group has
+
+    @property
+    def m(self) -> int:
+        return len(self.groups)
+
+
+def analyse(names: Sequence[str], dims: Sequence[Sequence[Fraction]],
+            out: Sequence[Fraction]) -> Analysis | None:
+    """`dims[i]`: input i's exponents over the base units; `out`: the output's."""
+    import sympy
+
+    k = len(names)
+    D = sympy.Matrix([[sympy.Rational(d.numerator, d.denominator) for d in col] for col in dims]).T
+    target = sympy.Matrix([sympy.Rational(Fraction(v).numerator, Fraction(v).denominator) for v in out])
+    rank = D.rank()
+    p = _output_exponents(D, target, k, rank)
+    if p is None:
+        return None
+    m = k - rank
+    best = None
+    for free in itertools.combinations(range(k), m):
+        pivots = [c for c in range(k) if c not in free]
+        M = D[:, pivots]
+        if M.rank() < rank:
+            continue
+        groups = []
+        for f in free:
+            b = (M.T * M).inv() * M.T * (-D[:, f]) if pivots else sympy.Matrix([])
+            e = [Fraction(0)] * k
+            e[f] = Fraction(1)
+            for c, v in zip(pivots, b):
+                e[c] = Fraction(int(sympy.fraction(v)[0]), int(sympy.fraction(v)[1]))
+            groups.append(_integral(e, f))
+        cost = sum(10 * sum(1 for v in g if v) + sum(abs(v) for v in g) for g in groups)
+        if best is None or cost < best[0]:
+            best = (cost, tuple(groups), free)
+    return Analysis(p, best[1], best[2])
+
+
+def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
+    """The simplest p with D p = target: fewest variables, then halves before other fractions,
+    then the smallest sum of |p_i|."""
+    import sympy
+
+    if rank == 0 or all(v == 0 for v in target):
+        return tuple(Fraction(0) for _ in range(k)) if all(v == 0 for v in target) else None
+    for size in range(1, rank + 1):
+        found = []
+        for subset in itertools.combinations(range(k), size):
+            M = D[:, list(subset)]
+            if M.rank() < size:
+                continue
+            x = (M.T * M).inv() * M.T * target
+            if M * x != target:
+                continue
+            p = [Fraction(0)] * k
+            for c, v in zip(subset, x):
+                num, den = sympy.fraction(v)
+                p[c] = Fraction(int(num), int(den))
+            found.append(tuple(p))
+        if found:
+            return min(found, key=lambda p: (any(v.denominator > 2 for v in p), sum(abs(v) for v in p)))
+    return None
+
+
+def _integral(e: list[Fraction], dependent: int) -> Vector:
+    """The group scaled to coprime integers with its dependent variable's exponent positive."""
+    lcm = math.lcm(*(v.denominator for v in e))
+    ints = [int(v * lcm) for v in e]
+    g = math.gcd(*ints)
+    sign = 1 if ints[dependent] > 0 else -1
+    return tuple(Fraction(sign * v // g) for v in ints)
+
+
+def monomial(names: Sequence[str], exponents: Sequence[Fraction]) -> Node:
+    return terms.monomial(names, exponents)
+
+
+def describe(a: Analysis, names: Sequence[str], output: str = "y") -> str:
+    def shown(e: Sequence[Fraction]) -> str:
+        from dsl.language import get_dsl
+
+        return get_dsl("real").show(monomial(names, e))
+
+    scaled = f"{output} / ({shown(a.p)})" if any(a.p) else output
+    if not a.groups:
+        return f"dimensional analysis: {scaled} is dimensionless and no group of the inputs is: " \
+               f"{output} = C * {shown(a.p)}"
+    return f"dimensional analysis: {scaled} depends on {', '.join(shown(g) for g in a.groups)}"
+
+
+def _values(X: np.ndarray, e: Sequence[Fraction]) -> np.ndarray:
+    out = np.ones(len(X))
+    for c, v in enumerate(e):
+        if v:
+            out = out * X[:, c] ** float(v)
+    return out
+
+
+def fresh_names(taken: Sequence[str], m: int) -> tuple[str, ...]:
+    for prefix in ("pi", "_pi", "_dim"):
+        out = tuple(f"{prefix}{j}" for j in range(m))
+        if not set(out) & set(taken):
+            return out
+    raise ValueError(f"no free names for {m} groups among {list(taken)}")
+
+
+def reduced(task: Task, a: Analysis, *, names: Sequence[str] | None = None, seed: int = 0) -> Task:
+    """The task over the groups (see the module's docstring); its query sends the network only
+    points inside `task`'s box."""
+    lo = np.array([r[0] for r in task.ranges])
+    hi = np.array([r[1] for r in task.ranges])
+    k = task.k
+    free = [c for c in range(k) if c not in a.dependent]
+
+    def settings(P: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(n, CANDIDATES, k) inputs and whether each is inside the box."""
+        n = len(P)
+        X = lo + rng.random((n, CANDIDATES, k)) * (hi - lo)
+        with np.errstate(all="ignore"):
+            for j, (g, d) in enumerate(zip(a.groups, a.dependent)):
+                rest = np.ones((n, CANDIDATES))
+                for c in free:
+                    if g[c]:
+                        rest = rest * X[:, :, c] ** float(g[c])
+                X[:, :, d] = (P[:, j:j + 1] / rest) ** (1.0 / float(g[d]))
+            ok = np.all((X >= lo) & (X <= hi), axis=2)
+        return X, ok
+
+    def query(P: np.ndarray) -> np.ndarray:
+        P = np.asarray(P, np.float64)
+        rng = np.random.default_rng(seed)
+        X, ok = settings(P, rng)
+        n = len(P)
+        # the first SETTINGS valid candidates of each point; a point with none takes the
+        # candidate nearest the box (in log space), clipped into it
+        rank = np.cumsum(ok, axis=1)
+        use = ok & (rank <= SETTINGS)
+        none = ~ok.any(axis=1)
+        if none.any():
+            with np.errstate(all="ignore"):
+                miss = np.sum(np.maximum(np.log(lo) - np.log(X), 0) + np.maximum(np.log(X) - np.log(hi), 0), axis=2)
+            miss = np.where(np.isfinite(miss), miss, np.inf)
+            near = np.argmin(miss[none], axis=1)
+            use[np.flatnonzero(none), near] = True
+            X = np.clip(X, lo, hi)
+        rows = X[use]
+        values = task.query(rows) / _values(rows, a.p)
+        total = np.zeros(n)
+        np.add.at(total, np.nonzero(use)[0], values)
+        return total / use.sum(axis=1)
+
+    names = tuple(names) if names is not None else fresh_names(task.names, a.m)
+    ranges = _ranges(task, a, settings)
+    return Task(names, ranges, query)
+
+
+def _ranges(task: Task, a: Analysis, settings) -> tuple[tuple[float, float], ...]:
+    """Each group's central values over the box, narrowed (for two or more groups) until almost
+    every point of the rectangle has a setting inside the box."""
+    rng = np.random.default_rng(0)
+    lo = np.array([r[0] for r in task.ranges])
+    hi = np.array([r[1] for r in task.ranges])
+    X = lo + rng.random((4000, task.k)) * (hi - lo)
+    P = np.column_stack([_values(X, g) for g in a.groups])
+    trim = TRIM
+    while True:
+        low, high = np.quantile(P, [trim, 1 - trim], axis=0)
+        ranges = tuple((float(l_), float(h_)) for l_, h_ in zip(low, high))
+        if a.m == 1 or trim >= MAX_TRIM:
+            return ranges
+        test = low + rng.random((300, a.m)) * (high - low)
+        _, ok = settings(test, rng)
+        if ok.any(axis=1).mean() >= 0.98:
+            return ranges
+        trim += 0.04
+
+
+def recombine(node: Node, a: Analysis, names: Sequence[str], group_names: Sequence[str]) -> Node:
+    """g(pi) with the groups substituted back, times prod x^p."""
+    whole = terms.substitute(node, {n: monomial(names, g) for n, g in zip(group_names, a.groups)})
+    return terms.mul(whole, monomial(names, a.p)) if any(a.p) else whole
+
+
+def applies(spec: Any) -> bool:
+    """Every input and the output have units, and every input range is positive."""
+    from oracle.units import all_units
+
+    return all_units(spec) and all(i.lo > 0 for i in spec.inputs)
+
+
+def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> tuple[Node | None, list[str]]:
+    """The recombined formula of the reduced problem (None when there is none or no reduction),
+    and notes for the report. The reduced search gets `SHARE` of the solver's remaining time."""
+    from oracle.units import exponents
+    from synth.real import fit, probes
+    from synth.real.solve import Solver
+
+    names = root.names
+    a = analyse(names, [exponents(i.units) for i in spec.inputs], exponents(spec.output.units))
+    if a is None:
+        return None, ["dimensional analysis: the output's units are no product of the inputs' "
+                      "(the units are inconsistent); not used"]
+    if any(v.denominator > 2 for v in a.p) or a.m == root.k:
+        why = "no group reduces the inputs" if a.m == root.k else "the output's exponents are not halves"
+        return None, [f"{describe(a, names)} ({why}; not used)"]
+    notes = [describe(a, names)]
+    if a.m == 0:
+        scale = _values(X, a.p)
+        c = float(np.dot(scale, y) / np.dot(scale, scale))
+        return terms.mul(terms.num(c), monomial(names, a.p)), notes
+    group_names = fresh_names(names, a.m)
+    task = reduced(root, a, names=group_names, seed=solver.seed)
+    rng = np.random.default_rng(solver.seed + 777)
+    Xr, yr = task.sample(400, rng)
+    if not np.all(np.isfinite(yr)):
+        return None, notes + ["dimensional analysis: the reduced problem's values are not finite; not used"]
+    deadline = time.monotonic() + SHARE * max(solver.deadline - time.monotonic(), 0.0)
+    sub = dataclasses.replace(solver, noise=probes.calibrate(Xr, yr), scale=fit.spread(yr),
+                              deadline=deadline, findings=[], alternatives=[], fresh=0)
+    node = sub.solve(task)
+    solver.findings.extend(sub.findings)
+    solver.alternatives.extend((recombine(n, a, names, group_names), f"{how}, dimensional analysis")
+                               for n, how in sub.alternatives)
+    if node is None:
+        return None, notes
+    return recombine(node, a, names, group_names), notes
