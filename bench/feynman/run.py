@@ -71,13 +71,14 @@ def exact(eq: Equation, predict, text: str | None = None) -> bool:
     return bool(rel.max() <= 1e-4)
 
 
-def run_netsynth(eq: Equation, budget: float) -> dict:
+def run_netsynth(eq: Equation, budget: float, units: bool = False) -> dict:
     import oracle
     from oracle.spec import load_spec
     from synth.options import SearchOptions
     import synth.real as family
 
-    spec = load_spec(MODELS / eq.slug / "spec.json")
+    spec = load_spec(with_units(eq) if units else MODELS / eq.slug / "spec.json",
+                     base_dir=MODELS / eq.slug)
     net = oracle.load(spec)
     start = time.monotonic()
     result = family.run(spec, net, options=SearchOptions(timeout=budget))
@@ -92,6 +93,18 @@ def run_netsynth(eq: Equation, budget: float) -> dict:
     return {"formula": program.show(), "exact": exact(eq, predict, program.show()),
             "seconds": seconds, "agreement": result.agreement,
             "relative_rmse": result.figures.get("relative_rmse")}
+
+
+def with_units(eq: Equation) -> dict:
+    """The equation's spec with the SI units of units.json on its inputs and output."""
+    from units import spec_units
+
+    raw = json.loads((MODELS / eq.slug / "spec.json").read_text())
+    inputs, output = spec_units(eq)
+    for item, u in zip(raw["inputs"], inputs):
+        item["units"] = u
+    raw["output"]["units"] = output
+    return raw
 
 
 def network_sample(eq: Equation, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -164,6 +177,8 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--rerun", action="store_true")
+    parser.add_argument("--units", action=argparse.BooleanOptionalAction, default=True,
+                        help="give netsynth the SI units of units.json (dimensional analysis)")
     parser.add_argument("--no-netsynth", action="store_true", help="run only the peers")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="rows file (a second process needs its own; --table merges all "
@@ -190,7 +205,7 @@ def main() -> None:
             continue
         row = rows.setdefault(eq.id, {"law": eq.text})
         if not args.no_netsynth and ("netsynth" not in row or args.rerun):
-            row["netsynth"] = run_netsynth(eq, args.budget)
+            row["netsynth"] = run_netsynth(eq, args.budget, args.units)
         if args.peers:
             for name, fn in (("pyoperon", run_operon), ("gplearn", run_gplearn)):
                 if name not in row or args.rerun:
