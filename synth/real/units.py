@@ -188,14 +188,12 @@ def reduced(task: Task, a: Analysis, *, names: Sequence[str] | None = None, seed
         # candidate nearest the box (in log space), clipped into it
         rank = np.cumsum(ok, axis=1)
         use = ok & (rank <= SETTINGS)
-        none = ~ok.any(axis=1)
-        if none.any():
-            with np.errstate(all="ignore"):
-                miss = np.sum(np.maximum(np.log(lo) - np.log(X), 0) + np.maximum(np.log(X) - np.log(hi), 0), axis=2)
-            miss = np.where(np.isfinite(miss), miss, np.inf)
-            near = np.argmin(miss[none], axis=1)
-            use[np.flatnonzero(none), near] = True
-            X = np.clip(X, lo, hi)
+        for i in np.flatnonzero(~ok.any(axis=1)):
+            # no random setting fits: the one of a linear program in log space (the setting
+            # farthest inside the box); a point of pi-space the box cannot reach at all gets
+            # the nearest clipped into the box
+            X[i, 0] = np.clip(_setting(P[i], a, lo, hi, free, X[i, 0]), lo, hi)
+            use[i, 0] = True
         rows = X[use]
         values = task.query(rows) / _values(rows, a.p)
         total = np.zeros(n)
@@ -205,6 +203,41 @@ def reduced(task: Task, a: Analysis, *, names: Sequence[str] | None = None, seed
     names = tuple(names) if names is not None else fresh_names(task.names, a.m)
     ranges = _ranges(task, a, settings)
     return Task(names, ranges, query)
+
+
+def _setting(pi: np.ndarray, a: Analysis, lo: np.ndarray, hi: np.ndarray, free: list[int],
+             fallback: np.ndarray) -> np.ndarray:
+    """Inputs with the groups' values `pi` inside the box, by a linear program in the logs of
+    the free variables that maximises the least margin to the box's faces (`fallback` when
+    there is none)."""
+    from scipy.optimize import linprog
+
+    r = len(free)
+    llo, lhi = np.log(lo), np.log(hi)
+    rows, bounds = [], []
+    for c_pos, c in enumerate(free):        # llo_c <= z_c <= lhi_c
+        e = np.zeros(r)
+        e[c_pos] = 1.0
+        rows += [(e, lhi[c]), (-e, -llo[c])]
+    for j, (g, d) in enumerate(zip(a.groups, a.dependent)):
+        # log x_d = (log pi_j - sum g_c z_c) / g_d, within [llo_d, lhi_d]
+        e = -np.array([float(g[c]) for c in free]) / float(g[d])
+        base = np.log(pi[j]) / float(g[d])
+        rows += [(e, lhi[d] - base), (-e, base - llo[d])]
+    A = np.array([np.append(e, 1.0) for e, _ in rows])
+    b = np.array([v for _, v in rows])
+    bounds = [(None, None)] * r + [(None, 10.0)]
+    res = linprog(np.append(np.zeros(r), -1.0), A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if res.status != 0 or res.x[-1] < 0:
+        return fallback
+    x = np.array(fallback, np.float64)
+    z = res.x[:r]
+    for c_pos, c in enumerate(free):
+        x[c] = math.exp(z[c_pos])
+    for j, (g, d) in enumerate(zip(a.groups, a.dependent)):
+        rest = sum(float(g[c]) * z[c_pos] for c_pos, c in enumerate(free))
+        x[d] = math.exp((math.log(pi[j]) - rest) / float(g[d]))
+    return x
 
 
 def _ranges(task: Task, a: Analysis, settings) -> tuple[tuple[float, float], ...]:
