@@ -44,7 +44,9 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
         found.extend(solver(X, y, names, tol=tol, constants=constants))
     if X.shape[1] == 1 and not any(c.error <= tol for c in found):
         found.extend(templates(X, y, names, tol=tol, constants=constants, seed=seed))
-    if not any(c.error <= tol for c in found) and time.monotonic() < deadline:
+    # A template passes with a constant that did not snap (a * tanh(1.0285 * x - 1.1) + b
+    # follows a Gaussian's flank): skeletons may still find the law.
+    if not any(c.error <= tol and not _unsnapped(c.node) for c in found) and time.monotonic() < deadline:
         if spread is not None:
             seconds = deadline - time.monotonic()
             parts = [dict(X=X, y=y, names=list(names), tol=tol, seconds=seconds, constants=list(constants),
@@ -56,6 +58,10 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
                                    max_size=max_size, seed=seed, cancel=cancel))
     found.sort(key=lambda c: (c.error > tol, fit.description_length(c.node), c.error))
     return found
+
+
+def _unsnapped(node: Node) -> int:
+    return sum(1 for v in fit.literals(node) if fit.literal_cost(v) >= 30)
 
 
 def power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:

@@ -31,10 +31,12 @@ SUB_TOL_CAP = 0.05
 #: When no formula is within the tolerance, those within this many tolerances of the closest
 #: one's error compete by length.
 NEAR_MISS = 0.5
+#: Bits a formula gains each time its error halves, among those within the tolerance.
+ERROR_BITS = 10.0
 #: The largest skeletons searched while time is left.
 LARGEST = 13
 #: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
-QUICK_SKELETONS = 3.0
+QUICK_SKELETONS = 10.0
 
 
 class Cancelled(Exception):
@@ -83,6 +85,12 @@ class Solver:
         def bits(node: Node) -> float:
             return fit.description_length(_strip(node, offsets=context == "add") if context else node)
 
+        def cost(c: leaf.Candidate) -> float:
+            # Within the tolerance, errors still differ: ERROR_BITS per halving of the error
+            # (1 / sqrt(tanh(log(sqrt(u))) / 9) at 0.0013 against a formula 1.5 bits shorter at
+            # 0.0127).
+            return bits(c.node) + ERROR_BITS * np.log2(max(c.error, tol / 100))
+
         rng = np.random.default_rng(self.seed + depth)
         X, y = task.sample(self.sample, rng)
         if not np.all(np.isfinite(y)):
@@ -104,7 +112,9 @@ class Solver:
                                                constants=self.constants, max_size=5, seed=self.seed,
                                                cancel=self.cancel) if c.error <= tol]
         if good:
-            best = min(good, key=lambda c: bits(c.node))
+            for c in sorted(good, key=cost)[:5]:
+                log.debug("%s  candidate %.1f bits, error %.3g: %s", "  " * depth, bits(c.node), c.error, _Shown(c.node))
+            best = min(good, key=cost)
             log.debug("%s%s: quick fit %s (%s, error %.3g)", "  " * depth, task.names, _Shown(best.node), best.how, best.error)
             return best.node
         if np.ptp(y) <= 3 * self.sigma:  # constant here
@@ -131,13 +141,14 @@ class Solver:
                                 seed=self.seed, max_size=largest, quick=False, spread=self.map_leaves,
                                 cancel=self.cancel)
         self.check()
-        # Within the tolerance, the shortest; otherwise the shortest of those within half a
-        # tolerance of the closest (asin(w) near w = 1, where the network is least accurate, misses by a
-        # little more than a long formula that follows the network's error there).
+        # Within the tolerance, the least cost (length, and error by ERROR_BITS); otherwise the
+        # least cost among those within half a tolerance of the closest (asin(w) near w = 1,
+        # where the network is least accurate, misses by a little more than a long formula that
+        # follows the network's error there).
         cands = cands + quick
         finite = [c.error for c in cands if np.isfinite(c.error)]
         near = min(finite) + tol * NEAR_MISS if finite else tol
-        cands = sorted(cands, key=lambda c: (c.error > near, bits(c.node) if c.error <= near else c.error))
+        cands = sorted(cands, key=lambda c: (c.error > near, cost(c) if c.error <= near else c.error))
         if depth == 0:
             self.alternatives.extend((c.node, c.how) for c in cands)
         if cands:
