@@ -40,16 +40,19 @@ SETTINGS = 5
 CANDIDATES = 96
 #: The share of the box's group values left out at each end of a group's range (and the most
 #: it may grow to when several groups' ranges must be narrowed to stay jointly feasible).
-TRIM, MAX_TRIM = 0.02, 0.3
+TRIM, MAX_TRIM = 0.02, 0.4
 #: The share of the solver's remaining time the reduced problem gets.
 SHARE = 0.6
+#: Bases of two or more groups compared by probes, and how many of them are searched.
+CANDIDATE_BASES, TRIED_BASES = 8, 2
 
 
 @dataclass(frozen=True)
 class Analysis:
     p: Vector                           # y / prod x^p is dimensionless
     groups: tuple[Vector, ...]          # each prod x^e is dimensionless (integer exponents)
-    dependent: tuple[int, ...]          # each group's variable that no other group has
+    dependent: tuple[int, ...]          # each group's variable that no other group has (its
+    #                                     exponent is nonzero: the query solves the group for it)
 
     @property
     def m(self) -> int:
@@ -58,7 +61,17 @@ class Analysis:
 
 def analyse(names: Sequence[str], dims: Sequence[Sequence[Fraction]],
             out: Sequence[Fraction]) -> Analysis | None:
-    """`dims[i]`: input i's exponents over the base units; `out`: the output's."""
+    """`dims[i]`: input i's exponents over the base units; `out`: the output's. The simplest
+    basis (see `bases`)."""
+    found = bases(names, dims, out, limit=1)
+    return found[0] if found else None
+
+
+def bases(names: Sequence[str], dims: Sequence[Sequence[Fraction]], out: Sequence[Fraction], *,
+          limit: int = 3) -> list[Analysis]:
+    """Up to `limit` different bases of groups, simplest first (x / (c t) and u / c, then
+    u t / x and u / c: the law may separate over one and not the other); [] when y's dimension
+    is no product of the inputs'."""
     import sympy
 
     k = len(names)
@@ -67,9 +80,9 @@ def analyse(names: Sequence[str], dims: Sequence[Sequence[Fraction]],
     rank = D.rank()
     p = _output_exponents(D, target, k, rank)
     if p is None:
-        return None
+        return []
     m = k - rank
-    best = None
+    found: dict[frozenset, tuple] = {}
     for free in itertools.combinations(range(k), m):
         pivots = [c for c in range(k) if c not in free]
         M = D[:, pivots]
@@ -84,9 +97,11 @@ def analyse(names: Sequence[str], dims: Sequence[Sequence[Fraction]],
                 e[c] = Fraction(int(sympy.fraction(v)[0]), int(sympy.fraction(v)[1]))
             groups.append(_integral(e, f))
         cost = sum(10 * sum(1 for v in g if v) + sum(abs(v) for v in g) for g in groups)
-        if best is None or cost < best[0]:
-            best = (cost, tuple(groups), free)
-    return Analysis(p, best[1], best[2])
+        key = frozenset(frozenset((c, abs(v)) for c, v in enumerate(g) if v) for g in groups)
+        if key not in found or cost < found[key][0]:
+            found[key] = (cost, len(found), tuple(groups), free)
+    ranked = sorted(found.values(), key=lambda t: (t[0], t[1]))
+    return [Analysis(p, groups, free) for _, _, groups, free in ranked[:limit]]
 
 
 def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
@@ -116,7 +131,8 @@ def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
 
 
 def _integral(e: list[Fraction], dependent: int) -> Vector:
-    """The group scaled to coprime integers with its dependent variable's exponent positive."""
+    """The group scaled to coprime integers with its dependent variable's exponent positive
+    (`_oriented` may turn it over)."""
     lcm = math.lcm(*(v.denominator for v in e))
     ints = [int(v * lcm) for v in e]
     g = math.gcd(*ints)
@@ -192,7 +208,8 @@ def reduced(task: Task, a: Analysis, *, names: Sequence[str] | None = None, seed
             # no random setting fits: the one of a linear program in log space (the setting
             # farthest inside the box); a point of pi-space the box cannot reach at all gets
             # the nearest clipped into the box
-            X[i, 0] = np.clip(_setting(P[i], a, lo, hi, free, X[i, 0]), lo, hi)
+            found = _setting(P[i], a, lo, hi, free)
+            X[i, 0] = np.clip(X[i, 0] if found is None else found, lo, hi)
             use[i, 0] = True
         rows = X[use]
         values = task.query(rows) / _values(rows, a.p)
@@ -205,11 +222,11 @@ def reduced(task: Task, a: Analysis, *, names: Sequence[str] | None = None, seed
     return Task(names, ranges, query)
 
 
-def _setting(pi: np.ndarray, a: Analysis, lo: np.ndarray, hi: np.ndarray, free: list[int],
-             fallback: np.ndarray) -> np.ndarray:
+def _setting(pi: np.ndarray, a: Analysis, lo: np.ndarray, hi: np.ndarray,
+             free: list[int]) -> np.ndarray | None:
     """Inputs with the groups' values `pi` inside the box, by a linear program in the logs of
-    the free variables that maximises the least margin to the box's faces (`fallback` when
-    there is none)."""
+    the free variables that maximises the least margin to the box's faces (None when the box
+    has no such point)."""
     from scipy.optimize import linprog
 
     r = len(free)
@@ -228,9 +245,9 @@ def _setting(pi: np.ndarray, a: Analysis, lo: np.ndarray, hi: np.ndarray, free: 
     b = np.array([v for _, v in rows])
     bounds = [(None, None)] * r + [(None, 10.0)]
     res = linprog(np.append(np.zeros(r), -1.0), A_ub=A, b_ub=b, bounds=bounds, method="highs")
-    if res.status != 0 or res.x[-1] < 0:
-        return fallback
-    x = np.array(fallback, np.float64)
+    if res.status != 0 or res.x[-1] < -1e-12:
+        return None
+    x = np.zeros(len(lo))
     z = res.x[:r]
     for c_pos, c in enumerate(free):
         x[c] = math.exp(z[c_pos])
@@ -248,17 +265,19 @@ def _ranges(task: Task, a: Analysis, settings) -> tuple[tuple[float, float], ...
     hi = np.array([r[1] for r in task.ranges])
     X = lo + rng.random((4000, task.k)) * (hi - lo)
     P = np.column_stack([_values(X, g) for g in a.groups])
+    free = [c for c in range(task.k) if c not in a.dependent]
     trim = TRIM
     while True:
         low, high = np.quantile(P, [trim, 1 - trim], axis=0)
         ranges = tuple((float(l_), float(h_)) for l_, h_ in zip(low, high))
         if a.m == 1 or trim >= MAX_TRIM:
             return ranges
-        test = low + rng.random((300, a.m)) * (high - low)
+        corners = np.array(list(itertools.product(*zip(low, high))))
+        test = np.vstack([corners, low + rng.random((200, a.m)) * (high - low)])
         _, ok = settings(test, rng)
-        if ok.any(axis=1).mean() >= 0.98:
+        if all(ok[i].any() or _setting(test[i], a, lo, hi, free) is not None for i in range(len(test))):
             return ranges
-        trim += 0.04
+        trim += 0.03
 
 
 def recombine(node: Node, a: Analysis, names: Sequence[str], group_names: Sequence[str]) -> Node:
@@ -279,10 +298,12 @@ def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> t
     and notes for the report. The reduced search gets `SHARE` of the solver's remaining time."""
     from oracle.units import exponents
     from synth.real import fit, probes
-    from synth.real.solve import Solver
 
     names = root.names
-    a = analyse(names, [exponents(i.units) for i in spec.inputs], exponents(spec.output.units))
+    found = bases(names, [exponents(i.units) for i in spec.inputs], exponents(spec.output.units),
+                  limit=CANDIDATE_BASES)
+    found = [_oriented(root, b) for b in found]
+    a = found[0] if found else None
     if a is None:
         return None, ["dimensional analysis: the output's units are no product of the inputs' "
                       "(the units are inconsistent); not used"]
@@ -294,19 +315,72 @@ def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> t
         scale = _values(X, a.p)
         c = float(np.dot(scale, y) / np.dot(scale, scale))
         return terms.mul(terms.num(c), monomial(names, a.p)), notes
+    until = time.monotonic() + SHARE * max(solver.deadline - time.monotonic(), 0.0)
+    found = _ranked(root, found, solver)[:TRIED_BASES]
+    notes = [describe(found[0], names)]
+    best, best_err = None, math.inf
+    for n, basis in enumerate(found):
+        if n:
+            notes.append(f"{describe(basis, names)} (the basis before missed the tolerance)")
+        deadline = time.monotonic() + (until - time.monotonic()) / (len(found) - n)
+        node = _solve_reduced(root, basis, solver, deadline)
+        err = fit.error(node, X, y, names) if node is not None else math.inf
+        if err < best_err:
+            best, best_err = node, err
+        if best_err <= solver.tol or time.monotonic() >= until:
+            break
+    return best, notes
+
+
+def _oriented(root: Task, a: Analysis) -> Analysis:
+    """Each group turned so that its typical value in the box is at most 1 (u / c, not c / u;
+    u t / x where x is larger than u t): the search's forms (sqrt(1 - u^2), 1 - u) are written
+    for such values."""
+    rng = np.random.default_rng(1)
+    lo = np.array([r[0] for r in root.ranges])
+    hi = np.array([r[1] for r in root.ranges])
+    X = lo + rng.random((500, root.k)) * (hi - lo)
+    groups = tuple(tuple(-v for v in g) if np.median(_values(X, g)) > 1 else g for g in a.groups)
+    return dataclasses.replace(a, groups=groups)
+
+
+def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
+    """Bases of two or more groups, those over which the reduced problem separates (a product
+    or a sum of a function of one group and one of the rest: (1 - u t / x) / sqrt(1 - (u/c)^2)
+    over u t / x and u / c, not over x / (c t) and u / c) first, then the simplest."""
+    from synth.real import fit, probes
+
+    if len(found) < 2 or found[0].m < 2:
+        return found
+    scored = []
+    for n, a in enumerate(found):
+        task = reduced(root, a, seed=solver.seed)
+        _, y = task.sample(100, np.random.default_rng(solver.seed))
+        if not np.all(np.isfinite(y)):
+            continue
+        sigma = 3 * solver.noise * fit.spread(y)
+        tests = [probes.separable(task, [j], kind, noise=sigma, seed=solver.seed)
+                 for kind in ("mul", "add") for j in range(a.m)]
+        scored.append((not any(t.present for t in tests), n, a))
+    return [a for *_, a in sorted(scored, key=lambda t: t[:2])] or found
+
+
+def _solve_reduced(root: Task, a: Analysis, solver: Any, deadline: float) -> Node | None:
+    """The formula over the inputs from the reduced problem of basis `a`, searched until
+    `deadline` (None when it is not finite or the search finds nothing)."""
+    from synth.real import fit, probes
+
+    names = root.names
     group_names = fresh_names(names, a.m)
     task = reduced(root, a, names=group_names, seed=solver.seed)
     rng = np.random.default_rng(solver.seed + 777)
     Xr, yr = task.sample(400, rng)
     if not np.all(np.isfinite(yr)):
-        return None, notes + ["dimensional analysis: the reduced problem's values are not finite; not used"]
-    deadline = time.monotonic() + SHARE * max(solver.deadline - time.monotonic(), 0.0)
+        return None
     sub = dataclasses.replace(solver, noise=probes.calibrate(Xr, yr), scale=fit.spread(yr),
                               deadline=deadline, findings=[], alternatives=[], fresh=0)
     node = sub.solve(task)
     solver.findings.extend(sub.findings)
     solver.alternatives.extend((recombine(n, a, names, group_names), f"{how}, dimensional analysis")
                                for n, how in sub.alternatives)
-    if node is None:
-        return None, notes
-    return recombine(node, a, names, group_names), notes
+    return recombine(node, a, names, group_names) if node is not None else None
