@@ -4,9 +4,12 @@
 
 1. Check points (Latin hypercube in the training box) and the network's values there; the
    network's own error is estimated from them (`probes.calibrate`) and sets every tolerance.
-2. `Solver.solve` on the whole problem (synth/real/solve.py): quick fits, probes (symmetries,
-   separability) that split the problem into smaller ones solved recursively, then the skeleton
-   search (synth/real/leaf.py, synth/real/enumerator.py) on what is left.
+2. With units on every input and the output, dimensional analysis first (synth/real/units.py:
+   y / prod x^p = g(dimensionless groups), solved over the groups and substituted back); when it
+   misses the tolerance, or without units, `Solver.solve` on the whole problem
+   (synth/real/solve.py): quick fits, probes (symmetries, separability) that split the problem
+   into smaller ones solved recursively, then the skeleton search (synth/real/leaf.py,
+   synth/real/enumerator.py) on what is left; the closer of the two formulas is kept.
 3. The formula's constants are refitted if it misses the tolerance, then snapped (simple
    rationals, multiples of pi, the spec's constants) where the fit stays as good.
 4. A Pareto front of description length against error over the formula and the alternatives the
