@@ -297,7 +297,7 @@ def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> t
     """The recombined formula of the reduced problem (None when there is none or no reduction),
     and notes for the report. The reduced search gets `SHARE` of the solver's remaining time."""
     from oracle.units import exponents
-    from synth.real import fit, probes
+    from synth.real import fit
 
     names = root.names
     found = bases(names, [exponents(i.units) for i in spec.inputs], exponents(spec.output.units),
@@ -344,11 +344,22 @@ def _oriented(root: Task, a: Analysis) -> Analysis:
     return dataclasses.replace(a, groups=groups)
 
 
+def _carried(root: Task, a: Analysis, solver: Any) -> float:
+    """The root's scale carried over to g = y / prod x^p, so that the network's absolute error
+    on g (noise * scale) is the root's divided by a typical prod x^p, as a sub-task of a split
+    keeps the root's: the reduced problem's tolerances follow from it."""
+    rng = np.random.default_rng(2)
+    lo = np.array([r[0] for r in root.ranges])
+    hi = np.array([r[1] for r in root.ranges])
+    X = lo + rng.random((400, root.k)) * (hi - lo)
+    return solver.scale * float(np.median(1 / np.abs(_values(X, a.p))))
+
+
 def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
     """Bases of two or more groups, those over which the reduced problem separates (a product
     or a sum of a function of one group and one of the rest: (1 - u t / x) / sqrt(1 - (u/c)^2)
     over u t / x and u / c, not over x / (c t) and u / c) first, then the simplest."""
-    from synth.real import fit, probes
+    from synth.real import probes
 
     if len(found) < 2 or found[0].m < 2:
         return found
@@ -358,7 +369,7 @@ def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
         _, y = task.sample(100, np.random.default_rng(solver.seed))
         if not np.all(np.isfinite(y)):
             continue
-        sigma = 3 * solver.noise * fit.spread(y)
+        sigma = solver.noise * _carried(root, a, solver)
         tests = [probes.separable(task, [j], kind, noise=sigma, seed=solver.seed)
                  for kind in ("mul", "add") for j in range(a.m)]
         scored.append((not any(t.present for t in tests), n, a))
@@ -368,7 +379,6 @@ def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
 def _solve_reduced(root: Task, a: Analysis, solver: Any, deadline: float) -> Node | None:
     """The formula over the inputs from the reduced problem of basis `a`, searched until
     `deadline` (None when it is not finite or the search finds nothing)."""
-    from synth.real import fit, probes
 
     names = root.names
     group_names = fresh_names(names, a.m)
@@ -377,8 +387,8 @@ def _solve_reduced(root: Task, a: Analysis, solver: Any, deadline: float) -> Nod
     Xr, yr = task.sample(400, rng)
     if not np.all(np.isfinite(yr)):
         return None
-    sub = dataclasses.replace(solver, noise=probes.calibrate(Xr, yr), scale=fit.spread(yr),
-                              deadline=deadline, findings=[], alternatives=[], fresh=0)
+    sub = dataclasses.replace(solver, scale=_carried(root, a, solver), deadline=deadline, findings=[],
+                              alternatives=[], fresh=0)
     node = sub.solve(task)
     solver.findings.extend(sub.findings)
     solver.alternatives.extend((recombine(n, a, names, group_names), f"{how}, dimensional analysis")
