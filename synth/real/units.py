@@ -38,9 +38,11 @@ Vector = tuple[Fraction, ...]
 SETTINGS = 5
 #: Random settings tried per point; those keeping every input in range are used.
 CANDIDATES = 96
-#: The share of the box's group values left out at each end of a group's range (and the most
-#: it may grow to when several groups' ranges must be narrowed to stay jointly feasible).
-TRIM, MAX_TRIM = 0.02, 0.4
+#: The share of the box's group values left out at each end of a group's range.
+TRIM = 0.02
+#: Points per axis of the grid that checks a rectangle of two or more groups (at most
+#: GRID_POINTS in all).
+GRID, GRID_POINTS = 15, 400
 #: The share of the solver's remaining time the reduced problem gets.
 SHARE = 0.6
 #: Bases of two or more groups compared by probes, and how many of them are searched.
@@ -258,26 +260,44 @@ def _setting(pi: np.ndarray, a: Analysis, lo: np.ndarray, hi: np.ndarray,
 
 
 def _ranges(task: Task, a: Analysis, settings) -> tuple[tuple[float, float], ...]:
-    """Each group's central values over the box, narrowed (for two or more groups) until almost
-    every point of the rectangle has a setting inside the box."""
+    """Each group's central values over the box (2 % left out at each end); for two or more
+    groups, the rectangle of those is narrowed face by face until every point of a grid over it
+    has a setting inside the box (the groups' values the box reaches are not a rectangle: u t / x
+    and u / c of I.15.3x's box reach [0.2, 0.8] x [0.1, 0.67], not all of [0.1, 0.8] x [0.05, 0.67])."""
     rng = np.random.default_rng(0)
     lo = np.array([r[0] for r in task.ranges])
     hi = np.array([r[1] for r in task.ranges])
     X = lo + rng.random((4000, task.k)) * (hi - lo)
     P = np.column_stack([_values(X, g) for g in a.groups])
+    low, high = np.quantile(P, [TRIM, 1 - TRIM], axis=0)
+    if a.m == 1:
+        return ((float(low[0]), float(high[0])),)
+    size = max(3, min(GRID, int(round(GRID_POINTS ** (1 / a.m)))))
+    axes = [np.linspace(l_, h_, size) for l_, h_ in zip(low, high)]
+    grid = np.array(list(itertools.product(*axes)))
+    _, ok = settings(grid, rng)
     free = [c for c in range(task.k) if c not in a.dependent]
-    trim = TRIM
+    good = np.array([ok[i].any() or _setting(grid[i], a, lo, hi, free) is not None
+                     for i in range(len(grid))]).reshape((size,) * a.m)
+    box = [[0, size - 1] for _ in range(a.m)]      # index ranges kept along each axis
     while True:
-        low, high = np.quantile(P, [trim, 1 - trim], axis=0)
-        ranges = tuple((float(l_), float(h_)) for l_, h_ in zip(low, high))
-        if a.m == 1 or trim >= MAX_TRIM:
-            return ranges
-        corners = np.array(list(itertools.product(*zip(low, high))))
-        test = np.vstack([corners, low + rng.random((200, a.m)) * (high - low)])
-        _, ok = settings(test, rng)
-        if all(ok[i].any() or _setting(test[i], a, lo, hi, free) is not None for i in range(len(test))):
-            return ranges
-        trim += 0.03
+        part = good[tuple(slice(b0, b1 + 1) for b0, b1 in box)]
+        if part.all():
+            break
+        # drop the face with the largest share of unreachable points
+        worst, face = -1.0, None
+        for d in range(a.m):
+            if box[d][1] - box[d][0] < 2:
+                continue
+            for end, at in ((0, 0), (1, -1)):
+                share = 1 - np.take(part, at, axis=d).mean()
+                if share > worst:
+                    worst, face = share, (d, end)
+        if face is None:
+            break
+        d, end = face
+        box[d][end] += 1 if end == 0 else -1
+    return tuple((float(axes[d][box[d][0]]), float(axes[d][box[d][1]])) for d in range(a.m))
 
 
 def recombine(node: Node, a: Analysis, names: Sequence[str], group_names: Sequence[str]) -> Node:
@@ -347,12 +367,13 @@ def _oriented(root: Task, a: Analysis) -> Analysis:
 def _carried(root: Task, a: Analysis, solver: Any) -> float:
     """The root's scale carried over to g = y / prod x^p, so that the network's absolute error
     on g (noise * scale) is the root's divided by a typical prod x^p, as a sub-task of a split
-    keeps the root's: the reduced problem's tolerances follow from it."""
+    keeps the root's, and over the square root of SETTINGS for the average: the reduced
+    problem's tolerances follow from it."""
     rng = np.random.default_rng(2)
     lo = np.array([r[0] for r in root.ranges])
     hi = np.array([r[1] for r in root.ranges])
     X = lo + rng.random((400, root.k)) * (hi - lo)
-    return solver.scale * float(np.median(1 / np.abs(_values(X, a.p))))
+    return solver.scale * float(np.median(1 / np.abs(_values(X, a.p)))) / math.sqrt(SETTINGS)
 
 
 def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
