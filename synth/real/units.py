@@ -365,15 +365,15 @@ def _oriented(root: Task, a: Analysis) -> Analysis:
 
 
 def _carried(root: Task, a: Analysis, solver: Any) -> float:
-    """The root's scale carried over to g = y / prod x^p, so that the network's absolute error
-    on g (noise * scale) is the root's divided by a typical prod x^p, as a sub-task of a split
-    keeps the root's, and over the square root of SETTINGS for the average: the reduced
-    problem's tolerances follow from it."""
+    """The root's scale carried over to g = y / prod x^p: the network's absolute error on g
+    (noise * scale) is the root's divided by prod x^p (its RMS over the box) and by the square
+    root of SETTINGS for the average, as a sub-task of a split keeps the root's error: the
+    reduced problem's tolerances follow from it."""
     rng = np.random.default_rng(2)
     lo = np.array([r[0] for r in root.ranges])
     hi = np.array([r[1] for r in root.ranges])
     X = lo + rng.random((400, root.k)) * (hi - lo)
-    return solver.scale * float(np.median(1 / np.abs(_values(X, a.p)))) / math.sqrt(SETTINGS)
+    return solver.scale * float(np.sqrt(np.mean(_values(X, a.p) ** -2.0))) / math.sqrt(SETTINGS)
 
 
 def _ranked(root: Task, found: list[Analysis], solver: Any) -> list[Analysis]:
