@@ -2,9 +2,10 @@
 
 Unit level: the exact basis of a few laws, the reduced task's queries (all inside the training box,
 and equal to the law divided by prod x^p), Hypothesis over random unit assignments and monomial
-laws, bad units refused with the field named. End to end: the trained I.10.7 network
-(bench/feynman/models, through ONNX Runtime) is recovered with units, and not without them within
-the time the search with units took; the pendulum's law from an exact function with no group.
+laws, bad units refused with the field named. End to end: the trained
+I.13.12 network (bench/feynman/models, through ONNX Runtime) is recovered with units, and not
+without them within the time the search with units took; the pendulum's law from an exact
+function with no group.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from synth.real.task import Task
 from synth.real.units import analyse, reduced
 
 ROOT = Path(__file__).resolve().parents[1]
-I_10_7 = ROOT / "bench" / "feynman" / "models" / "I_10_7"
 
 KG = {"kg": 1}
 SPEED = {"m": 1, "s": -1}
@@ -141,36 +141,45 @@ def test_pendulum_law_from_units_alone() -> None:
     assert sympy.simplify(got - 2 * sympy.pi * sympy.sqrt(L / g)) == 0
 
 
-def i_10_7_spec(units: bool):
-    raw = json.loads((I_10_7 / "spec.json").read_text())
+#: I.13.12, U = G m1 m2 (1/r2 - 1/r1): its units and the trained network's folder.
+I_13_12 = ROOT / "bench" / "feynman" / "models" / "I_13_12"
+I_13_12_UNITS = {"m1": KG, "m2": KG, "r1": LENGTH, "r2": LENGTH, "G": {"m": 3, "kg": -1, "s": -2}}
+JOULE = {"kg": 1, "m": 2, "s": -2}
+
+
+def i_13_12_spec(units: bool):
+    raw = json.loads((I_13_12 / "spec.json").read_text())
     if units:
-        for item, u in zip(raw["inputs"], (KG, SPEED, SPEED)):
-            item["units"] = u
-        raw["output"]["units"] = KG
-    return load_spec(raw, base_dir=I_10_7)
+        for item in raw["inputs"]:
+            item["units"] = I_13_12_UNITS[item["name"]]
+        raw["output"]["units"] = JOULE
+    return load_spec(raw, base_dir=I_13_12)
 
 
 def recovered(program) -> bool:
-    m0, v, c = sympy.symbols("m_0 v c", positive=True)
+    symbols = {n: sympy.Symbol(n, positive=True) for n in I_13_12_UNITS}
     got = program.to_sympy()
-    got = got.xreplace({s: {"m_0": m0, "v": v, "c": c}[s.name] for s in got.free_symbols})
-    return sympy.simplify(got - m0 / sympy.sqrt(1 - v ** 2 / c ** 2)) == 0
+    got = got.xreplace({s: symbols[s.name] for s in got.free_symbols})
+    m1, m2, r1, r2, G = (symbols[n] for n in ("m1", "m2", "r1", "r2", "G"))
+    return sympy.simplify(got - G * m1 * m2 * (1 / r2 - 1 / r1)) == 0
 
 
 @pytest.mark.integration
 def test_trained_network_recovered_with_units_and_not_without_in_that_time() -> None:
+    """The units' search finds the law; the plain search, given the time that took, does not
+    (it needs several times longer: docs/units.md)."""
     import oracle
     import synth.real as family
     from synth.options import SearchOptions
 
-    spec = i_10_7_spec(units=True)
+    spec = i_13_12_spec(units=True)
     began = time.monotonic()
     with_units = family.run(spec, oracle.load(spec), options=SearchOptions(timeout=60))
     took = time.monotonic() - began
     assert with_units.program is not None and recovered(with_units.program), with_units.program.show()
-    assert "dimensional analysis: y / (m_0) depends on v / c" in with_units.notes
-    plain = i_10_7_spec(units=False)
-    without = family.run(plain, oracle.load(plain), options=SearchOptions(timeout=max(took, 10.0)))
+    assert any(n.startswith("dimensional analysis: y / (") for n in with_units.notes), with_units.notes
+    plain = i_13_12_spec(units=False)
+    without = family.run(plain, oracle.load(plain), options=SearchOptions(timeout=took))
     assert not any("dimensional analysis" in n for n in without.notes)
     assert without.program is None or not recovered(without.program), without.program.show()
 

@@ -55,6 +55,7 @@ class Analysis:
     groups: tuple[Vector, ...]          # each prod x^e is dimensionless (integer exponents)
     dependent: tuple[int, ...]          # each group's variable that no other group has (its
     #                                     exponent is nonzero: the query solves the group for it)
+    scalings: tuple[Vector, ...] = ()   # every p as simple as `p` (`scaled` picks by the data)
 
     @property
     def m(self) -> int:
@@ -80,9 +81,10 @@ def bases(names: Sequence[str], dims: Sequence[Sequence[Fraction]], out: Sequenc
     D = sympy.Matrix([[sympy.Rational(d.numerator, d.denominator) for d in col] for col in dims]).T
     target = sympy.Matrix([sympy.Rational(Fraction(v).numerator, Fraction(v).denominator) for v in out])
     rank = D.rank()
-    p = _output_exponents(D, target, k, rank)
-    if p is None:
+    scalings = _output_exponents(D, target, k, rank)
+    if scalings is None:
         return []
+    p = scalings[0]
     m = k - rank
     found: dict[frozenset, tuple] = {}
     for free in itertools.combinations(range(k), m):
@@ -103,16 +105,16 @@ def bases(names: Sequence[str], dims: Sequence[Sequence[Fraction]], out: Sequenc
         if key not in found or cost < found[key][0]:
             found[key] = (cost, len(found), tuple(groups), free)
     ranked = sorted(found.values(), key=lambda t: (t[0], t[1]))
-    return [Analysis(p, groups, free) for _, _, groups, free in ranked[:limit]]
+    return [Analysis(p, groups, free, tuple(scalings)) for _, _, groups, free in ranked[:limit]]
 
 
 def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
     """The simplest p with D p = target: fewest variables, then halves before other fractions,
-    then the smallest sum of |p_i|."""
+    then the smallest sum of |p_i|; all those as simple (m v^2 and m c^2 for an energy)."""
     import sympy
 
     if rank == 0 or all(v == 0 for v in target):
-        return tuple(Fraction(0) for _ in range(k)) if all(v == 0 for v in target) else None
+        return [tuple(Fraction(0) for _ in range(k))] if all(v == 0 for v in target) else None
     for size in range(1, rank + 1):
         found = []
         for subset in itertools.combinations(range(k), size):
@@ -128,7 +130,9 @@ def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
                 p[c] = Fraction(int(num), int(den))
             found.append(tuple(p))
         if found:
-            return min(found, key=lambda p: (any(v.denominator > 2 for v in p), sum(abs(v) for v in p)))
+            key = lambda p: (any(v.denominator > 2 for v in p), sum(abs(v) for v in p))  # noqa: E731
+            best = min(map(key, found))
+            return [p for p in found if key(p) == best]
     return None
 
 
@@ -322,7 +326,7 @@ def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> t
     names = root.names
     found = bases(names, [exponents(i.units) for i in spec.inputs], exponents(spec.output.units),
                   limit=CANDIDATE_BASES)
-    found = [_oriented(root, b) for b in found]
+    found = [_oriented(root, _scaled(b, X, y)) for b in found]
     a = found[0] if found else None
     if a is None:
         return None, ["dimensional analysis: the output's units are no product of the inputs' "
@@ -350,6 +354,21 @@ def solve(spec: Any, root: Task, solver: Any, X: np.ndarray, y: np.ndarray) -> t
         if best_err <= solver.tol or time.monotonic() >= until:
             break
     return best, notes
+
+
+def _scaled(a: Analysis, X: np.ndarray, y: np.ndarray) -> Analysis:
+    """Of the equally simple p, the one for which y / prod x^p varies least over the data (m c^2
+    for m c^2 / sqrt(1 - v^2/c^2): what is left is between 1 and 1.35, where over m v^2 it
+    spans 2 to 100)."""
+    if len(a.scalings) < 2:
+        return a
+
+    def spread(p: Vector) -> float:
+        with np.errstate(all="ignore"):
+            r = np.log(np.abs(y / _values(X, p)))
+        r = r[np.isfinite(r)]
+        return float(np.std(r)) if len(r) else math.inf
+    return dataclasses.replace(a, p=min(a.scalings, key=spread))
 
 
 def _oriented(root: Task, a: Analysis) -> Analysis:
