@@ -1,8 +1,8 @@
 """Buckingham pi in exact rationals: the algebra of the real family's dimensional analysis.
 
 `bases(names, dims, out, limit=3) -> list[Analysis]` (and `analyse`, the first of them): the
-exponents p making y / prod x^p dimensionless (fewest variables, then smallest exponents; every p
-as simple is kept in `scalings`), and bases of m = k - rank dimensionless groups of the inputs,
+exponents p making y / prod x^p dimensionless (integers before halves, then fewest variables,
+then smallest exponents; every p as simple is kept in `scalings`), and bases of m = k - rank dimensionless groups of the inputs,
 each group with a dependent variable that no other group has (the reduced echelon basis for a
 choice of those variables), the simplest first (fewest variables, smallest integer exponents:
 v / c, not c^2 / v^2). sympy's exact matrices; no floats. synth/real/units.py searches with them.
@@ -81,15 +81,16 @@ def bases(names: Sequence[str], dims: Sequence[Sequence[Fraction]], out: Sequenc
     return [Analysis(p, groups, free, tuple(scalings)) for _, _, groups, free in ranked[:limit]]
 
 
-def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
-    """The simplest p with D p = target: fewest variables, then halves before other fractions,
-    then the smallest sum of |p_i|; all those as simple (m v^2 and m c^2 for an energy)."""
+def _output_exponents(D, target, k: int, rank: int) -> list[Vector] | None:
+    """The simplest p with D p = target: integer exponents before halves before other fractions
+    (kappa T1 A / d, not kappa T1 sqrt(A)), then the fewest variables, then the smallest sum of
+    |p_i|; all those as simple (m v^2 and m c^2 for an energy). None when there is no p."""
     import sympy
 
     if rank == 0 or all(v == 0 for v in target):
         return [tuple(Fraction(0) for _ in range(k))] if all(v == 0 for v in target) else None
+    found = []
     for size in range(1, rank + 1):
-        found = []
         for subset in itertools.combinations(range(k), size):
             M = D[:, list(subset)]
             if M.rank() < size:
@@ -102,11 +103,15 @@ def _output_exponents(D, target, k: int, rank: int) -> Vector | None:
                 num, den = sympy.fraction(v)
                 p[c] = Fraction(int(num), int(den))
             found.append(tuple(p))
-        if found:
-            key = lambda p: (any(v.denominator > 2 for v in p), sum(abs(v) for v in p))  # noqa: E731
-            best = min(map(key, found))
-            return [p for p in found if key(p) == best]
-    return None
+    if not found:
+        return None
+
+    def key(p: Vector) -> tuple:
+        worst = max(v.denominator for v in p)
+        return (0 if worst == 1 else 1 if worst == 2 else 2, sum(1 for v in p if v), sum(abs(v) for v in p))
+    found = list(dict.fromkeys(found))   # a subset may give a p with zeros that a smaller one gave
+    best = min(map(key, found))
+    return [p for p in found if key(p) == best]
 
 
 def _integral(e: list[Fraction], dependent: int) -> Vector:
