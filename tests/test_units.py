@@ -249,3 +249,12 @@ def test_groups_and_scaled_output_are_dimensionless(case) -> None:
         assert all(other[dep] == 0 for other in a.groups if other is not g)
     if a.m:
         assert sympy.Matrix([[int(v) for v in g] for g in a.groups]).rank() == a.m
+
+
+def test_group_names_do_not_clash_with_inputs() -> None:
+    names, ranges = ("pi0", "v", "c"), ((1.0, 5.0), (1.0, 2.0), (3.0, 10.0))
+    a = analyse(names, dims(KG, SPEED, SPEED), exponents(KG))
+    task = reduced(Task(names, ranges, lambda X: X[:, 0] / np.sqrt(1 - (X[:, 1] / X[:, 2]) ** 2)), a)
+    assert task.names == ("_pi0",)
+    P, values = task.sample(50, np.random.default_rng(1))
+    np.testing.assert_allclose(values, 1 / np.sqrt(1 - P[:, 0] ** 2), rtol=1e-9)
