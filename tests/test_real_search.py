@@ -157,9 +157,9 @@ def test_skeleton_parts_run_as_ray_tasks() -> None:
             calls.append(len(parts))
             return remote(job, parts)
         rng = np.random.default_rng(0)
-        X = rng.uniform(0.5, 2, (200, 2))
-        y = X[:, 0] * np.exp(-X[:, 1])
-        found = leaf.solve(X, y, ["u", "v"], tol=1e-3, deadline=time.monotonic() + 60, quick=False,
+        X = rng.uniform(0.5, 2, (200, 3))    # three variables: the two-variable basis fit is not tried
+        y = X[:, 0] * np.sin(X[:, 1]) / X[:, 2]
+        found = leaf.solve(X, y, ["u", "v", "w"], tol=1e-3, deadline=time.monotonic() + 60, quick=False,
                            spread=spread)
         assert calls == [len(leaf.TRANSFORM_GROUPS)]
         assert found and found[0].error < 1e-9, [(c.node, c.error) for c in found[:3]]

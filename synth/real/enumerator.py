@@ -57,56 +57,22 @@ def _key(values: np.ndarray) -> bytes:
     return np.round(values * 2.0 ** (-e) * 1e9).astype(np.int64).tobytes() + int(e).to_bytes(4, "little", signed=True)
 
 
-def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[np.ndarray], *,
-                        deadline: float, max_size: int = 9, keep: int = 12,
-                        stop_at: float = 0.0, cancel=None) -> list[tuple[int, float, Node, np.ndarray]]:
-    """The `keep` best (target index, score, formula, values) over formulas up to `max_size`
-    nodes; stops early once a formula scores at most `stop_at` (and its level is done), at the
-    deadline, or when `cancel` (a threading.Event) is set."""
-    real_deadline = deadline
-
-    def late() -> bool:
-        return time.monotonic() > real_deadline or (cancel is not None and cancel.is_set())
+def grow(X: np.ndarray, names: Sequence[str], *, max_size: int, late=lambda: False):
+    """The distinct formulas by size, bottom-up: yields (size, nodes, values (m, n)) for each
+    level from 1 to `max_size`, or until `late()`; each level is cut short at LEVEL_CAP formulas
+    examined and LEVEL_KEEP kept."""
     n = len(X)
-    T = np.stack(targets)                                   # (k, n), each normalised
     bank = Bank()
-    # The best `keep` of each size (heaps of (-score, ...)): a small formula near the noise floor
-    # must not be crowded out by larger approximants that follow the network's error a little
-    # better.
-    levels: dict[int, list[tuple[float, int, int, Node, np.ndarray]]] = {}
-    counter = [0]
-    current = [1]
-
-    def consider(nodes: list[Node], values: np.ndarray) -> None:
-        best = levels.setdefault(current[0], [])
-        if not len(nodes):
-            return
-        mean = values.mean(axis=1, keepdims=True)
-        std = values.std(axis=1, keepdims=True)
-        z = (values - mean) / np.where(std > 0, std, 1)
-        corr = z @ T.T / n                                  # (m, k)
-        score = 1 - corr ** 2
-        ti = np.argmin(score, axis=1)
-        s = score[np.arange(len(nodes)), ti]
-        for j in np.argsort(s)[:keep]:
-            counter[0] += 1
-            item = (-float(s[j]), counter[0], int(ti[j]), nodes[j], values[j])
-            if len(best) < keep:
-                heapq.heappush(best, item)
-            elif item[0] > best[0][0]:
-                heapq.heapreplace(best, item)
-
     leaves: list[tuple[Node, np.ndarray]] = [(terms.var(v), X[:, i].astype(np.float64)) for i, v in enumerate(names)]
     leaves += [(literal(1.0), np.ones(n)), (literal(2.0), np.full(n, 2.0)),
                (App("pi", (), REAL), np.full(n, np.pi))]
     for node, values in leaves:
         bank.add(1, node, values)
-    consider([nd for nd, _ in bank.levels[1][: len(names)]], np.stack([v for _, v in bank.levels[1][: len(names)]]))
+    yield 1, [nd for nd, _ in bank.levels[1]], np.stack([v for _, v in bank.levels[1]])
 
     for size in range(2, max_size + 1):
-        current[0] = size
-        if late() or any(b and -max(b)[0] <= stop_at for b in levels.values()):
-            break
+        if late():
+            return
         new_nodes: list[Node] = []
         new_values: list[np.ndarray] = []
         examined = 0
@@ -134,18 +100,9 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
                     new_values.append(V[j])
 
         with np.errstate(all="ignore"):
-            below = bank.levels.get(size - 1, [])
-            if below:
-                B = np.stack([v for _, v in below])
-                for op in UNARY:
-                    allowed = np.array([not _redundant(op, nd) for nd, _ in below])
-                    offer(lambda j, op=op: App(op, (below[j][0],), REAL), NUMPY[op](B), allowed)
-            below2 = bank.levels.get(size - 2, [])
-            if below2:
-                B2 = np.stack([v for _, v in below2])
-                allowed = np.array([not (isinstance(nd, App) and nd.op == "pow") for nd, _ in below2])
-                for p in POWERS:
-                    offer(lambda j, p=p: App("pow", (below2[j][0], Const(p, INT)), REAL), B2 ** p, allowed)
+            # The four operations first, then powers, then functions: the level is cut short at
+            # LEVEL_KEEP, and laws are mostly products and quotients (u * sin(v) / w must not
+            # wait behind every function of every function).
             for s1 in range(1, size - 1):
                 s2 = size - 1 - s1
                 left, right = bank.levels.get(s1, []), bank.levels.get(s2, [])
@@ -170,10 +127,74 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
                                 rows = order if rows is None else rows & order
                             offer(lambda j, op=op, a=a, start=start: App(op, (a, right[start + j][0]), REAL),
                                   fn(va, R), rows)
+            below2 = bank.levels.get(size - 2, [])
+            if below2:
+                B2 = np.stack([v for _, v in below2])
+                allowed = np.array([not (isinstance(nd, App) and nd.op == "pow") for nd, _ in below2])
+                for p in POWERS:
+                    offer(lambda j, p=p: App("pow", (below2[j][0], Const(p, INT)), REAL), B2 ** p, allowed)
+            below = bank.levels.get(size - 1, [])
+            if below:
+                B = np.stack([v for _, v in below])
+                for op in UNARY:
+                    allowed = np.array([not _redundant(op, nd) for nd, _ in below])
+                    offer(lambda j, op=op: App(op, (below[j][0],), REAL), NUMPY[op](B), allowed)
+        # Fewest functions first: the next levels combine this one chunk by chunk.
+        if size in bank.levels:
+            bank.levels[size].sort(key=lambda row: _functions(row[0]))
         if new_nodes:
-            consider(new_nodes, np.stack(new_values))
+            yield size, new_nodes, np.stack(new_values)
+
+
+def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[np.ndarray], *,
+                        deadline: float, max_size: int = 9, keep: int = 12,
+                        stop_at: float = 0.0, cancel=None) -> list[tuple[int, float, Node, np.ndarray]]:
+    """The `keep` best (target index, score, formula, values) over formulas up to `max_size`
+    nodes; stops early once a formula scores at most `stop_at` (and its level is done), at the
+    deadline, or when `cancel` (a threading.Event) is set."""
+    def late() -> bool:
+        return time.monotonic() > deadline or (cancel is not None and cancel.is_set())
+    n = len(X)
+    T = np.stack(targets)                                   # (k, n), each normalised
+    # The best `keep` of each size (heaps of (-score, ...)): a small formula near the noise floor
+    # must not be crowded out by larger approximants that follow the network's error a little
+    # better.
+    levels: dict[int, list[tuple[float, int, int, Node, np.ndarray]]] = {}
+    counter = [0]
+
+    def consider(size: int, nodes: list[Node], values: np.ndarray) -> None:
+        best = levels.setdefault(size, [])
+        mean = values.mean(axis=1, keepdims=True)
+        std = values.std(axis=1, keepdims=True)
+        z = (values - mean) / np.where(std > 0, std, 1)
+        corr = z @ T.T / n                                  # (m, k)
+        score = 1 - corr ** 2
+        ti = np.argmin(score, axis=1)
+        s = score[np.arange(len(nodes)), ti]
+        for j in np.argsort(s)[:keep]:
+            counter[0] += 1
+            item = (-float(s[j]), counter[0], int(ti[j]), nodes[j], values[j])
+            if len(best) < keep:
+                heapq.heappush(best, item)
+            elif item[0] > best[0][0]:
+                heapq.heapreplace(best, item)
+
+    def done() -> bool:
+        return late() or any(b and -max(b)[0] <= stop_at for b in levels.values())
+
+    for size, nodes, values in grow(X, names, max_size=max_size, late=done):
+        if size == 1:   # the variables only (constants score nothing)
+            nodes, values = nodes[:len(names)], values[:len(names)]
+        consider(size, nodes, values)
     ranked = sorted((item for b in levels.values() for item in b), key=lambda t: -t[0])
     return [(ti, -negscore, node, values) for negscore, _, ti, node, values in ranked]
+
+
+def _functions(node: Node) -> int:
+    """How many function applications (sin, exp, sqrt...) a formula has."""
+    if not isinstance(node, App):
+        return 0
+    return (node.op in NUMPY) + sum(_functions(a) for a in node.args)
 
 
 def _redundant(op: str, node: Node) -> bool:

@@ -6,6 +6,7 @@ Each solver works on arrays only (no oracle), so a sub-search can run as a Ray t
 - Power laws: y = C * prod x_i^a_i, fitted on logs, exponents snapped to halves.
 - Sparse polynomials: least squares over monomials of degree <= 3, terms dropped while the error
   stays within the tolerance.
+- Two variables: a sum or ratio of two small formulas fitted linearly (synth.real.basis).
 - Skeletons: bottom-up enumeration (synth.real.enumerator) of formulas without constants, each
   judged by how well an affine map of it fits y or a transform of y (1/y, y^2, sqrt y, log y);
   the best few get their constants refitted and snapped.
@@ -44,6 +45,11 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
         found.extend(solver(X, y, names, tol=tol, constants=constants))
     if X.shape[1] == 1 and not any(c.error <= tol for c in found):
         found.extend(templates(X, y, names, tol=tol, constants=constants, seed=seed))
+    if X.shape[1] == 2 and not any(c.error <= tol and not _unsnapped(c.node) for c in found):
+        from synth.real import basis   # a short sum or ratio of small formulas
+
+        found.extend(basis.fits(X, y, names, tol=tol, constants=constants, seed=seed,
+                                deadline=deadline))
     # A template passes with a constant that did not snap (a * tanh(1.0285 * x - 1.1) + b
     # follows a Gaussian's flank): skeletons may still find the law.
     if not any(c.error <= tol and not _unsnapped(c.node) for c in found) and time.monotonic() < deadline:
