@@ -95,9 +95,21 @@ def _product(nodes: list[Node]) -> Node:
     return out
 
 
+#: Formulas larger than this (nodes) are left as they are: sympy's simplification of a
+#: polynomial of dozens of terms over nine variables takes minutes (I.9.18 ran 90 s past its
+#: budget), and such a formula is an approximant, not a law to tidy.
+SIMPLIFY_LIMIT = 60
+
+
 def simplify(node: Node, X: np.ndarray, names: Sequence[str]) -> Node:
-    """sympy's simplification of `node` when it has the same values at X and is no longer."""
+    """sympy's simplification of `node` when it has the same values at X and is no longer (and
+    `node` has at most SIMPLIFY_LIMIT nodes)."""
     import sympy
+
+    from dsl.ast import size
+
+    if size(node) > SIMPLIFY_LIMIT:
+        return node
 
     from dsl.formats import to_sympy
     from dsl.language import get_dsl
@@ -120,9 +132,12 @@ def resnap_factor(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str]
     pieces such as `1883 / 2400 / pi ** 2` that are one simple constant together."""
     import sympy
 
+    from dsl.ast import size
     from dsl.formats import to_sympy
     from dsl.language import get_dsl
 
+    if size(node) > SIMPLIFY_LIMIT:
+        return node
     try:
         expr = to_sympy(node, dsl=get_dsl("real"))
         if not expr.is_Mul:
