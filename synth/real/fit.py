@@ -291,6 +291,11 @@ def literal_cost(v: float) -> float:
     q = Fraction(v).limit_denominator(1000)
     if abs(float(q) - v) <= 1e-12 * abs(v):
         return math.log2(1 + abs(q.numerator)) + math.log2(q.denominator)
+    # a value snapping gives (pi^2, 3 / pi, sqrt(2 pi)) costs what snapping charged for it, not
+    # a free float's 30 bits
+    for candidate, cost in simple_values(v):
+        if abs(candidate - v) <= 1e-12 * abs(v):
+            return cost
     return 30.0
 
 

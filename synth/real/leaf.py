@@ -77,27 +77,35 @@ def power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:
 
 def _shifted_power(X, y, names, *, tol, constants=()) -> list[Candidate]:
     """One positive variable: C * x ** a + B, a in halves from -3 to 3 (C and B by least squares;
-    a separated part carries the other part's value as an offset: -pi^2 / d^2 + const)."""
+    a separated part carries the other part's value as an offset: -pi^2 / d^2 + const); for a
+    positive y also sqrt(C * x ** a + B) (II.24.17 over its group a = c / (omega d):
+    y d = sqrt(1 / a^2 - pi^2))."""
     if X.shape[1] != 1 or not np.all(X > 0):
         return []
-    best = None
-    for half in range(-6, 7):
-        if half == 0:
+    out = []
+    for squared in (False, True) if np.all(y > 0) else (False,):
+        target = y * y if squared else y
+        best = None
+        for half in range(-6, 7):
+            if half == 0:
+                continue
+            shape = terms.monomial(names, [Fraction(half, 2)])
+            v = fit.evaluate(shape, X, names)
+            if not np.all(np.isfinite(v)):
+                continue
+            A = np.column_stack([v, np.ones(len(y))])
+            (c, b), *_ = np.linalg.lstsq(A, target, rcond=None)
+            node = terms.add(_scaled(shape, float(c)), terms.num(float(b)))
+            if squared:
+                node = terms.call("sqrt", node)
+            err = fit.error(node, X, y, names)
+            if best is None or err < best[1]:
+                best = (node, err)
+        if best is None or best[1] > tol:
             continue
-        shape = terms.monomial(names, [Fraction(half, 2)])
-        v = fit.evaluate(shape, X, names)
-        if not np.all(np.isfinite(v)):
-            continue
-        A = np.column_stack([v, np.ones(len(y))])
-        (c, b), *_ = np.linalg.lstsq(A, y, rcond=None)
-        node = terms.add(_scaled(shape, float(c)), terms.num(float(b)))
-        err = fit.error(node, X, y, names)
-        if best is None or err < best[1]:
-            best = (node, err)
-    if best is None or best[1] > tol:
-        return []
-    node, err = fit.snap(best[0], X, y, names, tol=tol, constants=constants)
-    return [Candidate(node, err, "power law + constant")]
+        node, err = fit.snap(best[0], X, y, names, tol=tol, constants=constants)
+        out.append(Candidate(node, err, "power law + constant" + (" (y^2)" if squared else "")))
+    return out
 
 
 def _power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:

@@ -15,17 +15,37 @@ def var(name: str) -> Var:
     return Var(name, REAL)
 
 
+def _pi() -> Node:
+    return App("pi", (), REAL)
+
+
+#: The constants snapping uses (synth.real.fit.FACTORS), as formulas: a literal that is a small
+#: rational times one of them prints as one (`2 * pi`, `pi / 4`, `4 * pi ** 2`, `1 / sqrt(2 * pi)`),
+#: so that sympy sees pi, not a float near it.
+SYMBOLIC = (
+    (math.pi, False, _pi),
+    (math.pi ** 2, False, lambda: App("pow", (_pi(), Const(2, INT)), REAL)),
+    (math.sqrt(2 * math.pi), False, lambda: App("sqrt", (App("mul", (literal(2.0), _pi()), REAL),), REAL)),
+    (math.sqrt(math.pi), False, lambda: App("sqrt", (_pi(),), REAL)),
+    (math.sqrt(2), False, lambda: App("sqrt", (literal(2.0),), REAL)),
+)
+
+
 def num(value: float) -> Node:
-    """A literal; a rational multiple of pi prints as one (`2 * pi`, `pi / 4`)."""
-    for k in (1, -1):
-        q = Fraction(value / math.pi ** k).limit_denominator(64)
-        if q and abs(float(q) * math.pi ** k - value) <= 1e-12 * abs(value) and abs(q.numerator) <= 64 \
-                and Fraction(value).limit_denominator(64) != Fraction(value):
-            pi = App("pi", (), REAL)
-            core = pi if k == 1 else div(literal(1.0), pi)
-            if q.numerator != 1:
-                core = mul(literal(float(q.numerator)), core) if k == 1 else div(literal(float(q.numerator)), pi)
-            return div(core, literal(float(q.denominator))) if q.denominator != 1 else core
+    """A literal; a small rational times pi, pi^2, sqrt(2 pi), sqrt(pi) or sqrt(2), or over one,
+    prints as such (`2 * pi`, `pi / 4`, `1 / pi / 2`, `4 * pi ** 2`)."""
+    if value and Fraction(value).limit_denominator(64) != Fraction(value):
+        for factor, _, build in SYMBOLIC:
+            for inverse in (False, True):
+                base = 1 / factor if inverse else factor
+                q = Fraction(value / base).limit_denominator(64)
+                if not q or abs(q.numerator) > 64 or abs(float(q) * base - value) > 1e-12 * abs(value):
+                    continue
+                if inverse:     # p / q / K
+                    core = App("div", (literal(float(q.numerator)), build()), REAL)
+                else:           # p * K / q
+                    core = build() if q.numerator == 1 else App("mul", (literal(float(q.numerator)), build()), REAL)
+                return App("div", (core, literal(float(q.denominator))), REAL) if q.denominator != 1 else core
     return literal(value)
 
 
