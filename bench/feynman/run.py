@@ -181,15 +181,15 @@ def main() -> None:
                         help="give netsynth the SI units of units.json (dimensional analysis)")
     parser.add_argument("--no-netsynth", action="store_true", help="run only the peers")
     parser.add_argument("--results", type=Path, default=RESULTS,
-                        help="rows file (a second process needs its own; --table merges all "
-                             "results*.json beside the default)")
+                        help="rows file (a second process needs its own; --table merges "
+                             "results.json and results_peers.json)")
     args = parser.parse_args()
     results = args.results
     rows = json.loads(results.read_text()) if results.exists() else {}
     if args.table:
-        # results.json first, then the other files in name order, a later file's entry winning
-        # (results_rerun.json: equations run again after a change of the search)
-        files = [RESULTS] + [f for f in sorted(HERE.glob("results*.json")) if f != RESULTS]
+        # results.json (netsynth's rows, all from one commit of the search) and the peers' rows
+        # (results_peers.json); earlier passes are kept in history/, not merged
+        files = [f for f in (RESULTS, HERE / "results_peers.json") if f.exists()]
         rows = {}
         for other in files:
             for eq_id, row in json.loads(other.read_text()).items():

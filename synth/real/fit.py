@@ -291,11 +291,13 @@ def literal_cost(v: float) -> float:
     q = Fraction(v).limit_denominator(1000)
     if abs(float(q) - v) <= 1e-12 * abs(v):
         return math.log2(1 + abs(q.numerator)) + math.log2(q.denominator)
-    # a value snapping gives (pi^2, 3 / pi, sqrt(2 pi)) costs what snapping charged for it, not
-    # a free float's 30 bits
-    for candidate, cost in simple_values(v):
-        if abs(candidate - v) <= 1e-12 * abs(v):
-            return cost
+    # pi^2, 4 pi^2, 1 / (2 pi), 1 / sqrt(2 pi): what snapping charged for it, not a free float's
+    # 30 bits; only with a small numerator and denominator (a template's constants snapped to
+    # 43 / 19 / pi^2 and 7 sqrt(2 pi) / 17 are still free ones)
+    for factor, extra in FACTORS[1:]:
+        q = Fraction(v / factor).limit_denominator(4)
+        if q and abs(q.numerator) <= 4 and abs(float(q) * factor - v) <= 1e-12 * abs(v):
+            return extra + math.log2(1 + abs(q.numerator)) + math.log2(q.denominator)
     return 30.0
 
 

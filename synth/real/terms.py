@@ -22,12 +22,15 @@ def _pi() -> Node:
 #: The constants snapping uses (synth.real.fit.FACTORS), as formulas: a literal that is a small
 #: rational times one of them prints as one (`2 * pi`, `pi / 4`, `4 * pi ** 2`, `1 / sqrt(2 * pi)`),
 #: so that sympy sees pi, not a float near it.
+#: (factor, the largest numerator and denominator, formula): pi's multiples as before; the
+#: others only with small ones (fit.literal_cost charges them as such; 43 / 19 / pi^2 stays a
+#: float, a free constant).
 SYMBOLIC = (
-    (math.pi, False, _pi),
-    (math.pi ** 2, False, lambda: App("pow", (_pi(), Const(2, INT)), REAL)),
-    (math.sqrt(2 * math.pi), False, lambda: App("sqrt", (App("mul", (literal(2.0), _pi()), REAL),), REAL)),
-    (math.sqrt(math.pi), False, lambda: App("sqrt", (_pi(),), REAL)),
-    (math.sqrt(2), False, lambda: App("sqrt", (literal(2.0),), REAL)),
+    (math.pi, 64, _pi),
+    (math.pi ** 2, 4, lambda: App("pow", (_pi(), Const(2, INT)), REAL)),
+    (math.sqrt(2 * math.pi), 4, lambda: App("sqrt", (App("mul", (literal(2.0), _pi()), REAL),), REAL)),
+    (math.sqrt(math.pi), 4, lambda: App("sqrt", (_pi(),), REAL)),
+    (math.sqrt(2), 4, lambda: App("sqrt", (literal(2.0),), REAL)),
 )
 
 
@@ -35,11 +38,11 @@ def num(value: float) -> Node:
     """A literal; a small rational times pi, pi^2, sqrt(2 pi), sqrt(pi) or sqrt(2), or over one,
     prints as such (`2 * pi`, `pi / 4`, `1 / pi / 2`, `4 * pi ** 2`)."""
     if value and Fraction(value).limit_denominator(64) != Fraction(value):
-        for factor, _, build in SYMBOLIC:
+        for factor, largest, build in SYMBOLIC:
             for inverse in (False, True):
                 base = 1 / factor if inverse else factor
-                q = Fraction(value / base).limit_denominator(64)
-                if not q or abs(q.numerator) > 64 or abs(float(q) * base - value) > 1e-12 * abs(value):
+                q = Fraction(value / base).limit_denominator(largest)
+                if not q or abs(q.numerator) > largest or abs(float(q) * base - value) > 1e-12 * abs(value):
                     continue
                 if inverse:     # p / q / K
                     core = App("div", (literal(float(q.numerator)), build()), REAL)
