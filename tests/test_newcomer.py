@@ -98,10 +98,16 @@ def test_a_near_miss_says_how_to_accept_it_and_that_works(tmp_path: Path) -> Non
 def test_ctrl_c_keeps_the_best_program(tmp_path: Path) -> None:
     """A search that cannot finish (no program is right everywhere on noisy_add) is interrupted
     once its size-5 level is done; the report it prints and saves holds (x + y) % 16."""
-    proc = subprocess.Popen([sys.executable, "-m", "netsynth.cli", "run", str(NOISY / "spec.json"),
-                             "--max-size", "30", "--timeout", "300", "--no-verify", "--json",
-                             str(tmp_path / "r.json")], cwd=ROOT, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A child inherits an ignored SIGINT, and Python then never raises KeyboardInterrupt in it:
+    # whatever an earlier test in this process left, the child starts with the default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "netsynth.cli", "run", str(NOISY / "spec.json"),
+                                 "--max-size", "30", "--timeout", "300", "--no-verify", "--json",
+                                 str(tmp_path / "r.json")], cwd=ROOT, env=ENV, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         for line in proc.stderr:           # plain progress lines: the search is at size 6
             if "enumerate size 6" in line:
