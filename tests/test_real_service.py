@@ -13,6 +13,7 @@ import json
 import httpx
 import numpy as np
 import pytest
+import sympy
 
 from test_service_kit import EXAMPLES, Server, ended, follow, job, submit, wait_for
 
@@ -85,3 +86,50 @@ def test_a_real_spec_with_a_zero_scale_is_refused(server: Server) -> None:
         assert r.status_code in (400, 422), r.text
         message = r.text
     assert "inputs[1].scale" in message and "got 0" in message, message
+
+
+#: I.13.12, U = G m1 m2 (1/r2 - 1/r1), trained in bench/feynman; the SI units of its inputs and
+#: its output (joules), given to the job in the uploaded spec.
+I_13_12 = EXAMPLES.parent / "bench" / "feynman" / "models" / "I_13_12"
+KG, METRE = {"kg": 1}, {"m": 1}
+I_13_12_UNITS = {"m1": KG, "m2": KG, "r1": METRE, "r2": METRE, "G": {"m": 3, "kg": -1, "s": -2}}
+
+
+def i_13_12_spec(**change) -> bytes:
+    spec = json.loads((I_13_12 / "spec.json").read_text())
+    for item in spec["inputs"]:
+        item["units"] = I_13_12_UNITS[item["name"]]
+    spec["output"]["units"] = {"kg": 1, "m": 2, "s": -2}
+    for where, units in change.items():
+        spec["inputs"][int(where[1:])]["units"] = units
+    return json.dumps(spec).encode()
+
+
+def test_a_job_with_units_reduces_the_problem_and_recovers_the_law(server: Server) -> None:
+    """The spec's units reach the search through the job API: the report says the problem was
+    reduced to dimensionless groups, and the formula is the law (sympy, positive symbols)."""
+    r = submit(server.url, I_13_12, {"timeout": "60"}, spec=i_13_12_spec())
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    events = follow(server.url, job_id, timeout=240)
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "succeeded", events[-1:]
+    assert any((data.get("progress") or {}).get("phase") for name, data in events if name == "progress"), events
+    report = httpx.get(f"{server.url}/jobs/{job_id}/result", timeout=30).json()
+    assert report["status"] == "solved", report.get("notes")
+    assert any(n.startswith("dimensional analysis: y / (") for n in report["notes"]), report["notes"]
+    symbols = {n: sympy.Symbol(n, positive=True) for n in I_13_12_UNITS}
+    got = sympy.sympify(report["program"], locals=symbols)      # the real DSL's text is sympy's
+    m1, m2, r1, r2, G = (symbols[n] for n in ("m1", "m2", "r1", "r2", "G"))
+    assert sympy.simplify(got - G * m1 * m2 * (1 / r2 - 1 / r1)) == 0, got
+
+
+def test_a_spec_with_bad_units_is_refused_naming_the_field(server: Server) -> None:
+    r = submit(server.url, I_13_12, {"timeout": "30"}, spec=i_13_12_spec(i2={"furlong": 1}))
+    if r.status_code == 202:          # refused when the spec is read by the job: it fails
+        done = wait_for("the refused job", lambda: ended(server.url, r.json()["id"]), timeout=120)
+        assert done["status"] == "failed", done
+        message = done["error"]
+    else:
+        assert r.status_code in (400, 422), r.text
+        message = r.text
+    assert "inputs[2].units: unknown key 'furlong'" in message, message
