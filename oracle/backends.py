@@ -144,6 +144,7 @@ class OnnxBackend:
         self.model_bytes = len(data)
         check_sizes(proto, max_elements=max_elements)
         self.rows_per_call: int | None = None  # known once the probe has run
+        self.source = data                     # what another process opens it from (checked again there)
         self._data: bytes | None = data
         self._threads = threads or min(4, os.cpu_count() or 1)
         self._limits = dict(max_memory=max_memory, timeout=probe_seconds)
@@ -267,6 +268,7 @@ class TorchBackend:
 
         self._torch = torch
         self._module = module.eval()
+        self.source = module                   # trusted: another process gets the module itself
         self.parameter_count = sum(p.numel() for p in module.parameters())
         first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
         # a sequence model's first Linear may well be its head: its width is found by running it

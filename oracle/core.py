@@ -72,6 +72,15 @@ class Oracle:
         self._dict: dict[bytes, Any] = {}
         self._check_shapes()
 
+    def __reduce__(self) -> tuple:
+        """An oracle travels to another process (a Ray task) as its spec and its model's source:
+        ONNX bytes, opened there through the same checks, caps and probe as here, or a trusted
+        torch module. Its cache and counts start afresh there (`shipped_points`)."""
+        source = getattr(self._backend, "source", None)
+        if source is None:
+            raise TypeError(f"oracle: a {self.backend} back-end cannot be sent to another process")
+        return _reopen, (self.spec, source, self._cache)
+
     def query(self, batch: Columns) -> np.ndarray:
         """Decoded network outputs for a batch of points: columns (dict by name, or a list in
         spec order) or an (n, D) array."""
@@ -163,3 +172,24 @@ class Oracle:
         if raw.ndim != 2 or raw.shape != (2, k):
             raise ModelError(f"model: output shape for a batch of 2 is {tuple(raw.shape)} but the spec's "
                              f"{self.spec.output.decoding} decoding expects (2, {k})")
+
+
+#: Oracles this process opened from another process's (`Oracle.__reduce__`): the points they
+#: queried are that work's (`shipped_points`).
+_SHIPPED: list = []
+
+
+def _reopen(spec: Spec, source: Any, cache: bool) -> Oracle:
+    import weakref
+
+    opened = Oracle(spec, open_backend(source, max_bytes=len(source) if isinstance(source, bytes) else 0,
+                                       threads=1), cache=cache)
+    _SHIPPED.append(weakref.ref(opened))
+    return opened
+
+
+def shipped_points() -> int:
+    """Points queried so far by the oracles this process received from another."""
+    alive = [r() for r in _SHIPPED]
+    _SHIPPED[:] = [r for r, o in zip(list(_SHIPPED), alive) if o is not None]
+    return sum(o.points for o in alive if o is not None)

@@ -141,30 +141,56 @@ def test_bad_real_specs_are_refused(change, message) -> None:
     assert message in str(caught.value)
 
 
-def test_skeleton_parts_run_as_ray_tasks() -> None:
-    """workers=2 on a local Ray: the skeleton search's parts run as Ray tasks and find the law."""
+@pytest.fixture(scope="module")
+def local_ray():
     import ray
-
-    from synth.real import leaf
 
     ray.init(address="local", num_cpus=2, include_dashboard=False)
     try:
-        remote = family._ray_map()
-        assert remote is not None
-        calls = []
-
-        def spread(job, parts):
-            calls.append(len(parts))
-            return remote(job, parts)
-        rng = np.random.default_rng(0)
-        X = rng.uniform(0.5, 2, (200, 3))    # three variables: the two-variable basis fit is not tried
-        y = X[:, 0] * np.sin(X[:, 1]) / X[:, 2]
-        found = leaf.solve(X, y, ["u", "v", "w"], tol=1e-3, deadline=time.monotonic() + 60, quick=False,
-                           spread=spread)
-        assert calls == [len(leaf.TRANSFORM_GROUPS)]
-        assert found and found[0].error < 1e-9, [(c.node, c.error) for c in found[:3]]
+        yield ray
     finally:
         ray.shutdown()
+
+
+def test_skeleton_parts_run_as_ray_tasks(local_ray) -> None:
+    """workers=2 on a local Ray: the skeleton search's parts run as Ray tasks and find the law."""
+    from synth.real import leaf
+
+    remote = family._ray_map()
+    assert remote is not None
+    calls = []
+
+    def spread(job, parts, cancel=None):
+        calls.append(len(parts))
+        return remote(job, parts, cancel)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.5, 2, (200, 3))    # three variables: the two-variable basis fit is not tried
+    y = X[:, 0] * np.sin(X[:, 1]) / X[:, 2]
+    found = leaf.solve(X, y, ["u", "v", "w"], tol=1e-3, deadline=time.monotonic() + 60, quick=False,
+                       spread=spread)
+    assert calls == [len(leaf.TRANSFORM_GROUPS)]
+    assert found and found[0].error < 1e-9, [(c.node, c.error) for c in found[:3]]
+
+
+def test_separable_sides_run_as_ray_tasks_on_the_onnx_network(local_ray) -> None:
+    """workers=2: the sides of each separable split are solved in Ray tasks, which open the ONNX
+    network again from its bytes (Feynman I.12.11, q (Ef + B v sin(theta)): a product, then a
+    sum); the law comes back, and the points those tasks queried are counted in `queries`."""
+    import sympy
+
+    folder = Path(__file__).resolve().parents[1] / "bench" / "feynman" / "models" / "I_12_11"
+    spec = load_spec(folder / "spec.json", base_dir=folder)
+    net = oracle.load(spec)
+    result = family.run(spec, net, options=SearchOptions(timeout=150, workers=2))
+    assert result.program is not None, result.notes
+    symbols = {n: sympy.Symbol(n, positive=True) for n in ("q", "Ef", "B", "v", "theta")}
+    got = result.program.to_sympy()
+    got = got.xreplace({s: symbols[s.name] for s in got.free_symbols})
+    q, Ef, B, v, theta = symbols.values()
+    assert sympy.simplify(got - q * (Ef + B * v * sympy.sin(theta))) == 0, result.program.show()
+    assert result.figures["branch_tasks"] >= 4, result.figures      # two splits, two sides each
+    assert any("solved as Ray tasks" in n for n in result.notes), result.notes
+    assert result.queries > net.points, (result.queries, net.points)   # the tasks' own queries
 
 
 # Real trained networks through ONNX Runtime (tests/README.md: the integration tier).

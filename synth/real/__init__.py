@@ -15,8 +15,10 @@
 4. A Pareto front of description length against error over the formula and the alternatives the
    search met; the chosen formula is the one found, named in the table.
 
-With `options.workers > 1` and Ray running (netsynth.api.start_compute), the parts of each
-skeleton search (groups of target transforms) run as Ray tasks; otherwise all runs in-process.
+With `options.workers > 1` and Ray running (netsynth.api.start_compute), the two sides of each
+separable split and the parts of each skeleton search (groups of target transforms) run as Ray
+tasks (a side's task gets the network as its spec and model, `oracle.Oracle.__reduce__`);
+otherwise all runs in-process.
 
 The program is a `dsl.program.Expression` in the `real` DSL, constants printed as literals.
 Agreement is the share of check points where the formula is within the spec's tolerance metric of
@@ -80,7 +82,7 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
     noise = probes.calibrate(Xc, yc)
     solver = Solver(noise=noise, scale=fit.spread(yc), deadline=deadline, constants=tuple(float(c) for c in spec.constants),
                     seed=options.seed, cancel=cancel, report=lambda p, b: report(p, b),
-                    map_leaves=_ray_map() if options.workers > 1 else None)
+                    spread=_ray_map() if options.workers > 1 else None)
     report("probes", force=True)
     stop, node, unit_notes = StopReason.EXHAUSTED, None, []
     try:
@@ -122,6 +124,8 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         program = Expression(node, language, names, tuple(REAL for _ in names))
     notes = [f"the network {f.describe()} (probe residual {f.score:.2g})" for f in solver.findings]
     notes[:0] = unit_notes
+    if solver.branch_tasks:
+        notes.append(f"{solver.branch_tasks} sides of separable splits were solved as Ray tasks")
     notes.insert(0, f"network error estimated at {noise:.2g} relative RMS; tolerance {solver.tol:.2g}")
     if node is not None and not accepted and figures_err(node) <= solver.tol:
         notes.append(f"the formula is within the network's own error (relative RMSE "
@@ -137,10 +141,12 @@ def run(spec: Any, oracle: Any, *, options: Any, progress: Callable | None = Non
         program=program, agreement=agreement, accepted=accepted, stop_reason=stop,
         pareto=tuple(FamilyPareto(Expression(n, language, names, tuple(REAL for _ in names)), s, a)
                      for n, s, a in pareto),
-        seconds=time.monotonic() - began, queries=getattr(oracle, "points", 0) - points_before,
+        seconds=time.monotonic() - began,
+        queries=getattr(oracle, "points", 0) - points_before + solver.shipped_points,
         candidates=len(rows), notes=tuple(notes),
         figures={"noise": noise, "tolerance": solver.tol, "probes_found": len(solver.findings),
-                 "relative_rmse": judge(node)[0] if node is not None else None},
+                 "relative_rmse": judge(node)[0] if node is not None else None,
+                 "branch_tasks": solver.branch_tasks},
         extra=extra)
 
 
@@ -155,18 +161,28 @@ def _better(a, b, X, y, names):
 
 def _ray_map() -> Callable | None:
     """Runs independent parts of a search as Ray tasks, on the Ray that netsynth started
-    (netsynth.api.start_compute); None (in-process) when Ray is not running."""
+    (netsynth.api.start_compute); None (in-process) when Ray is not running. `spread(job, parts,
+    cancel=None)`: job(part) for each part, one task each, the results in order; when `cancel`
+    is set while they run, the tasks are cancelled and `Cancelled` raised."""
     import ray
 
     if not ray.is_initialized():
         return None
-    from synth.real.leaf import skeleton_job
+    from synth.real.solve import Cancelled
 
-    remote = ray.remote(num_cpus=1)(skeleton_job)
+    remotes: dict = {}
 
-    def spread(job, parts):
-        assert job is skeleton_job
-        return ray.get([remote.remote(part) for part in parts])
+    def spread(job, parts, cancel=None):
+        remote = remotes.setdefault(job, ray.remote(num_cpus=1, max_retries=0)(job))
+        refs = [remote.remote(part) for part in parts]
+        waiting = list(refs)
+        while waiting:
+            _, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=0.5)
+            if cancel is not None and cancel.is_set():
+                for ref in waiting:
+                    ray.cancel(ref, force=True)
+                raise Cancelled()
+        return ray.get(refs)
     return spread
 
 

@@ -39,7 +39,7 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
           constants: Sequence[float] = (), max_size: int = 9, seed: int = 0,
           quick: bool = True, spread: Callable | None = None, cancel=None) -> list[Candidate]:
     """`quick=False` skips the power law and polynomial fits (the caller has them); `spread`,
-    when given, runs the skeleton search in parts (`spread(job, parts)`, see `skeleton_job`)."""
+    when given, runs the skeleton search in parts (`spread(job, parts, cancel)`, see `skeleton_job`)."""
     found: list[Candidate] = []
     for solver in (power_law, polynomial) if quick else ():
         found.extend(solver(X, y, names, tol=tol, constants=constants))
@@ -57,7 +57,7 @@ def solve(X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float, dea
             seconds = deadline - time.monotonic()
             parts = [dict(X=X, y=y, names=list(names), tol=tol, seconds=seconds, constants=list(constants),
                           max_size=max_size, seed=seed, transforms=group) for group in TRANSFORM_GROUPS]
-            for part in spread(skeleton_job, parts):
+            for part in spread(skeleton_job, parts, cancel):
                 found.extend(part)
         else:
             found.extend(skeletons(X, y, names, tol=tol, deadline=deadline, constants=constants,

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dsl.ast import Node
-from synth.real import fit, leaf, probes, terms
+from synth.real import compose, fit, leaf, probes, terms
 from synth.real.task import Task, joined, merged
 
 log = logging.getLogger("netsynth.real")
@@ -53,7 +53,11 @@ class Solver:
     sample: int = 300
     cancel: object = None
     report: Callable[[str, str | None], None] = lambda phase, best: None
-    map_leaves: Callable | None = None      # runs leaf solves elsewhere (Ray) when given
+    # runs independent parts elsewhere (Ray) when given: spread(job, parts, cancel) -> results
+    # (skeleton parts, synth/real/leaf.py; the two sides of a separable split, `branch_job`)
+    spread: Callable | None = None
+    branch_tasks: int = 0              # separable splits' sides solved as Ray tasks
+    shipped_points: int = 0            # network points those tasks queried
     findings: list = field(default_factory=list)
     alternatives: list = field(default_factory=list)   # (node, error) at the root's leaf solve
     fresh: int = 0
@@ -121,7 +125,7 @@ class Solver:
             return terms.num(float(np.mean(y)))
         if task.k >= 2 and time.monotonic() < self.deadline:
             found = self._separable(task, depth, X, y) or self._symmetry(task, depth, context) \
-                or self._transformed(task, depth, y)
+                or self._transformed(task, depth, y) or self._composed(task, depth, context)
             if found is not None:
                 return found
         self.report("skeletons", None)
@@ -130,7 +134,7 @@ class Solver:
         largest = 9 if task.k <= 3 else 7
         cands = leaf.solve(X, y, task.names, tol=tol, deadline=budget,
                            constants=self.constants, seed=self.seed, max_size=largest,
-                           quick=False, spread=self.map_leaves, cancel=self.cancel)
+                           quick=False, spread=self.spread, cancel=self.cancel)
         # Time left and nothing within the tolerance: larger formulas (each level is sampled,
         # LEVEL_CAP formulas at most, so a larger size is a wider search, not an endless one).
         while not any(c.error <= tol for c in cands) and largest < LARGEST and \
@@ -138,7 +142,7 @@ class Solver:
             self.check()
             largest += 2
             cands += leaf.solve(X, y, task.names, tol=tol, deadline=budget, constants=self.constants,
-                                seed=self.seed, max_size=largest, quick=False, spread=self.map_leaves,
+                                seed=self.seed, max_size=largest, quick=False, spread=self.spread,
                                 cancel=self.cancel)
         self.check()
         # Within the tolerance, the least cost (length, and error by ERROR_BITS); otherwise the
@@ -188,13 +192,59 @@ class Solver:
                 log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
                 rest = [c for c in range(task.k) if c != i]
                 at = _anchor(task, X, y) if kind == "mul" else task.middle()
-                g = self.solve(task.fixing([i], at, average=kind, seed=self.seed), depth + 1, kind)
-                h = self.solve(task.fixing(rest, at, average=kind, seed=self.seed + 1), depth + 1, kind) \
-                    if g is not None else None
+                g, h = self._sides([task.fixing([i], at, average=kind, seed=self.seed),
+                                    task.fixing(rest, at, average=kind, seed=self.seed + 1)], depth + 1, kind)
                 if g is None or h is None:
                     return None
                 return self._combine(kind, g, h, X, y, task.names)
         return None
+
+    def _composed(self, task: Task, depth: int, context: str | None = None) -> Node | None:
+        """f = g(h(x_i, x_j), rest) (synth/real/compose.py): the first pair whose gradient
+        direction does not depend on the rest and has a small inner function h; the task over
+        u = h and the rest is solved, and h substituted back for u."""
+        if task.k < 3:
+            return None
+        for i, j in itertools.combinations(range(task.k), 2):
+            self.check()
+            f = probes.compositional(task, [i, j], noise=self.sigma, seed=self.seed)
+            if not f.present:
+                continue
+            found = compose.inner(task, [i, j], noise=self.sigma, seed=self.seed,
+                                  late=lambda: time.monotonic() > self.deadline)
+            if found is None:
+                log.debug("%s%s: %s, but no small inner function", "  " * depth, task.names, f.describe())
+                continue
+            h, score = found
+            self.findings.append(probes.Finding("compositional", f.variables, score, True))
+            log.debug("%s%s: %s: %s (score %.3g)", "  " * depth, task.names, f.describe(), _Shown(h), score)
+            self.fresh += 1
+            name = f"_u{self.fresh}"
+            sub = self.solve(compose.composed(task, [i, j], h, name, seed=self.seed), depth + 1, context)
+            return None if sub is None else terms.substitute(sub, {name: h})
+        return None
+
+    def _sides(self, tasks: list[Task], depth: int, kind: str) -> list[Node | None]:
+        """Each side of a separable split solved: in turn here, or side by side as Ray tasks
+        (`branch_job`) when the solver has `spread`; each side has until the deadline."""
+        if self.spread is None:
+            first = self.solve(tasks[0], depth, kind)
+            return [first, self.solve(tasks[1], depth, kind) if first is not None else None]
+        self.report("branches", None)
+        left = self.deadline - time.monotonic()
+        settings = dict(noise=self.noise, scale=self.scale, constants=tuple(self.constants),
+                        seed=self.seed, sample=self.sample)
+        parts = [{"task": t, "depth": depth, "context": kind, "seconds": left,
+                  "fresh": self.fresh + 1000 * (n + 1) * (depth + 1), "settings": settings}
+                 for n, t in enumerate(tasks)]
+        out = []
+        for node, findings, tasks_run, points in self.spread(branch_job, parts, self.cancel):
+            out.append(node)
+            self.findings.extend(findings)
+            self.branch_tasks += 1 + tasks_run
+            self.shipped_points += points
+        self.check()
+        return out
 
     def _transformed(self, task: Task, depth: int, y: np.ndarray) -> Node | None:
         """1/y, y^2 or 1/y^2 a sum of a function of x_i and one of the rest (I.27.6: 1/y = 1/d1 +
@@ -217,7 +267,7 @@ class Solver:
                     continue
                 sub = Solver(noise=self.noise * 2, scale=scale, deadline=self.deadline,
                              constants=self.constants, seed=self.seed, cancel=self.cancel,
-                             report=self.report, map_leaves=self.map_leaves, transformed=True)
+                             report=self.report, spread=self.spread, transformed=True)
                 node = sub.solve(inner, depth + 1)
                 if node is None:
                     return None
@@ -240,6 +290,21 @@ class Solver:
                                        terms.mul(terms.num(float(b)), h)), terms.num(float(c)))
         node, _ = fit.snap(node, X, y, names, tol=self.tol_for(y), constants=self.constants)
         return node
+
+
+def branch_job(part: dict) -> tuple[Node | None, list, int, int]:
+    """A Ray task: one side of a separable split, solved by a solver of the caller's settings
+    until the caller's deadline (its oracle was sent as its spec and model, `Oracle.__reduce__`);
+    its formula, the probes' findings, the branch tasks it ran in turn and the network points it
+    queried."""
+    from oracle.core import shipped_points
+    from synth.real import _ray_map
+
+    before = shipped_points()
+    solver = Solver(**part["settings"], deadline=time.monotonic() + part["seconds"],
+                    fresh=part["fresh"], spread=_ray_map())
+    node = solver.solve(part["task"], part["depth"], part["context"])
+    return node, solver.findings, solver.branch_tasks, shipped_points() - before + solver.shipped_points
 
 
 def _anchor(task: Task, X: np.ndarray, y: np.ndarray) -> np.ndarray:
