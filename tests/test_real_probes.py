@@ -70,6 +70,27 @@ def test_compositionality_from_gradients() -> None:
     assert not probes.compositional(t, [0, 1], noise=SIGMA).present
 
 
+@pytest.mark.parametrize("f, pair, power", [
+    (lambda x, y, z: np.exp(-(x / y) ** 2 / 2) / y * z, (0, 1), -1.0),    # a Gaussian's density
+    (lambda x, y, z: np.sqrt(x ** 2 + y ** 2 - x * y * np.cos(z)), (0, 1), 1.0),
+    (lambda x, y, z: x ** 2 * np.sin(y / x) * z, (1, 0), 2.0),
+])
+def test_planted_homogeneity_found_with_its_power(f, pair, power) -> None:
+    t = task(f)
+    found, p = probes.homogeneous(t, *pair, noise=SIGMA)
+    assert found.present and p == power, (found, p)
+
+
+def test_no_homogeneity_where_there_is_none() -> None:
+    for f in (lambda x, y, z: np.sin(x * y + z) + x * z ** 2,            # none at all
+              lambda x, y, z: np.sin(x / y) + z):                        # degree 0: a symmetry
+        t = task(f)
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    assert not probes.homogeneous(t, i, j, noise=SIGMA)[0].present, (i, j)
+
+
 def test_calibration_bounds_the_noise() -> None:
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 3, (2000, 2))

@@ -89,3 +89,22 @@ def test_a_product_that_is_zero_at_the_middle_of_its_box_is_split() -> None:
     node = simplify(resnap_factor(simplify(node, Xc[:200], names), Xc, yc, names, tol=solver.tol),
                     Xc[:200], names)
     assert same_law(node, "kappa*(T2 - T1)*A/d", names), REAL.show(node)
+
+
+def test_a_homogeneous_function_is_split_by_its_power() -> None:
+    """A Gaussian's density in (theta, sigma) has no symmetry, no separable split and no
+    transform of y that splits it: it is sigma^-1 times a function of theta / sigma."""
+    names = ("theta", "sigma")
+    rng = np.random.default_rng(4)
+
+    def query(X):
+        y = np.exp(-(X[:, 0] / X[:, 1]) ** 2 / 2) / (np.sqrt(2 * np.pi) * X[:, 1])
+        return y * (1 + 1e-3 * rng.standard_normal(len(y)))
+
+    task = Task(names, ((1.0, 3.0), (1.0, 3.0)), query)
+    Xc, yc = task.sample(2000, np.random.default_rng(2))
+    solver = Solver(noise=probes.calibrate(Xc, yc), scale=fit.spread(yc), deadline=time.monotonic() + 120)
+    node = solver.solve(task)
+    assert node is not None and any(f.kind == "homogeneous" for f in solver.findings), solver.findings
+    node, _ = fit.snap(node, Xc, yc, names, tol=solver.tol)
+    assert same_law(node, "exp(-(theta/sigma)**2/2)/(sqrt(2*pi)*sigma)", names), REAL.show(node)

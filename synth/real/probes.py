@@ -38,7 +38,8 @@ class Finding:
                 "symmetry mul": "depends on {0} * {1}", "symmetry add": "depends on {0} + {1}",
                 "separable add": "is a sum of a function of {0} and one of the rest",
                 "separable mul": "is a product of a function of {0} and one of the rest",
-                "compositional": "depends on ({vars}) through one function of them"}[self.kind]
+                "compositional": "depends on ({vars}) through one function of them",
+                "homogeneous": "is {1} ** {2} times a function of {0} / {1}"}[self.kind]
         return what.format(*self.variables, vars=", ".join(self.variables))
 
 
@@ -87,6 +88,46 @@ def symmetry(task: Task, i: int, j: int, kind: str, *, noise: float, n: int = 64
     score = change / (scale + 1e-300)
     present = bool(scale > 10 * noise and change <= max(2 * noise, 0.005 * scale))
     return Finding(f"symmetry {kind}", (task.names[i], task.names[j]), float(score), present)
+
+
+def homogeneous(task: Task, i: int, j: int, *, noise: float, n: int = 64,
+                seed: int = 0) -> tuple[Finding, float]:
+    """f(lam x_i, lam x_j, rest) = lam^p f(x) with p a nonzero multiple of 1/2 (f = x_j^p g(x_i / x_j,
+    rest), as a Gaussian's density in (theta, sigma) with p = -1): p is read from the ratios at
+    points where f is not small, and the scaled values must then match within the network's
+    error. The finding and p (0 when absent)."""
+    names = (task.names[i], task.names[j])
+    lo = np.array([r[0] for r in task.ranges])
+    hi = np.array([r[1] for r in task.ranges])
+    if lo[i] <= 0 or lo[j] <= 0:
+        return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
+    rng = np.random.default_rng(seed)
+    X = _inner(task, n, rng)
+    lam = 1.15
+    moved = X.copy()
+    moved[:, [i, j]] *= lam
+    keep = np.all(moved <= hi, axis=1)
+    if keep.sum() < 8:
+        return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
+    X, moved = X[keep], moved[keep]
+    f0, f1 = task.query(X), task.query(moved)
+    big = np.abs(f0) > 0.2 * np.max(np.abs(f0))
+    with np.errstate(all="ignore"):
+        ratio = f1[big] / f0[big]
+    if big.sum() < 8 or np.any(ratio <= 0):
+        return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
+    p = float(np.round(2 * np.median(np.log(ratio)) / np.log(lam)) / 2)
+    if p == 0:
+        return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
+    single = X.copy()
+    single[:, i] *= lam                       # how much moving x_i alone changes f
+    f2 = task.query(np.minimum(single, hi))
+    change = np.sqrt(np.mean((f1 - lam ** p * f0) ** 2))
+    scale = np.sqrt(np.mean((f2 - f0) ** 2))
+    allowed = 2 * noise * max(1.0, lam ** p)
+    present = bool(scale > 10 * noise and change <= max(allowed, 0.005 * scale))
+    text = f"{p:g}"
+    return Finding("homogeneous", names + (text,), float(change / (scale + 1e-300)), present), (p if present else 0.0)
 
 
 def separable(task: Task, group: Sequence[int], kind: str, *, noise: float, n: int = 64,

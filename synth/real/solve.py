@@ -11,6 +11,7 @@ last, the skeleton search on what is left of the budget.
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 import logging
 import time
 from dataclasses import dataclass, field
@@ -125,7 +126,8 @@ class Solver:
             return terms.num(float(np.mean(y)))
         if task.k >= 2 and time.monotonic() < self.deadline:
             found = self._separable(task, depth, X, y) or self._symmetry(task, depth, context) \
-                or self._transformed(task, depth, y) or self._composed(task, depth, context)
+                or self._transformed(task, depth, y) or self._homogeneous(task, depth, context) \
+                or self._composed(task, depth, context)
             if found is not None:
                 return found
         self.report("skeletons", None)
@@ -197,6 +199,29 @@ class Solver:
                 if g is None or h is None:
                     return None
                 return self._combine(kind, g, h, X, y, task.names)
+        return None
+
+    def _homogeneous(self, task: Task, depth: int, context: str | None = None) -> Node | None:
+        """f = x_j^p g(x_i / x_j, rest) (`probes.homogeneous`): the task over u = x_i / x_j and
+        the rest, of f / x_j^p, is solved; its formula times x_j^p."""
+        for i, j in itertools.permutations(range(task.k), 2):
+            self.check()
+            if i > j and task.ranges[i] == task.ranges[j]:
+                continue
+            f, p = probes.homogeneous(task, i, j, noise=self.sigma, seed=self.seed)
+            if not f.present:
+                continue
+            self.findings.append(f)
+            log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
+            self.fresh += 1
+            name = f"_u{self.fresh}"
+            sub = self.solve(_trimmed(merged(task, i, j, "div", name, power=p), task, i, j, "div"),
+                             depth + 1, "mul")
+            if sub is None:
+                return None
+            factor = terms.var(task.names[j]) if p == 1 else \
+                terms.monomial([task.names[j]], [Fraction(p).limit_denominator(2)])
+            return terms.mul(terms.substitute(sub, {name: joined("div", task.names[i], task.names[j])}), factor)
         return None
 
     def _composed(self, task: Task, depth: int, context: str | None = None) -> Node | None:

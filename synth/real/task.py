@@ -110,8 +110,9 @@ def _partner(kind: str, u: np.ndarray, a, b, where: float = 0.5) -> tuple[np.nda
 WHERE = (0.15, 0.325, 0.5, 0.675, 0.85)
 
 
-def merged(task: Task, i: int, j: int, kind: str, name: str) -> Task:
-    """The task over u = x_i (kind) x_j in place of x_i and x_j (u takes x_i's position)."""
+def merged(task: Task, i: int, j: int, kind: str, name: str, power: float = 0.0) -> Task:
+    """The task over u = x_i (kind) x_j in place of x_i and x_j (u takes x_i's position); with
+    `power` (a homogeneous f, kind "div"), the task is f / x_j^power."""
     a, b = task.ranges[i], task.ranges[j]
 
     def query(X: np.ndarray) -> np.ndarray:
@@ -131,7 +132,7 @@ def merged(task: Task, i: int, j: int, kind: str, name: str) -> Task:
                     out[:, c] = xj
                 else:
                     out[:, c] = cols[next(rest)]
-            total += task.query(out)
+            total += task.query(out) / (xj ** power if power else 1.0)
         return total / len(WHERE)
 
     names = [n for c, n in enumerate(task.names) if c != j]
