@@ -36,6 +36,8 @@ NEAR_MISS = 0.5
 ERROR_BITS = 10.0
 #: The largest skeletons searched while time is left.
 LARGEST = 13
+#: Pairs searched for an inner function at most, per task (the compositional split).
+COMPOSED_PAIRS = 2
 #: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
 QUICK_SKELETONS = 10.0
 
@@ -225,16 +227,20 @@ class Solver:
         return None
 
     def _composed(self, task: Task, depth: int, context: str | None = None) -> Node | None:
-        """f = g(h(x_i, x_j), rest) (synth/real/compose.py): the first pair whose gradient
-        direction does not depend on the rest and has a small inner function h; the task over
-        u = h and the rest is solved, and h substituted back for u."""
+        """f = g(h(x_i, x_j), rest) (synth/real/compose.py): of the pairs whose gradient
+        direction does not depend on the rest, the COMPOSED_PAIRS most clearly so are searched
+        for a small inner function h (each search takes seconds); with one, the task over u = h
+        and the rest is solved, and h substituted back for u."""
         if task.k < 3:
             return None
+        present = []
         for i, j in itertools.combinations(range(task.k), 2):
             self.check()
             f = probes.compositional(task, [i, j], noise=self.sigma, seed=self.seed)
-            if not f.present:
-                continue
+            if f.present:
+                present.append((f.score, i, j, f))
+        for _, i, j, f in sorted(present, key=lambda row: row[0])[:COMPOSED_PAIRS]:
+            self.check()
             found = compose.inner(task, [i, j], noise=self.sigma, seed=self.seed,
                                   late=lambda: time.monotonic() > self.deadline)
             if found is None:
