@@ -205,26 +205,43 @@ class Solver:
 
     def _homogeneous(self, task: Task, depth: int, context: str | None = None) -> Node | None:
         """f = x_j^p g(x_i / x_j, rest) (`probes.homogeneous`): the task over u = x_i / x_j and
-        the rest, of f / x_j^p, is solved; its formula times x_j^p."""
-        for i, j in itertools.permutations(range(task.k), 2):
-            self.check()
-            if i > j and task.ranges[i] == task.ranges[j]:
+        the rest, of f / x_j^p, is solved; its formula times x_j^p. A pair homogeneous one way is
+        the other way too (with another g): the way whose g small skeletons follow more closely
+        is taken (a Gaussian's density is sigma^-1 exp(-u^2 / 2) / sqrt(2 pi) with u = theta /
+        sigma, and theta^-1 times a longer function of sigma / theta)."""
+        for a, b in itertools.combinations(range(task.k), 2):
+            ways = []
+            for i, j in ((a, b), (b, a)):
+                self.check()
+                f, p = probes.homogeneous(task, i, j, noise=self.sigma, seed=self.seed)
+                if f.present:
+                    ways.append((i, j, p, f))
+            if not ways:
                 continue
-            f, p = probes.homogeneous(task, i, j, noise=self.sigma, seed=self.seed)
-            if not f.present:
-                continue
-            self.findings.append(f)
-            log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
             self.fresh += 1
             name = f"_u{self.fresh}"
-            sub = self.solve(_trimmed(merged(task, i, j, "div", name, power=p), task, i, j, "div"),
-                             depth + 1, "mul")
+            subs = [_trimmed(merged(task, i, j, "div", name, power=p), task, i, j, "div") for i, j, p, _ in ways]
+            pick = 0 if len(ways) == 1 else int(np.argmin([self._closeness(t) for t in subs]))
+            i, j, p, f = ways[pick]
+            self.findings.append(f)
+            log.debug("%s%s: %s", "  " * depth, task.names, f.describe())
+            sub = self.solve(subs[pick], depth + 1, "mul")
             if sub is None:
                 return None
             factor = terms.var(task.names[j]) if p == 1 else \
                 terms.monomial([task.names[j]], [Fraction(p).limit_denominator(2)])
             return terms.mul(terms.substitute(sub, {name: joined("div", task.names[i], task.names[j])}), factor)
         return None
+
+    def _closeness(self, task: Task, seconds: float = 4.0) -> float:
+        """The relative error of the closest small skeleton (5 nodes) to the task's values."""
+        X, y = task.sample(self.sample, np.random.default_rng(self.seed))
+        if not np.all(np.isfinite(y)):
+            return np.inf
+        until = time.monotonic() + min(seconds, max(self.deadline - time.monotonic(), 0.0) / 8)
+        found = leaf.skeletons(X, y, task.names, tol=self.tol_for(y), deadline=until, max_size=5,
+                               seed=self.seed, cancel=self.cancel)
+        return min((c.error for c in found), default=np.inf)
 
     def _composed(self, task: Task, depth: int, context: str | None = None) -> Node | None:
         """f = g(h(x_i, x_j), rest) (synth/real/compose.py): of the pairs whose gradient
