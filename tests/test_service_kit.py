@@ -149,6 +149,17 @@ def ended(url: str, job_id: str) -> dict[str, Any] | None:
     return j if j["status"] in ENDED else None
 
 
+def refusal(url: str, r: httpx.Response) -> str:
+    """The error a refused submission got: the 4xx response's body, or, when the refusal came
+    once the job read its input (HTTP 202, then a failed job), the failed job's error."""
+    if r.status_code == 202:
+        done = wait_for("the refused job", lambda: ended(url, r.json()["id"]), timeout=120)
+        assert done["status"] == "failed", done
+        return done["error"]
+    assert r.status_code in (400, 422), r.text
+    return r.text
+
+
 def running_with_progress(url: str, job_id: str) -> dict[str, Any] | None:
     j = job(url, job_id)
     return j if j["status"] == "running" and j["progress"] else None

@@ -111,7 +111,6 @@ def _shifted_power(X, y, names, *, tol, constants=()) -> list[Candidate]:
 def _power_law(X, y, names, *, tol, constants=()) -> list[Candidate]:
     if not (np.all(X > 0) and (np.all(y > 0) or np.all(y < 0))):
         return []
-    sign = 1.0 if y[0] > 0 else -1.0
     A = np.column_stack([np.ones(len(y)), np.log(X)])
     coef, *_ = np.linalg.lstsq(A, np.log(np.abs(y)), rcond=None)
     exps = [Fraction(round(2 * a) / 2).limit_denominator(2) for a in coef[1:]]

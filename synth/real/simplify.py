@@ -130,7 +130,6 @@ def resnap_factor(node: Node, X: np.ndarray, y: np.ndarray, names: Sequence[str]
     """A product's whole constant factor (numbers and powers of pi together, wherever they sit
     in the formula) refitted by least squares and snapped as one constant: separate splits leave
     pieces such as `1883 / 2400 / pi ** 2` that are one simple constant together."""
-    import sympy
 
     from dsl.ast import size
     from dsl.formats import to_sympy
