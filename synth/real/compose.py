@@ -14,14 +14,15 @@ that). Then:
   along one group variable, from sample points whose h is near u), averaged over up to three
   such points, as `task.merged` averages over a pair's level set.
 
-The solver (synth/real/solve.py) solves the composed task, one variable fewer, and substitutes h
-back for u.
+`split(solver, task, depth, context)` is the solver's step (synth/real/solve.py): the composed
+task, one variable fewer, solved, and h substituted back for u.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import time
 from fractions import Fraction
 from typing import Sequence
 
@@ -42,6 +43,8 @@ EXPONENTS = tuple(Fraction(e) for e in (-3, -2, -1, "-1/2", "1/2", 1, 2, 3))
 POINTS = 48
 #: Sample points of the group's box that seed the level-set search, and the grid along a variable.
 SEEDS, GRID = 256, 33
+#: Pairs searched for an inner function at most, per task (each search takes seconds).
+PAIRS = 2
 #: Level-set points averaged per query (the network's error differs from point to point).
 AVERAGE = 3
 #: The network's slopes: least squares through f at these multiples of STEP widths.
@@ -50,6 +53,37 @@ OFFSETS, STEP = np.array([-2.0, -1.0, 1.0, 2.0]), 0.04
 #: alone gives (its error is smooth, not independent from point to point); the CHECKED cheapest
 #: candidates then go through the level sets' test.
 SPREAD, CHECKED = 10.0, 6
+
+
+def split(solver, task: Task, depth: int, context: str | None = None) -> Node | None:
+    """f = g(h(x_i, x_j), rest): of the pairs whose gradient direction does not depend on the
+    rest (`probes.compositional`), the PAIRS most clearly so are searched for a small inner
+    function h; with one, the task over u = h and the rest is solved by `solver`, and h
+    substituted back for u. None when no pair splits."""
+    from synth.real import probes
+
+    if task.k < 3:
+        return None
+    present = []
+    for i, j in itertools.combinations(range(task.k), 2):
+        solver.check()
+        f = probes.compositional(task, [i, j], noise=solver.sigma, seed=solver.seed)
+        if f.present:
+            present.append((f.score, i, j, f))
+    for _, i, j, f in sorted(present, key=lambda row: row[0])[:PAIRS]:
+        solver.check()
+        found = inner(task, [i, j], noise=solver.sigma, seed=solver.seed,
+                      late=lambda: time.monotonic() > solver.deadline)
+        if found is None:
+            log.debug("%s%s: %s, but no small inner function", "  " * depth, task.names, f.describe())
+            continue
+        h, score = found
+        solver.findings.append(probes.Finding("compositional", f.variables, score, True))
+        solver.fresh += 1
+        name = f"_u{solver.fresh}"
+        sub = solver.solve(composed(task, [i, j], h, name, seed=solver.seed), depth + 1, context)
+        return None if sub is None else terms.substitute(sub, {name: h})
+    return None
 
 
 def network_gradients(task: Task, group: Sequence[int], X: np.ndarray, step: float = STEP) -> np.ndarray:

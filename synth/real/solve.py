@@ -36,8 +36,6 @@ NEAR_MISS = 0.5
 ERROR_BITS = 10.0
 #: The largest skeletons searched while time is left.
 LARGEST = 13
-#: Pairs searched for an inner function at most, per task (the compositional split).
-COMPOSED_PAIRS = 2
 #: Seconds of small-skeleton search beside quick fits that already pass, on one or two variables.
 QUICK_SKELETONS = 10.0
 
@@ -129,7 +127,7 @@ class Solver:
         if task.k >= 2 and time.monotonic() < self.deadline:
             found = self._separable(task, depth, X, y) or self._symmetry(task, depth, context) \
                 or self._transformed(task, depth, y) or self._homogeneous(task, depth, context) \
-                or self._composed(task, depth, context)
+                or compose.split(self, task, depth, context)
             if found is not None:
                 return found
         self.report("skeletons", None)
@@ -242,35 +240,6 @@ class Solver:
         found = leaf.skeletons(X, y, task.names, tol=self.tol_for(y), deadline=until, max_size=5,
                                seed=self.seed, cancel=self.cancel)
         return min((c.error for c in found), default=np.inf)
-
-    def _composed(self, task: Task, depth: int, context: str | None = None) -> Node | None:
-        """f = g(h(x_i, x_j), rest) (synth/real/compose.py): of the pairs whose gradient
-        direction does not depend on the rest, the COMPOSED_PAIRS most clearly so are searched
-        for a small inner function h (each search takes seconds); with one, the task over u = h
-        and the rest is solved, and h substituted back for u."""
-        if task.k < 3:
-            return None
-        present = []
-        for i, j in itertools.combinations(range(task.k), 2):
-            self.check()
-            f = probes.compositional(task, [i, j], noise=self.sigma, seed=self.seed)
-            if f.present:
-                present.append((f.score, i, j, f))
-        for _, i, j, f in sorted(present, key=lambda row: row[0])[:COMPOSED_PAIRS]:
-            self.check()
-            found = compose.inner(task, [i, j], noise=self.sigma, seed=self.seed,
-                                  late=lambda: time.monotonic() > self.deadline)
-            if found is None:
-                log.debug("%s%s: %s, but no small inner function", "  " * depth, task.names, f.describe())
-                continue
-            h, score = found
-            self.findings.append(probes.Finding("compositional", f.variables, score, True))
-            log.debug("%s%s: %s: %s (score %.3g)", "  " * depth, task.names, f.describe(), _Shown(h), score)
-            self.fresh += 1
-            name = f"_u{self.fresh}"
-            sub = self.solve(compose.composed(task, [i, j], h, name, seed=self.seed), depth + 1, context)
-            return None if sub is None else terms.substitute(sub, {name: h})
-        return None
 
     def _sides(self, tasks: list[Task], depth: int, kind: str) -> list[Node | None]:
         """Each side of a separable split solved: in turn here, or side by side as Ray tasks
