@@ -81,6 +81,21 @@ def test_planted_homogeneity_found_with_its_power(f, pair, power) -> None:
     assert found.present and p == power, (found, p)
 
 
+def test_homogeneity_with_a_variable_of_either_sign() -> None:
+    """theta - theta1 takes both signs: the Gaussian is still sigma^-1 times a function of
+    u / sigma, and the task over u / sigma (of f * sigma) is that function, exactly."""
+    from synth.real.task import merged
+
+    f = lambda X: np.exp(-(X[:, 0] / X[:, 1]) ** 2 / 2) / X[:, 1] * X[:, 2]  # noqa: E731
+    t = Task(("u", "sigma", "z"), ((-2.0, 2.0), (1.0, 3.0), (1.0, 3.0)), f)
+    found, p = probes.homogeneous(t, 0, 1, noise=SIGMA)
+    assert found.present and p == -1.0, (found, p)
+    sub = merged(t, 0, 1, "div", "w", power=p)
+    assert sub.ranges[0] == (-2.0, 2.0)
+    W = np.column_stack([np.linspace(-1.9, 1.9, 21), np.full(21, 2.0)])
+    assert np.allclose(sub.query(W), np.exp(-W[:, 0] ** 2 / 2) * 2.0, rtol=1e-12, atol=0)
+
+
 def test_no_homogeneity_where_there_is_none() -> None:
     for f in (lambda x, y, z: np.sin(x * y + z) + x * z ** 2,            # none at all
               lambda x, y, z: np.sin(x / y) + z):                        # degree 0: a symmetry

@@ -99,14 +99,14 @@ def homogeneous(task: Task, i: int, j: int, *, noise: float, n: int = 64,
     names = (task.names[i], task.names[j])
     lo = np.array([r[0] for r in task.ranges])
     hi = np.array([r[1] for r in task.ranges])
-    if lo[i] <= 0 or lo[j] <= 0:
+    if lo[j] <= 0:             # x_j > 0; x_i may take either sign
         return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
     rng = np.random.default_rng(seed)
     X = _inner(task, n, rng)
     lam = 1.15
     moved = X.copy()
     moved[:, [i, j]] *= lam
-    keep = np.all(moved <= hi, axis=1)
+    keep = np.all((moved >= lo) & (moved <= hi), axis=1)
     if keep.sum() < 8:
         return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
     X, moved = X[keep], moved[keep]
@@ -121,7 +121,7 @@ def homogeneous(task: Task, i: int, j: int, *, noise: float, n: int = 64,
         return Finding("homogeneous", names + ("0",), np.inf, False), 0.0
     single = X.copy()
     single[:, i] *= lam                       # how much moving x_i alone changes f
-    f2 = task.query(np.minimum(single, hi))
+    f2 = task.query(np.clip(single, lo, hi))
     change = np.sqrt(np.mean((f1 - lam ** p * f0) ** 2))
     scale = np.sqrt(np.mean((f2 - f0) ** 2))
     allowed = 2 * noise * max(1.0, lam ** p)

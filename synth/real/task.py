@@ -84,8 +84,9 @@ def _pair_range(kind: str, a: tuple[float, float], b: tuple[float, float]) -> tu
         return li - hj, hi_ - lj
     if kind == "add":
         return li + lj, hi_ + hj
-    if kind == "div":
-        return li / hj, hi_ / lj
+    if kind == "div":          # x_j > 0; x_i of either sign (a homogeneous pair)
+        ends = (li / lj, li / hj, hi_ / lj, hi_ / hj)
+        return min(ends), max(ends)
     return li * lj, hi_ * hj
 
 
@@ -97,8 +98,9 @@ def _partner(kind: str, u: np.ndarray, a, b, where: float = 0.5) -> tuple[np.nda
             lo, hi = np.maximum(lj, li - u), np.minimum(hj, hi_ - u)
         elif kind == "add":
             lo, hi = np.maximum(lj, u - hi_), np.minimum(hj, u - li)
-        elif kind == "div":
-            lo, hi = np.maximum(lj, li / u), np.minimum(hj, hi_ / u)
+        elif kind == "div":    # x_i = u x_j with x_j > 0: for u < 0 the bounds on x_j swap
+            lo = np.where(u > 0, np.maximum(lj, li / u), np.where(u < 0, np.maximum(lj, hi_ / u), lj))
+            hi = np.where(u > 0, np.minimum(hj, hi_ / u), np.where(u < 0, np.minimum(hj, li / u), hj))
         else:
             lo, hi = np.maximum(lj, u / hi_), np.minimum(hj, u / li)
         xj = lo + where * (hi - lo)
