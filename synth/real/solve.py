@@ -292,13 +292,21 @@ class Solver:
                 return inverse(node)
         return None
 
-    def _combine(self, kind: str, g: Node, h: Node, X, y, names) -> Node:
-        """g * h or g + h with constants refitted by linear least squares on the task's data."""
+    def _combine(self, kind: str, g: Node, h: Node, X, y, names) -> Node | None:
+        """g * h or g + h with constants refitted by linear least squares on the task's data (the
+        points where both sides are defined: a side solved on a trimmed range may not be defined
+        everywhere); None when the sides are defined at fewer than half of the points."""
         g, h = _strip(g, offsets=kind == "add"), _strip(h, offsets=kind == "add")
         vg, vh = fit.evaluate(g, X, names), fit.evaluate(h, X, names)
+        ok = np.isfinite(vg) & np.isfinite(vh)
+        if ok.sum() < len(y) / 2:
+            return None
+        X, y, vg, vh = X[ok], y[ok], vg[ok], vh[ok]
         if kind == "mul":
             v = vg * vh
-            c = float(np.dot(v, y) / np.dot(v, v))
+            c = float(np.dot(v, y) / np.dot(v, v)) if np.dot(v, v) > 0 else np.nan
+            if not np.isfinite(c):
+                return None
             node = terms.mul(terms.num(c), terms.mul(g, h))
         else:
             A = np.column_stack([vg, vh, np.ones(len(y))])
