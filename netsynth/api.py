@@ -223,7 +223,21 @@ def _synthesize_family(spec: Any, net: Any, *, options: SearchOptions, progress:
                                    **_family_effort(left))
     return build_family(spec, result, workers=options.workers,
                         min_agreement=options.min_agreement, verification=verification,
-                        startup=startup)
+                        startup=startup, comparison=_slices(spec, net, result, verification))
+
+
+def _slices(spec: Any, net: Any, result: Any, verification: Any) -> Any:
+    """A real formula's pictures' data (`netsynth.slices.Slices`), measured while the network is
+    open, with the tolerance it was judged by; None for other families and without a formula."""
+    if spec.family != "real" or result.program is None:
+        return None
+    from netsynth.slices import Slices
+    from oracle.metric import metric_for
+
+    errors = (verification.fidelity.errors or {}) if verification is not None else {}
+    metric = metric_for(spec)
+    return Slices.measure(result.program, net, abs_tol=errors.get("abs_tol", metric.abs_tol),
+                          rel_tol=errors.get("rel_tol", metric.rel_tol))
 
 
 def _family_effort(left: float | None) -> dict[str, int]:

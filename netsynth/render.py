@@ -160,10 +160,11 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
          ids: bool = False) -> str:
     """A report in its JSON form as an HTML fragment: headline, program and Python, fidelity as a
     sentence with the disagreements as a table, verification as a list, the search's figures,
-    notes, the network-against-program picture and the Pareto front (table and plot).
+    notes, the network-against-program pictures and the Pareto front (table and plot).
 
-    `figures` maps a picture's kind ("comparison", "pareto") to its `<figure>` HTML when the
-    caller has drawn them already (the results page caches them); by default they are drawn here
+    `figures` maps a picture's kind ("comparison", "pareto"; "slices" and "residuals" for a real
+    formula) to its `<figure>` HTML when the caller has drawn them already (the results page
+    caches them); by default they are drawn here
     (`netsynth.pictures`). `ids` gives the program and Python blocks ids (one report per page).
     No script and no asset from elsewhere: images are inline. Every text from the report is
     escaped."""
@@ -183,6 +184,9 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
                   f"<h3>Python</h3>{_pre('python', report['python'], ids)}"]
     if "comparison" in figures:
         parts.append(f"<h3>Network against program</h3>{figures['comparison']}")
+    if "slices" in figures:
+        parts.append(f"<h3>Network against formula</h3>{figures['slices']}"
+                     f"{figures.get('residuals', '')}")
     if report.get("program") is not None:
         parts.append(f"<h3>Fidelity</h3>{_fidelity(report['fidelity'], report['spec'])}")
     v = report.get("verification")
@@ -212,12 +216,16 @@ def _pre(kind: str, text: str, ids: bool) -> str:
 def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
     """One sentence, and the disagreements listed in the report as a table."""
     where = ("points of the domain" if f["exhaustive"] else "points sampled from the domain")
+    e = f.get("errors") or {}
     if f["agree"] == f["total"]:
-        text = f"The program agrees with the network on all {f['total']:,} {where}."
+        text = f"The program agrees with the network on all {f['total']:,} {where}"
+        if e.get("rmse") is not None:
+            text += (f", within its tolerance; RMSE {e['rmse']:.3g}, largest error "
+                     f"{e['max_abs_error']:.3g}")
+        text += "."
     else:
         text = (f"The program agrees with the network on {f['agree']:,} of the {f['total']:,} "
                 f"{where} ({percent(f['agreement'])})")
-        e = f.get("errors") or {}
         if e.get("rmse") is not None:
             text += f"; RMSE {e['rmse']:.3g}, largest error {e['max_abs_error']:.3g}"
         elif e.get("mean_abs_error") is not None and not e.get("regions"):
@@ -240,7 +248,9 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
             for d in shown)
         missed = f["total"] - f["agree"]
         more = f"the first {len(shown)} of {missed:,}" if missed > len(shown) else f"all {missed:,}"
-        out += (f"<p>Where they differ ({more}):</p><table class=\"disagreements\"><tr>{head}"
+        title = (f"The largest errors ({len(shown)} points, all within the tolerance)"
+                 if missed == 0 else f"Where they differ ({more})")
+        out += (f"<p>{title}:</p><table class=\"disagreements\"><tr>{head}"
                 f'<th class="num">network</th><th class="num">program</th></tr>{rows}</table>')
     regions = (f.get("errors") or {}).get("regions")
     if regions and regions.get("by_boundary"):

@@ -96,7 +96,7 @@ class Report:
     spec: Any                                  # oracle.spec.Spec
     verification: Verification | None = None
     notes: tuple[str, ...] = ()
-    comparison: Any = None                     # netsynth.comparison.Comparison
+    comparison: Any = None      # netsynth.comparison.Comparison (a real formula's: slices.Slices)
     extra: dict[str, Any] = field(default_factory=dict)  # a family's own sections (SVG, trace...)
 
     @property
@@ -132,7 +132,6 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Report":
         """The inverse of `to_dict` (for clients that receive the JSON report)."""
-        from netsynth.comparison import Comparison
         from oracle.spec import load_spec
 
         from dsl.program import program_from_dict
@@ -157,7 +156,7 @@ class Report:
             verification=Verification.from_dict(data["verification"])
             if data.get("verification") else None,
             notes=tuple(data.get("notes", ())),
-            comparison=Comparison.from_dict(data["comparison"]) if data.get("comparison") else None,
+            comparison=_comparison(data.get("comparison")),
             extra=dict(data.get("extra") or {}))
 
     def render(self) -> str:
@@ -205,6 +204,20 @@ class Report:
 
             return json.dumps(value, indent=2)
         return value if isinstance(value, str) else str(value)
+
+
+def _comparison(data: dict[str, Any] | None) -> Any:
+    """The data of a report's pictures from its JSON form: a real formula's slices, or the
+    integer grid of `netsynth.comparison`."""
+    if not data:
+        return None
+    if data.get("kind") == "slices":
+        from netsynth.slices import Slices
+
+        return Slices.from_dict(data)
+    from netsynth.comparison import Comparison
+
+    return Comparison.from_dict(data)
 
 
 def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: float = 1.0,
@@ -259,9 +272,12 @@ def build(problem: Any, result: SearchResult, *, workers: int, min_agreement: fl
 
 
 def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float = 1.0,
-                 verification: Verification | None = None, startup: float = 0.0) -> Report:
+                 verification: Verification | None = None, startup: float = 0.0,
+                 comparison: Any = None) -> Report:
     """The report of a `synth.outcome.FamilyResult` (every family but the int one). Fidelity is
-    the verification's when there is one; the status follows the same words as the int family's."""
+    the verification's when there is one; the status follows the same words as the int family's.
+    `comparison` is the data of its pictures when the family has some (a real formula's
+    `netsynth.slices.Slices`)."""
     fidelity = verification.fidelity if verification is not None else None
     agreement = fidelity.agreement if fidelity is not None else result.agreement
     notes = tuple(result.notes)
@@ -291,4 +307,4 @@ def build_family(spec: Any, result: Any, *, workers: int, min_agreement: float =
     return Report(status=status, program=result.program, stop_reason=stop, fidelity=fidelity,
                   pareto=tuple(ParetoEntry(p.program, p.size, p.agreement) for p in result.pareto),
                   search=figures, spec=spec, verification=verification, notes=notes,
-                  extra=dict(result.extra))
+                  comparison=comparison, extra=dict(result.extra))

@@ -31,12 +31,14 @@ import httpx
 import numpy as np
 import pytest
 
-from test_service_kit import ABS, FAST, NOISY, SLOW, Server, ended, job, submit, wait_for
+from test_service_kit import (ABS, EXAMPLES, FAST, NOISY, SLOW, Server, ended, job, submit,
+                              wait_for)
 
 from netsynth import pictures
 from netsynth.comparison import Comparison
 
 BUMPS = (10, 33, 50)           # where the one-input network adds 4 to 2n + 1
+PENDULUM = EXAMPLES / "real_pendulum"
 
 
 # ---- unit: the pictures ---------------------------------------------------------------------------
@@ -340,9 +342,20 @@ def line_model(path: Path) -> tuple[Path, Path]:
     return path / "spec.json", path / "model.onnx"
 
 
+def pendulum_with_units() -> bytes:
+    """The bundled pendulum's spec with SI units: L in metres, g in m/s^2, the period in seconds."""
+    spec = json.loads((PENDULUM / "spec.json").read_text())
+    units = {"L": {"m": 1}, "g": {"m": 1, "s": -2}}
+    for item in spec["inputs"]:
+        item["units"] = units[item["name"]]
+    spec["output"]["units"] = {"s": 1}
+    return json.dumps(spec).encode()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    """A server with a finished two-input job, a finished one-input job, and a browser."""
+    """A server with a finished two-input job, a finished one-input job, a finished real job (the
+    pendulum, with units), and a browser."""
     root = tmp_path_factory.mktemp("results_page")
     server = Server(root / "data", "--max-jobs", "3").start()
     line = root / "line"
@@ -350,7 +363,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     spec, _model = line_model(line)
     ids = {"abs": submit(server.url, ABS, FAST).json()["id"],
            "line": submit(server.url, line, {"min_agreement": "0.9", "max_size": "5",
-                                             "timeout": "30"}).json()["id"]}
+                                             "timeout": "30"}).json()["id"],
+           "pendulum": submit(server.url, PENDULUM, {"timeout": "60"},
+                              spec=pendulum_with_units()).json()["id"]}
     browser = Browser(root / "profile")
     try:
         for key in ids:
@@ -431,6 +446,45 @@ def test_a_finished_one_input_job_page(served, tmp_path: Path) -> None:
     assert rows == [[b, 2 * b + 5, 2 * b + 1] for b in BUMPS]        # n, network, program
     assert "on 61 of the 64 points of the domain (95.31%)" in browser.eval("document.body.innerText")
     check_screenshot(browser, tmp_path, "one_input.png")
+    assert browser.errors == []
+
+
+@pytest.mark.integration
+def test_a_real_job_page_shows_the_network_against_the_formula(served, tmp_path: Path) -> None:
+    """The pendulum's page: the formula (the law, by sympy), the dimensional-analysis note, and
+    the two real pictures, whose alt text says where the network leaves the law."""
+    import sympy
+
+    server, browser, ids, _ = served
+    report = httpx.get(f"{server.url}/jobs/{ids['pendulum']}/result").json()
+    assert report["status"] == "solved", report.get("notes")
+    L, g = sympy.symbols("L g", positive=True)
+    assert sympy.simplify(sympy.sympify(report["program"], locals={"L": L, "g": g})
+                          - 2 * sympy.pi * sympy.sqrt(L / g)) == 0, report["program"]
+    browser.errors.clear()
+    browser.open(f"{server.url}/ui/jobs/{ids['pendulum']}")
+    text = browser.eval("document.body.innerText")
+    assert "real_pendulum: solved" in text and "Network against formula" in text
+    assert "dimensional analysis" in text
+    # every point within the tolerance: the listed points are the largest errors, not differences
+    listed = len(report["fidelity"]["disagreements"])
+    assert report["fidelity"]["agree"] == report["fidelity"]["total"] and listed
+    assert f"The largest errors ({listed} points, all within the tolerance)" in text
+    assert "Where they differ" not in text
+    figures = {f["kind"]: f for f in browser.eval(FIGURES)}
+    slices, residuals = figures["slices"], figures["residuals"]
+    assert slices["loaded"] and residuals["loaded"]
+    assert slices["legend"] == "network; formula; training range"
+    # L trained on [0.5, 2] and g on [5, 15]: swept one width further, kept positive
+    assert "L from 0.25 to 3.5 (trained on 0.5 to 2); g from 2.5 to 25 (trained on 5 to 15)" in slices["alt"]
+    inner = float(re.search(r"at most ([\d.e+-]+) times the tolerance", slices["alt"]).group(1))
+    assert inner < 1                              # the network follows the law where it was trained
+    assert re.search(r"(\d+) of 400 points lie within it", residuals["alt"])
+    image = check_screenshot(browser, tmp_path, "real.png")
+    box = browser.eval('(() => { const r = document.querySelector("figure[data-picture=slices] img")'
+                       '.getBoundingClientRect(); return [r.top + scrollY, r.left, r.bottom + scrollY, r.right]; })()')
+    top, left, bottom, right = (int(v) for v in box)
+    assert image[top:bottom, left:right, :3].std() > 0.05              # the slices are drawn
     assert browser.errors == []
 
 

@@ -165,7 +165,7 @@ def _real(value: Any) -> float:
 
 # ---- beyond the training range -------------------------------------------------------------
 
-def _beyond_box(lo: float, hi: float, factor: float) -> tuple[float, float]:
+def beyond_box(lo: float, hi: float, factor: float) -> tuple[float, float]:
     """[lo, hi] widened by `factor` widths each side, a one-signed range keeping its sign."""
     a, b = lo - factor * (hi - lo), hi + factor * (hi - lo)
     if lo > 0:
@@ -188,7 +188,7 @@ def beyond(program: Expression, reference: Expression, spec: Any, *, examples: i
     from hypothesis import strategies as st
 
     names = [i.name for i in spec.inputs]
-    boxes = {i.name: _beyond_box(i.lo, i.hi, factor) for i in spec.inputs}
+    boxes = {i.name: beyond_box(i.lo, i.hi, factor) for i in spec.inputs}
     ranges = {i.name: (i.lo, i.hi) for i in spec.inputs}
     strategy = st.fixed_dictionaries({n: st.floats(*boxes[n], allow_nan=False) for n in names}
                                      ).filter(lambda p: any(not ranges[n][0] <= p[n] <= ranges[n][1]

@@ -164,14 +164,17 @@ def enumerate_skeletons(X: np.ndarray, names: Sequence[str], targets: Sequence[n
 
     def consider(size: int, nodes: list[Node], values: np.ndarray) -> None:
         best = levels.setdefault(size, [])
-        mean = values.mean(axis=1, keepdims=True)
-        std = values.std(axis=1, keepdims=True)
-        z = (values - mean) / np.where(std > 0, std, 1)
-        corr = z @ T.T / n                                  # (m, k)
-        score = 1 - corr ** 2
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values score NaN, sorted last
+            mean = values.mean(axis=1, keepdims=True)
+            std = values.std(axis=1, keepdims=True)
+            z = (values - mean) / np.where(std > 0, std, 1)
+            corr = z @ T.T / n                              # (m, k)
+            score = 1 - corr ** 2
         ti = np.argmin(score, axis=1)
         s = score[np.arange(len(nodes)), ti]
         for j in np.argsort(s)[:keep]:
+            if not np.isfinite(s[j]):       # values that overflow: no score (and NaN would
+                break                       # break the heap's order)
             counter[0] += 1
             item = (-float(s[j]), counter[0], int(ti[j]), nodes[j], values[j])
             if len(best) < keep:

@@ -1,0 +1,148 @@
+"""A real formula's pictures (issue 16, item 5): the network against the formula along each input,
+past the training range, and the residuals on the training box.
+
+The network is the bundled pendulum MLP (examples/real_pendulum, a real ONNX Runtime session);
+the truths are computed here: the law 2 pi sqrt(L / g) in numpy, the slices' reach from the
+training ranges (one range-width each side, a positive range kept positive), the points where a
+formula is undefined from the sampler's own points. The notebook path runs a real search
+(`netsynth.extract`), whose report must carry the pictures' data through its JSON form.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import netsynth
+import oracle
+from dsl.program import Expression
+from netsynth import pictures
+from netsynth.report import Report
+from netsynth.slices import POINTS, SAMPLE, Slices
+from oracle import sampling
+from oracle.spec import load_spec
+
+PENDULUM = Path(__file__).resolve().parents[1] / "examples" / "real_pendulum"
+ABS_TOL, REL_TOL = 0.01, 1e-3
+
+
+def law(L: np.ndarray, g: np.ndarray) -> np.ndarray:
+    return 2 * np.pi * np.sqrt(L / g)
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    spec = load_spec(PENDULUM / "spec.json")
+    return spec, oracle.load(spec)
+
+
+def measured(pendulum, text: str) -> Slices:
+    spec, net = pendulum
+    program = Expression.parse(text, spec.variables(), dsl=spec.dsl)
+    return Slices.measure(program, net, abs_tol=ABS_TOL, rel_tol=REL_TOL)
+
+
+@pytest.mark.integration
+def test_slices_sweep_each_input_past_its_range_with_the_others_at_their_centre(pendulum) -> None:
+    s = measured(pendulum, "2 * pi * sqrt(L / g)")
+    assert s.names == ("L", "g") and s.box == ((0.5, 2.0), (5.0, 15.0))
+    for (lo, hi), xs in zip(s.box, s.axes):
+        # one range-width each side; both ranges are positive, so the lower end stops at lo / 2
+        assert len(xs) == POINTS
+        assert xs[0] == pytest.approx(lo / 2) and xs[-1] == pytest.approx(hi + (hi - lo))
+    L, g = s.axes
+    assert np.allclose(s.formula[0], law(L, 10.0), rtol=1e-12)          # g held at 10
+    assert np.allclose(s.formula[1], law(1.25, g), rtol=1e-12)          # L held at 1.25
+    for k in range(2):
+        # the network follows the law inside its training ranges, within the tolerance
+        inside = s.inside(k)
+        truth = s.formula[k][inside]
+        assert np.all(np.abs(s.network[k][inside] - truth) <= ABS_TOL + REL_TOL * np.abs(truth))
+    assert len(s.sample_network) == SAMPLE
+
+
+@pytest.mark.integration
+def test_the_json_form_keeps_undefined_points_as_null(pendulum) -> None:
+    spec, _ = pendulum
+    s = measured(pendulum, "2 * pi * sqrt(L - 1) / sqrt(g)")              # undefined for L < 1
+    data = json.loads(json.dumps(s.to_dict(), allow_nan=False))           # strict JSON
+    assert data["kind"] == "slices"
+    back = Slices.from_dict(data)
+    L = s.axes[0]
+    assert np.array_equal(np.isnan(back.formula[0]), L < 1)
+    assert np.allclose(back.formula[0][L >= 1], 2 * np.pi * np.sqrt(L[L >= 1] - 1) / np.sqrt(10.0))
+    points = sampling.sample(spec, SAMPLE, seed=0)                        # the residual points
+    assert np.array_equal(np.isnan(back.sample_formula), points["L"] < 1)
+    for a, b in zip(s.network + s.axes, back.network + back.axes):
+        assert np.array_equal(a, b)
+    drawn = {p.kind: p for p in pictures.pictures({"comparison": data})}
+    assert f"the formula is undefined at {int((points['L'] < 1).sum())}" in drawn["residuals"].alt
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+                min_size=1, max_size=30))
+def test_values_round_trip_through_json(values: list) -> None:
+    from netsynth.slices import _array, _json
+
+    a = _array(values)
+    assert _json(a) == values
+    assert np.array_equal(_array(json.loads(json.dumps(_json(a)))), a, equal_nan=True)
+
+
+@pytest.mark.integration
+def test_the_pictures_say_where_the_network_leaves_the_formula(pendulum) -> None:
+    import matplotlib.image
+
+    s = measured(pendulum, "2 * pi * sqrt(L / g)")
+    drawn = {p.kind: p for p in pictures.pictures({"comparison": s.to_dict()})}
+    assert set(drawn) == {"slices", "residuals"}
+    slices, residuals = drawn["slices"], drawn["residuals"]
+    for p in drawn.values():
+        image = matplotlib.image.imread(io.BytesIO(p.png), format="png")
+        assert image.shape[:2] == (p.height * pictures.SCALE, p.width * pictures.SCALE)
+        assert image[..., :3].std() > 0.05
+    assert slices.legend == ("network", "formula", "training range")
+    assert "L from 0.25 to 3.5 (trained on 0.5 to 2); g from 2.5 to 25 (trained on 5 to 15)" in slices.alt
+    # the largest gaps, in tolerances, computed here from the slices' own values
+    gaps = []
+    for where in (True, False):
+        worst = 0.0
+        for k in range(2):
+            m = s.inside(k) == where
+            n, f = s.network[k][m], s.formula[k][m]
+            worst = max(worst, float(np.max(np.abs(f - n) / (ABS_TOL + REL_TOL * np.abs(n)))))
+        gaps.append(worst)
+    m = re.search(r"at most ([\d.e+-]+) times the tolerance; beyond them, by up to ([\d,.e+-]+) "
+                  r"times", slices.alt)
+    inner, outer = float(m.group(1)), float(m.group(2).replace(",", ""))
+    assert inner == pytest.approx(gaps[0], rel=0.06) and inner < 1       # it follows inside
+    assert outer == pytest.approx(gaps[1], rel=0.06) and outer > 1       # and leaves it outside
+    r = s.sample_formula - s.sample_network
+    within = int(np.sum(np.abs(r) <= ABS_TOL + REL_TOL * np.abs(s.sample_network)))
+    assert f"{within} of {SAMPLE} points lie within it" in residuals.alt
+    assert residuals.legend[1] == f"within ({within} of {SAMPLE})"
+
+
+@pytest.mark.integration
+def test_a_real_report_carries_its_pictures_to_the_notebook() -> None:
+    report = netsynth.extract(PENDULUM / "model.onnx", PENDULUM / "spec.json", workers=1,
+                              timeout=60)
+    assert isinstance(report.comparison, Slices)
+    data = json.loads(json.dumps(report.to_dict()))
+    again = Report.from_dict(data)
+    assert isinstance(again.comparison, Slices)
+    assert again.to_dict()["comparison"] == data["comparison"]
+    html = again._repr_html_()
+    assert "<h3>Network against formula</h3>" in html
+    assert 'data-picture="slices"' in html and 'data-picture="residuals"' in html
+    # the tolerance drawn is the one the verifier judged the formula by
+    tol = data["fidelity"]["errors"]
+    assert data["comparison"]["tolerance"] == {"abs_tol": tol["abs_tol"], "rel_tol": tol["rel_tol"]}
