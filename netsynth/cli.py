@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _check_outputs(args)
         code = args.handler(args)
         sys.stdout.flush()          # here, where a closed pipe can still be handled
         return code
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--json", type=Path, default=None, metavar="OUT",
                      help="also write the report as JSON ('-' for stdout instead of the text)")
+    run.add_argument("--html", type=Path, default=None, metavar="OUT",
+                     help="also write the report as a web page, its pictures inline (what a "
+                          "notebook and the results page show)")
     run.add_argument("--export", type=Path, action="append", default=[], metavar="FILE",
                      help="also write the program to FILE, in the form its suffix names: .py, .c, "
                           ".tex (LaTeX), .smt2 (SMT-LIB define-fun), .sympy (repeatable)")
@@ -255,6 +259,10 @@ def _run(args) -> int:
     report = outcome["report"]
     data = report.to_dict()
     _emit(data, render(data), args.json)
+    if args.html is not None:
+        from netsynth.render import page
+
+        args.html.write_text(page(data))
     if report.program is not None:
         for path in args.export:
             try:
@@ -333,6 +341,22 @@ def _compare(args) -> int:
 
     solved = all(m.report.solved for m in result.members)
     return 0 if solved and result.outcome is not Outcome.UNDECIDED else 1
+
+
+def _check_outputs(args) -> None:
+    """Refuse, before any work, a file to write (--json, --html, --export) whose directory does
+    not exist or that is a directory: the search's result must not be lost to a typo."""
+    for option in ("json", "html", "export"):
+        value = getattr(args, option, None)
+        for path in value if isinstance(value, list) else [value]:
+            if not isinstance(path, Path) or str(path) == "-":
+                continue
+            if path.is_dir():
+                raise _input_error(f"--{option} {path}: is a directory; expected a file to write")
+            parent = path.parent
+            if not parent.is_dir():
+                raise _input_error(f"--{option} {path}: no directory {str(parent)!r} to write "
+                                   f"it in")
 
 
 def _emit(data: dict, text: str, json_out: Path | None) -> None:

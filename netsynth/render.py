@@ -208,6 +208,16 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
     return f'<div class="netsynth-report">{"".join(parts)}</div>'
 
 
+def page(report: dict[str, Any]) -> str:
+    """A report in its JSON form as a standalone web page (`netsynth run --html`): `html(report)`
+    with its pictures inline, nothing loaded from elsewhere."""
+    name = (report.get("spec") or {}).get("name") or "report"
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>{escape(name)}: '
+            f"{escape(_headline(report))}</title></head><body style=\"max-width: 1100px; "
+            f'margin: 1.5em auto; padding: 0 1em">{html(report)}</body></html>\n')
+
+
 def _pre(kind: str, text: str, ids: bool) -> str:
     attr = f'id="{kind}"' if ids else f'class="{kind}"'
     return f"<pre {attr}>{escape(text)}</pre>"

@@ -86,6 +86,18 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(args, fragment):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("option, path, fragment", [
+    ("--json", "/nonexistent/report.json", "--json /nonexistent/report.json: no directory '/nonexistent'"),
+    ("--html", "examples", "--html examples: is a directory"),
+    ("--export", "no_such_dir/f.py", "--export no_such_dir/f.py: no directory 'no_such_dir'"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_the_search(option, path, fragment):
+    proc = netsynth("run", "examples/mod_add_113/spec.json", "--no-progress", option, path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""                    # refused before a search: no report printed
+
+
 def test_verify_accepts_the_reference_and_rejects_a_near_miss(tmp_path):
     spec = str(EXAMPLES / "mod_add_113" / "spec.json")
     ok = netsynth("verify", spec, "--program", "(x + y) % 113")

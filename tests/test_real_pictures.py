@@ -10,9 +10,13 @@ formula is undefined from the sampler's own points. The notebook path runs a rea
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
+import subprocess
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +150,38 @@ def test_a_real_report_carries_its_pictures_to_the_notebook() -> None:
     # the tolerance drawn is the one the verifier judged the formula by
     tol = data["fidelity"]["errors"]
     assert data["comparison"]["tolerance"] == {"abs_tol": tol["abs_tol"], "rel_tol": tol["rel_tol"]}
+
+
+class Figures(HTMLParser):
+    """The `<figure data-picture=...>` elements of a page and the `src` of their images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "figure" and "data-picture" in a:
+            self.kinds.append(a["data-picture"])
+        elif tag == "img":
+            self.sources.append(a.get("src") or "")
+
+
+@pytest.mark.integration
+def test_netsynth_run_writes_the_report_as_a_page_with_its_pictures(tmp_path: Path) -> None:
+    out = tmp_path / "pendulum.html"
+    proc = subprocess.run([sys.executable, "-m", "netsynth.cli", "run", str(PENDULUM / "spec.json"),
+                           "--workers", "1", "--no-progress", "--html", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "<title>real_pendulum: solved</title>" in text
+    figures = Figures()
+    figures.feed(text)
+    assert figures.kinds == ["slices", "residuals"]
+    for src in figures.sources:                   # inline PNGs, nothing fetched from elsewhere
+        head, data = src.split(",", 1)
+        assert head == "data:image/png;base64"
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in text and "https://" not in text
