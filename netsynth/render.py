@@ -202,8 +202,11 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
                        f"</code></td></tr>" for p in report["pareto"])
         table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
                  f"<th>program</th></tr>{rows}</table>")
-        parts.append("<h3>Pareto front</h3><p>The best program found of each size, by agreement "
-                     f"with the network.</p><div class=\"pareto\">{table}"
+        about = ("The best program found of each size, by agreement with the network."
+                 if report.get("family") != "real" else
+                 "The formulas on the front, by agreement with the network; the plot weighs "
+                 "every formula found by description length against error (the Formulas table).")
+        parts.append(f"<h3>Pareto front</h3><p>{about}</p><div class=\"pareto\">{table}"
                      f"{figures.get('pareto', '')}</div>")
     return f'<div class="netsynth-report">{"".join(parts)}</div>'
 

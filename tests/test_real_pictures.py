@@ -185,3 +185,22 @@ def test_netsynth_run_writes_the_report_as_a_page_with_its_pictures(tmp_path: Pa
         assert head == "data:image/png;base64"
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in text and "https://" not in text
+
+
+def test_the_front_plots_error_against_description_length() -> None:
+    from netsynth import pictures_real
+
+    rows = [{"formula": "a * t", "bits": 20.0, "relative_rmse": 0.3, "on_front": True, "chosen": False},
+            {"formula": "a / (1 + t)", "bits": 31.5, "relative_rmse": 0.5, "on_front": False, "chosen": False},
+            {"formula": "2.37 * a * exp(-0.61 * t)", "bits": 54.6, "relative_rmse": 2.9e-4,
+             "on_front": True, "chosen": True}]
+    fig = pictures_real.front(rows)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    front, dominated, star = (c.get_offsets() for c in ax.collections)
+    assert np.allclose(front, [[20.0, 0.3], [54.6, 2.9e-4]])
+    assert np.allclose(dominated, [[31.5, 0.5]]) and np.allclose(star, [[54.6, 2.9e-4]])
+    (drawn,) = pictures.pictures({"family": "real", "extra": {"formulas": rows}})
+    assert drawn.kind == "pareto"
+    assert drawn.legend == ("on the front (2)", "dominated (1)", "chosen: 2.37 * a * exp(-0.61 * t)")
+    assert "on the front: a * t (20 bits, 0.3); 2.37 * a * exp(-0.61 * t) (54.6 bits, 0.00029)" in drawn.alt
