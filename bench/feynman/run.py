@@ -1,6 +1,6 @@
 """netsynth against pyoperon and gplearn on the trained Feynman networks; one row per equation.
 
-    nice -n 10 .venv/bin/python bench/feynman/run.py [--ids ...] [--budget 180] [--peers]
+    nice -n 10 .venv/bin/python bench/feynman/run.py [--ids ...] [--budget 180] [--peers] [--streams 2]
     .venv/bin/python bench/feynman/run.py --table        # print the saved rows as markdown
 
 For each equation with a trained network (bench/feynman/models/<id>/), netsynth's real family runs
@@ -10,7 +10,8 @@ time limit (pyoperon's max_time; gplearn is stopped by generations, checked agai
 A result counts as recovered exactly when sympy proves it equal to the true law, or when its
 printed formula is within 1e-4 relative error of the truth at 2,000 points of a box twice as wide
 as the training box (points where both are undefined agree). Rows are saved to results.json after
-each equation, so the run resumes.
+each equation, so the run resumes; each row names the commit it was measured at. `--streams N`
+runs N processes side by side, one core each, merging their rows as they end.
 """
 
 from __future__ import annotations
@@ -167,7 +168,63 @@ def table(rows: dict) -> str:
                  f"{sum(r['netsynth']['exact'] for r in peers)}, pyoperon "
                  f"{sum(r['pyoperon'].get('exact', False) for r in peers)}, gplearn "
                  f"{sum(r.get('gplearn', {}).get('exact', False) for r in peers)}.")
+    ran = {i: r for i, r in rows.items() if r.get("netsynth") and "pyoperon" in r}
+    by_peer = {i: [p for p in ("pyoperon", "gplearn") if (r.get(p) or {}).get("exact")]
+               for i, r in ran.items()}
+    ours = [i for i, r in ran.items() if r["netsynth"]["exact"] and not by_peer[i]]
+    theirs = [f"{i} ({', '.join(by_peer[i])})" for i, r in ran.items()
+              if by_peer[i] and not r["netsynth"]["exact"]]
+    both = [i for i, r in ran.items() if by_peer[i] and r["netsynth"]["exact"]]
+    lines.append(f"Recovered by netsynth and by neither peer: {len(ours)}. By both: {len(both)} "
+                 f"({' '.join(both) or 'none'}). By a peer and not by netsynth: {len(theirs)} "
+                 f"({', '.join(theirs) or 'none'}).")
     return "\n".join(lines)
+
+
+def _commit() -> str | None:
+    """The checkout the rows come from (`git describe --always --dirty`), or None outside git."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=HERE, text=True,
+                              capture_output=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+COMMIT = _commit()
+
+
+def streams(args: argparse.Namespace, rows: dict) -> None:
+    """Split the equations still to run over `args.streams` child processes, each with its own
+    rows file next to --results; merge each file into --results when its process ends (and any
+    left by an interrupted run, first), so the run resumes like a single one."""
+    import subprocess
+
+    def merge(part: Path) -> None:
+        for eq_id, row in json.loads(part.read_text()).items():
+            rows.setdefault(eq_id, {}).update(row)
+        args.results.write_text(json.dumps(rows, indent=1) + "\n")
+        part.unlink()
+
+    parts = [args.results.with_suffix(f".stream{k}.json") for k in range(args.streams)]
+    for part in parts:
+        if part.exists():
+            merge(part)
+    tools = ([] if args.no_netsynth else ["netsynth"]) + (["pyoperon", "gplearn"] if args.peers else [])
+    todo = [eq.id for eq in load() if (not args.ids or eq.id in args.ids)
+            and (MODELS / eq.slug / "train.json").exists()
+            and (args.rerun or any(t not in rows.get(eq.id, {}) for t in tools))]
+    flags = ["--budget", str(args.budget)] + ["--peers"] * args.peers + ["--rerun"] * args.rerun \
+        + ["--no-netsynth"] * args.no_netsynth + ([] if args.units else ["--no-units"])
+    children = [subprocess.Popen([sys.executable, __file__, *flags, "--results", str(part),
+                                  "--ids", *todo[k::args.streams]])
+                for k, part in enumerate(parts) if todo[k::args.streams]]
+    for child, part in zip(children, parts):
+        child.wait()
+        if part.exists():
+            merge(part)
+    print(f"{len(todo)} equations run in {len(children)} streams; rows in {args.results}")
 
 
 def main() -> None:
@@ -183,9 +240,14 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="rows file (a second process needs its own; --table merges "
                              "results.json and results_peers.json)")
+    parser.add_argument("--streams", type=int, default=1,
+                        help="run the equations in this many processes side by side (one core "
+                             "each), merged into --results as each process ends")
     args = parser.parse_args()
     results = args.results
     rows = json.loads(results.read_text()) if results.exists() else {}
+    if args.streams > 1 and not args.table:
+        return streams(args, rows)
     if args.table:
         # results.json (netsynth's rows, all from one commit of the search) and the peers' rows
         # (results_peers.json); earlier passes are kept in history/, not merged
@@ -205,12 +267,12 @@ def main() -> None:
             continue
         row = rows.setdefault(eq.id, {"law": eq.text})
         if not args.no_netsynth and ("netsynth" not in row or args.rerun):
-            row["netsynth"] = run_netsynth(eq, args.budget, args.units)
+            row["netsynth"] = {**run_netsynth(eq, args.budget, args.units), "commit": COMMIT}
         if args.peers:
             for name, fn in (("pyoperon", run_operon), ("gplearn", run_gplearn)):
                 if name not in row or args.rerun:
                     try:
-                        row[name] = fn(eq, args.budget)
+                        row[name] = {**fn(eq, args.budget), "commit": COMMIT}
                     except Exception as e:  # noqa: BLE001 - a peer's failure is a row, not a crash
                         row[name] = {"formula": None, "exact": False, "seconds": 0.0, "error": repr(e)}
         results.write_text(json.dumps(rows, indent=1) + "\n")
