@@ -2,8 +2,8 @@
 the report alone, like the other families' (`netsynth.pictures`).
 
 - `slices(s) -> Figure`: the network and the formula along each input
-  (`netsynth.slices.Slices`), swept past its training range (shaded) with the others held at the
-  centre of theirs, one panel per input;
+  (`netsynth.slices.Slices`), swept past its training range (shaded) with the others held fixed
+  inside theirs, one panel per input;
 - `residuals(s) -> Figure`: the formula minus the network on the training box against the
   network's value, inside the tolerance band or not;
 - `front(rows) -> Figure`: the formulas the search weighed (the report's `extra["formulas"]`),
@@ -60,7 +60,7 @@ def slices(s: Slices) -> Any:
                         Patch(facecolor=TRAINING, label="training range")],
                labels=["network", "formula", "training range"], loc="outside right upper",
                frameon=False)
-    fig.suptitle("each input swept past its training range, the others at their centre",
+    fig.suptitle("each input swept past its training range, the others held fixed",
                  fontsize="medium")
     return fig
 
@@ -103,7 +103,8 @@ def _focus(s: Slices, j: int) -> tuple[float, float]:
     a, b = float(inner.min()), float(inner.max())
     span = (b - a) or abs(a) or 1.0
     lo, hi = max(float(both.min(initial=a)), a - 1.5 * span), min(float(both.max(initial=b)), b + 1.5 * span)
-    return lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)
+    margin = 0.05 * (hi - lo) or span / 2          # a constant slice gets a band around it
+    return lo - margin, hi + margin
 
 
 def _real(s: Slices) -> list[Picture]:
@@ -111,16 +112,16 @@ def _real(s: Slices) -> list[Picture]:
     gaps = [(s.gap(j, s.inside(j)), s.gap(j, ~s.inside(j))) for j in range(len(s.names))]
     inner = max((g for g, _ in gaps if g is not None), default=None)
     outer = max((g for _, g in gaps if g is not None), default=None)
-    held = ", ".join(f"{n} = {c:.4g}" for n, c in zip(s.names, s.centre))
+    held = ", ".join(f"{n} = {c:.4g}" for n, c in zip(s.names, s.held))
     sweeps = "; ".join(f"{n} from {a[0]:.4g} to {a[-1]:.4g} (trained on {lo:.4g} to {hi:.4g})"
                        for n, a, (lo, hi) in zip(s.names, s.axes, s.box))
     measured = (f"Inside the training ranges they differ by at most {_times(inner)} the tolerance"
                 + (f"; beyond them, by up to {_times(outer)}." if outer is not None else "."))
     alt = (f"Line charts, one per input, of the network (solid) and the formula (dashed) as that "
-           f"input sweeps past its training range (shaded), the other inputs held at the centre of "
+           f"input sweeps past its training range (shaded), the other inputs held fixed inside "
            f"theirs ({held}): {sweeps}. {measured}")
     caption = (f"Each input swept {WIDEN:g} range-width past its training range (shaded), the "
-               f"others at the centre of theirs: the network (solid) and the formula (dashed). "
+               f"others held at {held}: the network (solid) and the formula (dashed). "
                f"{measured}")
     out.append(picture_of(slices(s), "slices", alt, caption))
     r = s.sample_formula - s.sample_network

@@ -6,7 +6,9 @@ report alone (no model opened, no formula parsed):
 
 - one slice per input: the input swept over its training range and `WIDEN` range-widths beyond
   it on each side (a range of one sign keeps its sign, as in `verifier.real`; never past what the
-  input's encoding can express), the other inputs held at the centre of their training ranges; the
+  input's encoding can express), the other inputs held `HELD` of the way across their training
+  ranges (off-centre: a symmetric range's centre is often a zero of the law, which would flatten
+  every other slice); the
   network's and the formula's values at `POINTS` values (NaN where the formula is undefined);
 - residuals: the network and the formula at `SAMPLE` Latin-hypercube points of the training box,
   with the tolerance they were judged by (`abs_tol + rel_tol * |network|`).
@@ -25,13 +27,14 @@ import numpy as np
 POINTS = 121        # values along each slice
 SAMPLE = 400        # points of the residual plot
 WIDEN = 1.0         # how far the slices reach past the training range, in range-widths
+HELD = 0.6          # where the other inputs are held, as a fraction of the way across their ranges
 
 
 @dataclass(frozen=True)
 class Slices:
     names: tuple[str, ...]                  # every input, in spec order
     box: tuple[tuple[float, float], ...]    # their training ranges
-    centre: tuple[float, ...]               # where each is held while another one varies
+    held: tuple[float, ...]                 # where each is held while another one varies
     axes: tuple[np.ndarray, ...]            # the values of each slice
     network: tuple[np.ndarray, ...]         # the network along each slice
     formula: tuple[np.ndarray, ...]         # the formula along each slice (NaN: undefined)
@@ -50,24 +53,24 @@ class Slices:
 
         spec = oracle.spec
         box = tuple((float(i.lo), float(i.hi)) for i in spec.inputs)
-        centre = tuple((lo + hi) / 2 for lo, hi in box)
+        held = tuple(lo + HELD * (hi - lo) for lo, hi in box)
         axes, network, formula = [], [], []
         for k, axis in enumerate(spec.domain().axes):
             lo, hi = widened(*box[k])
             xs = np.linspace(max(lo, axis.reach.lo), min(hi, axis.reach.hi), POINTS)
-            columns = {i.name: np.full(POINTS, centre[j]) for j, i in enumerate(spec.inputs)}
+            columns = {i.name: np.full(POINTS, held[j]) for j, i in enumerate(spec.inputs)}
             columns[axis.name] = xs
             axes.append(xs)
             network.append(np.asarray(oracle.query(columns), np.float64))
             formula.append(_values(program, columns))
         columns = sampling.sample(spec, SAMPLE, seed=seed)
-        return cls(tuple(i.name for i in spec.inputs), box, centre, tuple(axes), tuple(network),
+        return cls(tuple(i.name for i in spec.inputs), box, held, tuple(axes), tuple(network),
                    tuple(formula), np.asarray(oracle.query(columns), np.float64),
                    _values(program, columns), float(abs_tol), float(rel_tol))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "names": list(self.names), "box": [list(b) for b in self.box],
-                "centre": list(self.centre), "axes": [_json(a) for a in self.axes],
+                "held": list(self.held), "axes": [_json(a) for a in self.axes],
                 "network": [_json(a) for a in self.network],
                 "formula": [_json(a) for a in self.formula],
                 "sample": {"network": _json(self.sample_network),
@@ -80,7 +83,7 @@ class Slices:
             return tuple(_array(a) for a in data[key])
 
         return cls(tuple(data["names"]), tuple((float(a), float(b)) for a, b in data["box"]),
-                   tuple(float(c) for c in data["centre"]), arrays("axes"), arrays("network"),
+                   tuple(float(c) for c in data["held"]), arrays("axes"), arrays("network"),
                    arrays("formula"), _array(data["sample"]["network"]),
                    _array(data["sample"]["formula"]), float(data["tolerance"]["abs_tol"]),
                    float(data["tolerance"]["rel_tol"]))

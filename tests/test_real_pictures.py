@@ -54,16 +54,17 @@ def measured(pendulum, text: str) -> Slices:
 
 
 @pytest.mark.integration
-def test_slices_sweep_each_input_past_its_range_with_the_others_at_their_centre(pendulum) -> None:
+def test_slices_sweep_each_input_past_its_range_with_the_others_held(pendulum) -> None:
     s = measured(pendulum, "2 * pi * sqrt(L / g)")
     assert s.names == ("L", "g") and s.box == ((0.5, 2.0), (5.0, 15.0))
+    assert s.held == pytest.approx((0.5 + 0.6 * 1.5, 5 + 0.6 * 10))      # 60% across each range
     for (lo, hi), xs in zip(s.box, s.axes):
         # one range-width each side; both ranges are positive, so the lower end stops at lo / 2
         assert len(xs) == POINTS
         assert xs[0] == pytest.approx(lo / 2) and xs[-1] == pytest.approx(hi + (hi - lo))
     L, g = s.axes
-    assert np.allclose(s.formula[0], law(L, 10.0), rtol=1e-12)          # g held at 10
-    assert np.allclose(s.formula[1], law(1.25, g), rtol=1e-12)          # L held at 1.25
+    assert np.allclose(s.formula[0], law(L, 11.0), rtol=1e-12)          # g held at 11
+    assert np.allclose(s.formula[1], law(1.4, g), rtol=1e-12)           # L held at 1.4
     for k in range(2):
         # the network follows the law inside its training ranges, within the tolerance
         inside = s.inside(k)
@@ -81,11 +82,12 @@ def test_the_json_form_keeps_undefined_points_as_null(pendulum) -> None:
     back = Slices.from_dict(data)
     L = s.axes[0]
     assert np.array_equal(np.isnan(back.formula[0]), L < 1)
-    assert np.allclose(back.formula[0][L >= 1], 2 * np.pi * np.sqrt(L[L >= 1] - 1) / np.sqrt(10.0))
+    assert np.allclose(back.formula[0][L >= 1], 2 * np.pi * np.sqrt(L[L >= 1] - 1) / np.sqrt(11.0))
     points = sampling.sample(spec, SAMPLE, seed=0)                        # the residual points
     assert np.array_equal(np.isnan(back.sample_formula), points["L"] < 1)
     for a, b in zip(s.network + s.axes, back.network + back.axes):
         assert np.array_equal(a, b)
+    assert back.held == s.held and back.box == s.box
     drawn = {p.kind: p for p in pictures.pictures({"comparison": data})}
     assert f"the formula is undefined at {int((points['L'] < 1).sum())}" in drawn["residuals"].alt
 
