@@ -21,10 +21,11 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-#: Three integer functions, a classifier over real inputs (a decision rule) and a sequence
-#: classifier (an automaton): each is searched by its own family.
+#: Three integer functions, a physical law (a formula with its constant), a classifier over real
+#: inputs (a decision rule) and a sequence classifier (an automaton): each is searched by its own
+#: family.
 EXAMPLES = [("mod_add_113", []), ("abs_diff", []), ("noisy_add", ["--min-agreement", "0.95"]),
-            ("policy_oblique", []), ("tomita4_short", [])]
+            ("real_pendulum", []), ("policy_oblique", []), ("tomita4_short", [])]
 ACCEPTED = re.compile(r"job ([0-9a-f]{32}) accepted")
 
 
