@@ -223,21 +223,30 @@ def _synthesize_family(spec: Any, net: Any, *, options: SearchOptions, progress:
                                    **_family_effort(left))
     return build_family(spec, result, workers=options.workers,
                         min_agreement=options.min_agreement, verification=verification,
-                        startup=startup, comparison=_slices(spec, net, result, verification))
+                        startup=startup,
+                        comparison=_slices(spec, net, result, verification, options.seed))
 
 
-def _slices(spec: Any, net: Any, result: Any, verification: Any) -> Any:
+def _slices(spec: Any, net: Any, result: Any, verification: Any, seed: int) -> Any:
     """A real formula's pictures' data (`netsynth.slices.Slices`), measured while the network is
-    open, with the tolerance it was judged by; None for other families and without a formula."""
+    open, with the tolerance it was judged by (the verifier's; unverified, the one the search
+    used: calibrated to the network's own error); None for other families and without a formula."""
     if spec.family != "real" or result.program is None:
         return None
+    import numpy as np
+
     from netsynth.slices import Slices
-    from oracle.metric import metric_for
+    from oracle import sampling
+    from oracle.metric import calibrated
 
     errors = (verification.fidelity.errors or {}) if verification is not None else {}
-    metric = metric_for(spec)
-    return Slices.measure(result.program, net, abs_tol=errors.get("abs_tol", metric.abs_tol),
-                          rel_tol=errors.get("rel_tol", metric.rel_tol))
+    if "abs_tol" not in errors:
+        columns = sampling.sample(spec, 2000, seed=seed)
+        metric = calibrated(spec, np.column_stack([columns[i.name] for i in spec.inputs]),
+                            np.asarray(net.query(columns), np.float64))
+        errors = {"abs_tol": metric.abs_tol, "rel_tol": metric.rel_tol}
+    return Slices.measure(result.program, net, abs_tol=errors["abs_tol"],
+                          rel_tol=errors["rel_tol"], seed=seed)
 
 
 def _family_effort(left: float | None) -> dict[str, int]:

@@ -259,16 +259,16 @@ def _run(args) -> int:
     report = outcome["report"]
     data = report.to_dict()
     _emit(data, render(data), args.json)
-    if args.html is not None:
-        from netsynth.render import page
-
-        args.html.write_text(page(data))
     if report.program is not None:
         for path in args.export:
             try:
-                path.write_text(report.export(EXPORTS[path.suffix]))
+                path.write_text(report.export(EXPORTS[path.suffix]), encoding="utf-8")
             except ValueError as e:     # a form this kind of program does not have
                 raise _input_error(f"--export {path}: {e}") from None
+    if args.html is not None:
+        from netsynth.render import page
+
+        args.html.write_text(page(data), encoding="utf-8")
     if interrupted:
         return 130
     return 0 if report.solved else 1
@@ -346,17 +346,27 @@ def _compare(args) -> int:
 def _check_outputs(args) -> None:
     """Refuse, before any work, a file to write (--json, --html, --export) whose directory does
     not exist or that is a directory: the search's result must not be lost to a typo."""
+    seen: dict[Path, str] = {}
     for option in ("json", "html", "export"):
         value = getattr(args, option, None)
         for path in value if isinstance(value, list) else [value]:
-            if not isinstance(path, Path) or str(path) == "-":
+            if not isinstance(path, Path) or (str(path) == "-" and option == "json"):
                 continue
+            if str(path) == "-":
+                raise _input_error(f"--{option} -: expected a file name (only --json writes to "
+                                   f"stdout)")
             if path.is_dir():
                 raise _input_error(f"--{option} {path}: is a directory; expected a file to write")
             parent = path.parent
             if not parent.is_dir():
                 raise _input_error(f"--{option} {path}: no directory {str(parent)!r} to write "
                                    f"it in")
+            if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+                raise _input_error(f"--{option} {path}: not writable")
+            other = seen.setdefault(path.resolve(), option)
+            if other != option or isinstance(value, list) and value.count(path) > 1:
+                where = "given twice" if other == option else f"also given to --{other}"
+                raise _input_error(f"--{option} {path}: {where}; expected a file of its own")
 
 
 def _emit(data: dict, text: str, json_out: Path | None) -> None:

@@ -60,7 +60,7 @@ def slices(s: Slices) -> Any:
                         Patch(facecolor=TRAINING, label="training range")],
                labels=["network", "formula", "training range"], loc="outside right upper",
                frameon=False)
-    fig.suptitle("each input swept past its training range, the others held fixed",
+    fig.suptitle("each input swept past its training range" + (", the others held fixed" if k > 1 else ""),
                  fontsize="medium")
     return fig
 
@@ -112,35 +112,47 @@ def _real(s: Slices) -> list[Picture]:
     gaps = [(s.gap(j, s.inside(j)), s.gap(j, ~s.inside(j))) for j in range(len(s.names))]
     inner = max((g for g, _ in gaps if g is not None), default=None)
     outer = max((g for _, g in gaps if g is not None), default=None)
-    held = ", ".join(f"{n} = {c:.4g}" for n, c in zip(s.names, s.held))
     sweeps = "; ".join(f"{n} from {a[0]:.4g} to {a[-1]:.4g} (trained on {lo:.4g} to {hi:.4g})"
                        for n, a, (lo, hi) in zip(s.names, s.axes, s.box))
-    measured = (f"Inside the training ranges they differ by at most {_times(inner)} the tolerance"
-                + (f"; beyond them, by up to {_times(outer)}." if outer is not None else "."))
+    if inner is None:
+        measured = "Inside the training ranges they are nowhere both defined along these slices."
+    else:
+        measured = (f"Along these slices, inside the training ranges they differ by at most "
+                    f"{_times(inner)} the tolerance"
+                    + (f"; beyond them, by up to {_times(outer)}." if outer is not None else "."))
+    if len(s.names) == 1:
+        held = alt_held = ""
+    else:
+        values = ", ".join(f"{n} = {c:.4g}" for n, c in zip(s.names, s.held))
+        held = f", the others held at {values} (each where it is not swept)"
+        alt_held = f", the other inputs held fixed inside theirs ({values})"
     alt = (f"Line charts, one per input, of the network (solid) and the formula (dashed) as that "
-           f"input sweeps past its training range (shaded), the other inputs held fixed inside "
-           f"theirs ({held}): {sweeps}. {measured}")
-    caption = (f"Each input swept {WIDEN:g} range-width past its training range (shaded), the "
-               f"others held at {held}: the network (solid) and the formula (dashed). "
-               f"{measured}")
+           f"input sweeps past its training range (shaded){alt_held}: {sweeps}. {measured}")
+    caption = (f"Each input swept up to {WIDEN:g} range-width past its training range "
+               f"(shaded){held}: the network (solid) and the formula (dashed). {measured}")
     out.append(picture_of(slices(s), "slices", alt, caption))
-    r = s.sample_formula - s.sample_network
+    n, f = s.sample_network, s.sample_formula
+    r = f - n
     ok = np.isfinite(r)
-    within = int((ok & (np.abs(r) <= s.band(s.sample_network))).sum())
-    worst = f"; the largest |formula − network| is {np.abs(r[ok]).max():.3g}" if ok.any() else ""
-    undefined = f"; the formula is undefined at {int((~ok).sum())}" if (~ok).any() else ""
+    within = int((ok & (np.abs(r) <= s.band(n))).sum())
+    worst = f"; the largest |formula \u2212 network| is {np.abs(r[ok]).max():.3g}" if ok.any() else ""
+    missing = ""
+    if (~np.isfinite(f)).any():
+        missing += f"; the formula is undefined at {int((~np.isfinite(f)).sum())}"
+    if (~np.isfinite(n)).any():
+        missing += f"; the network gives no finite value at {int((~np.isfinite(n)).sum())}"
     alt = (f"Scatter plot of the formula minus the network against the network's output at "
-           f"{len(r)} points of the training box, with the tolerance band ±({s.abs_tol:.3g} + "
-           f"{s.rel_tol:g}·|network|) shaded: {within} of {len(r)} points lie within "
-           f"it{worst}{undefined}.")
+           f"{len(r)} points of the training box, with the tolerance band \u00b1({s.abs_tol:.3g} + "
+           f"{s.rel_tol:g}\u00b7|network|) shaded: {within} of {len(r)} points lie within "
+           f"it{worst}{missing}.")
     caption = (f"Residuals on the training box: {within:,} of {len(r):,} points within the "
-               f"tolerance the formula was judged by (shaded){worst}{undefined}.")
+               f"tolerance the formula was judged by (shaded){worst}{missing}.")
     out.append(picture_of(residuals(s), "residuals", alt, caption))
     return out
 
 
-def _times(g: float | None) -> str:
-    return "no point of" if g is None else f"{g:,.0f} times" if g >= 100 else f"{g:.2g} times"
+def _times(g: float) -> str:
+    return f"{g:.2g} times" if g < 10 else f"{g:,.0f} times"
 
 
 def front(rows: Sequence[dict[str, Any]]) -> Any:
@@ -153,8 +165,9 @@ def front(rows: Sequence[dict[str, Any]]) -> Any:
     on = np.array([bool(r.get("on_front")) for r in rows])
     fig = Figure(figsize=(7.4, 4.0), layout="constrained")
     ax = fig.subplots()
-    order = np.argsort(bits[on])
-    ax.step(bits[on][order], err[on][order], where="post", color="#999", lw=1, zorder=1)
+    order = np.argsort(bits, kind="stable")          # the least error within each length
+    ax.step(bits[order], np.minimum.accumulate(err[order]), where="post", color="#999", lw=1,
+            zorder=1)
     ax.scatter(bits[on], err[on], s=36, color=NETWORK, zorder=2, label=f"on the front ({int(on.sum())})")
     if (~on).any():
         ax.scatter(bits[~on], err[~on], s=22, color="#bbb", zorder=2,

@@ -202,10 +202,11 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
                        f"</code></td></tr>" for p in report["pareto"])
         table = (f'<table><tr><th class="num">size</th><th class="num">agreement</th>'
                  f"<th>program</th></tr>{rows}</table>")
-        about = ("The best program found of each size, by agreement with the network."
-                 if report.get("family") != "real" else
-                 "The formulas on the front, by agreement with the network; the plot weighs "
-                 "every formula found by description length against error (the Formulas table).")
+        about = "The best program found of each size, by agreement with the network."
+        if report.get("family") == "real":
+            about = "The formulas on the front, by agreement with the network." + (
+                " The plot weighs every formula found by description length against error (the "
+                "Formulas table)." if "pareto" in figures else "")
         parts.append(f"<h3>Pareto front</h3><p>{about}</p><div class=\"pareto\">{table}"
                      f"{figures.get('pareto', '')}</div>")
     return f'<div class="netsynth-report">{"".join(parts)}</div>'
@@ -261,8 +262,12 @@ def _fidelity(f: dict[str, Any], spec: dict[str, Any]) -> str:
             for d in shown)
         missed = f["total"] - f["agree"]
         more = f"the first {len(shown)} of {missed:,}" if missed > len(shown) else f"all {missed:,}"
-        title = (f"The largest errors ({len(shown)} points, all within the tolerance)"
-                 if missed == 0 else f"Where they differ ({more})")
+        if (f.get("errors") or {}).get("metric") == "tolerance":    # the largest errors, listed
+            title = (f"The largest errors ({len(shown)} points, all within the tolerance)"
+                     if missed == 0 else f"The largest errors ({len(shown)} points; {missed:,} "
+                     f"of the {f['total']:,} are outside the tolerance)")
+        else:
+            title = f"Where they differ ({more})"
         out += (f"<p>{title}:</p><table class=\"disagreements\"><tr>{head}"
                 f'<th class="num">network</th><th class="num">program</th></tr>{rows}</table>')
     regions = (f.get("errors") or {}).get("regions")

@@ -1,6 +1,6 @@
 """The network against a real formula: the data behind a real report's pictures.
 
-`Slices.measure(program, oracle, tolerance)` asks the network, while it is open, for what the
+`Slices.measure(program, oracle, abs_tol=, rel_tol=)` asks the network, while it is open, for what the
 pictures of a real-valued report need, so that a notebook or the results page draws them from the
 report alone (no model opened, no formula parsed):
 
@@ -89,8 +89,8 @@ class Slices:
                    float(data["tolerance"]["rel_tol"]))
 
     def band(self, network: np.ndarray) -> np.ndarray:
-        """The tolerance at these network values."""
-        return self.abs_tol + self.rel_tol * np.abs(network)
+        """The tolerance at these network values (never 0: a spec may ask for abs 0)."""
+        return np.maximum(self.abs_tol + self.rel_tol * np.abs(network), np.finfo(float).tiny)
 
     def inside(self, k: int) -> np.ndarray:
         """Which points of slice `k` lie in its input's training range."""
@@ -102,7 +102,8 @@ class Slices:
         (NaN-free points only), or None when there is no such point."""
         f, n = self.formula[k][where], self.network[k][where]
         ok = np.isfinite(f) & np.isfinite(n)
-        return float(np.max(np.abs(f[ok] - n[ok]) / self.band(n[ok]))) if ok.any() else None
+        with np.errstate(over="ignore"):
+            return float(np.max(np.abs(f[ok] - n[ok]) / self.band(n[ok]))) if ok.any() else None
 
 
 def widened(lo: float, hi: float, factor: float = WIDEN) -> tuple[float, float]:

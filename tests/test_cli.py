@@ -90,9 +90,12 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(args, fragment):
     ("--json", "/nonexistent/report.json", "--json /nonexistent/report.json: no directory '/nonexistent'"),
     ("--html", "examples", "--html examples: is a directory"),
     ("--export", "no_such_dir/f.py", "--export no_such_dir/f.py: no directory 'no_such_dir'"),
+    ("--html", "-", "--html -: expected a file name (only --json writes to stdout)"),
+    ("--html", "/tmp/netsynth-same.json --json /tmp/netsynth-same.json",
+     "--html /tmp/netsynth-same.json: also given to --json"),
 ])
 def test_an_output_that_cannot_be_written_is_refused_before_the_search(option, path, fragment):
-    proc = netsynth("run", "examples/mod_add_113/spec.json", "--no-progress", option, path)
+    proc = netsynth("run", "examples/mod_add_113/spec.json", "--no-progress", option, *path.split())
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert fragment in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""                    # refused before a search: no report printed

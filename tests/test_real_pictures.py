@@ -152,6 +152,13 @@ def test_a_real_report_carries_its_pictures_to_the_notebook() -> None:
     # the tolerance drawn is the one the verifier judged the formula by
     tol = data["fidelity"]["errors"]
     assert data["comparison"]["tolerance"] == {"abs_tol": tol["abs_tol"], "rel_tol": tol["rel_tol"]}
+    # unverified, it is still the tolerance calibrated to the network's error (as the search's),
+    # not the spec's default of 1e-6
+    quick = netsynth.extract(PENDULUM / "model.onnx", PENDULUM / "spec.json", workers=1,
+                             timeout=60, verify=False)
+    drawn = quick.to_dict()["comparison"]["tolerance"]
+    assert drawn["rel_tol"] == tol["rel_tol"]
+    assert drawn["abs_tol"] == pytest.approx(tol["abs_tol"], rel=0.3) and drawn["abs_tol"] > 1e-4
 
 
 class Figures(HTMLParser):
@@ -181,7 +188,7 @@ def test_netsynth_run_writes_the_report_as_a_page_with_its_pictures(tmp_path: Pa
     assert text.startswith("<!doctype html>") and "<title>real_pendulum: solved</title>" in text
     figures = Figures()
     figures.feed(text)
-    assert figures.kinds == ["slices", "residuals"]
+    assert figures.kinds[:2] == ["slices", "residuals"]
     for src in figures.sources:                   # inline PNGs, nothing fetched from elsewhere
         head, data = src.split(",", 1)
         assert head == "data:image/png;base64"
@@ -206,3 +213,61 @@ def test_the_front_plots_error_against_description_length() -> None:
     assert drawn.kind == "pareto"
     assert drawn.legend == ("on the front (2)", "dominated (1)", "chosen: 2.37 * a * exp(-0.61 * t)")
     assert "on the front: a * t (20 bits, 0.3); 2.37 * a * exp(-0.61 * t) (54.6 bits, 0.00029)" in drawn.alt
+
+
+def hand_made(names: tuple[str, ...], network: list[np.ndarray], formula: list[np.ndarray],
+              sample_network: np.ndarray, sample_formula: np.ndarray) -> Slices:
+    """Slices over [0, 1] per input (the axes from -1 to 2), held at 0.6, tolerance 0.1 + 0."""
+    axes = tuple(np.linspace(-1, 2, len(v)) for v in network)
+    return Slices(names, tuple((0.0, 1.0) for _ in names), tuple(0.6 for _ in names), axes,
+                  tuple(network), tuple(formula), sample_network, sample_formula, 0.1, 0.0)
+
+
+def test_one_input_has_no_others_and_undefined_points_are_told_apart() -> None:
+    x = np.linspace(-1, 2, 31)
+    sample_network = np.array([0.0, 1.0, np.nan, 2.0])
+    sample_formula = np.array([0.05, np.nan, 1.0, 2.5])
+    s = hand_made(("x",), [x.copy()], [x + 0.05], sample_network, sample_formula)
+    slices, residuals = pictures.pictures({"comparison": s.to_dict()})
+    for text in (slices.alt, slices.caption):
+        assert "other" not in text and "held" not in text
+    # |formula - network| is 0.05 everywhere: half the tolerance, inside and beyond
+    assert "differ by at most 0.5 times the tolerance; beyond them, by up to 0.5 times" in slices.caption
+    # one point within (0.05), one outside (0.5); the formula undefined at one, the network at one
+    assert "1 of 4 points lie within it" in residuals.alt
+    assert "the formula is undefined at 1" in residuals.alt
+    assert "the network gives no finite value at 1" in residuals.alt
+
+
+def test_a_constant_slice_and_a_diverging_one_are_framed() -> None:
+    from netsynth.pictures_real import slices as draw
+
+    flat = np.full(31, 3.0)
+    x = np.linspace(-1, 2, 31)
+    blowup = 1 / (x - 1.45) ** 2                    # huge beyond the range, tame inside it
+    s = hand_made(("a", "b"), [flat, blowup], [flat, blowup], flat[:4], flat[:4])
+    fig = draw(s)
+    (lo, hi), (lo2, hi2) = fig.axes[0].get_ylim(), fig.axes[1].get_ylim()
+    assert lo < 3.0 < hi                            # a band around the constant
+    inside = blowup[(x >= 0) & (x <= 1)]
+    assert lo2 <= inside.min() and hi2 >= inside.max()
+    assert hi2 < blowup.max()                       # the blow-up does not flatten the rest
+
+
+def test_the_errors_table_is_named_for_a_tolerance() -> None:
+    from netsynth.render import html
+
+    listed = [{"inputs": {"x": float(i)}, "network": 1.0, "program": 1.2, "overflow": False}
+              for i in range(20)]
+    fidelity = {"agree": 19_990, "total": 20_000, "exhaustive": False, "agreement": 0.9995,
+                "wilson_low": 0.999, "disagreements": listed,
+                "errors": {"metric": "tolerance", "abs_tol": 0.1, "rel_tol": 0.0, "rmse": 0.01,
+                           "max_abs_error": 0.2}}
+    page = html({"status": "approximate", "program": "x", "python": "", "fidelity": fidelity,
+                 "spec": {"name": "t", "inputs": [{"name": "x"}]}, "pareto": [],
+                 "search": {"seconds": 1.0, "candidates": 1, "distinct": 1, "rounds": 1,
+                            "sample_size": 1, "workers": 1, "stop_detail": "time budget"},
+                 "stop_reason": "time budget"},
+                figures={})
+    assert "The largest errors (20 points; 10 of the 20,000 are outside the tolerance)" in page
+    assert "Where they differ" not in page

@@ -176,18 +176,28 @@ def table(rows: dict) -> str:
               if by_peer[i] and not r["netsynth"]["exact"]]
     both = [i for i, r in ran.items() if by_peer[i] and r["netsynth"]["exact"]]
     lines.append(f"Recovered by netsynth and by neither peer: {len(ours)}. By both: {len(both)} "
-                 f"({' '.join(both) or 'none'}). By a peer and not by netsynth: {len(theirs)} "
+                 f"({', '.join(both) or 'none'}). By a peer and not by netsynth: {len(theirs)} "
                  f"({', '.join(theirs) or 'none'}).")
     return "\n".join(lines)
 
 
 def _commit() -> str | None:
-    """The checkout the rows come from (`git describe --always --dirty`), or None outside git."""
+    """The checkout the rows come from (its short hash, "-dirty" when code differs from it), or
+    None outside git."""
     import subprocess
 
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=HERE, text=True, capture_output=True,
+                              timeout=10)
+
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=HERE, text=True,
-                              capture_output=True, check=True, timeout=10).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return None
+        # the rows files themselves change as a run goes: they do not make the code dirty
+        changed = git("status", "--porcelain", "--", HERE.parents[1], ":!bench/feynman/*.json",
+                      ":!bench/feynman/history").stdout.strip()
+        return head.stdout.strip() + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -217,11 +227,18 @@ def streams(args: argparse.Namespace, rows: dict) -> None:
             and (args.rerun or any(t not in rows.get(eq.id, {}) for t in tools))]
     flags = ["--budget", str(args.budget)] + ["--peers"] * args.peers + ["--rerun"] * args.rerun \
         + ["--no-netsynth"] * args.no_netsynth + ([] if args.units else ["--no-units"])
-    children = [subprocess.Popen([sys.executable, __file__, *flags, "--results", str(part),
-                                  "--ids", *todo[k::args.streams]])
-                for k, part in enumerate(parts) if todo[k::args.streams]]
-    for child, part in zip(children, parts):
+    children = []
+    for k, part in enumerate(parts):
+        ids = todo[k::args.streams]
+        if not ids:
+            continue
+        # each process starts from the rows it has: what is there already is not run again
+        part.write_text(json.dumps({i: rows[i] for i in ids if i in rows}, indent=1) + "\n")
+        children.append(subprocess.Popen([sys.executable, __file__, *flags, "--results",
+                                          str(part), "--ids", *ids]))
+    for child in children:
         child.wait()
+    for part in parts:
         if part.exists():
             merge(part)
     print(f"{len(todo)} equations run in {len(children)} streams; rows in {args.results}")

@@ -3,7 +3,8 @@ recent ended jobs.
 
 Drawing takes a few tenths of a second (matplotlib, in the request's worker thread), so an ended
 job's figures are drawn once and kept; a job still running has no report yet. Nothing here opens
-a model or parses a program: the report's `comparison` and `pareto` are all the pictures need.
+a model or parses a program: the report's `comparison` and `pareto` (for a real formula, its
+slices and its Formulas table) are all the pictures need.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ log = logging.getLogger("netsynth.service")
 
 def figures(job: JobRecord) -> dict[str, str]:
     """The `<figure>` HTML of each picture of the job's report, by kind ("comparison",
-    "pareto"); a picture that cannot be drawn becomes a one-line note instead of an error page."""
+    "pareto"; "slices" and "residuals" for a real formula); a picture that cannot be drawn
+    becomes a one-line note, under the heading the job's kind of report shows, instead of an
+    error page."""
     from netsynth import pictures
 
     try:
         return {p.kind: p.html() for p in pictures.pictures(job.report or {})}
     except (KeyError, TypeError, ValueError) as e:     # a malformed report: keep the page
         log.warning("job %s: no picture: %s", job.id, e)
-        return {"comparison": f"<p>No picture: {escape(type(e).__name__)}: {escape(str(e))}</p>"}
+        kind = "slices" if (job.report or {}).get("family") == "real" else "comparison"
+        return {kind: f"<p>No picture: {escape(type(e).__name__)}: {escape(str(e))}</p>"}
 
 
 class PictureCache:
