@@ -82,8 +82,11 @@ def one_line(program: str, width: int = 90) -> str:
 
 def point_label(fidelity: dict[str, Any]) -> str:
     """How a fidelity's listed points are introduced: where the program differs from the network,
-    or, when every point agrees (a real formula within its tolerance), where the error is largest."""
-    return "largest error at" if fidelity["agree"] == fidelity["total"] else "differs at"
+    or where the error is largest (a real formula's: its verifier lists its largest errors, within
+    the tolerance or not; and any list where every point agrees)."""
+    largest = fidelity["agree"] == fidelity["total"] or \
+        (fidelity.get("errors") or {}).get("metric") == "tolerance"
+    return "largest error at" if largest else "differs at"
 
 
 def percent(share: float, digits: int = 2) -> str:
