@@ -263,11 +263,15 @@ def test_the_errors_table_is_named_for_a_tolerance() -> None:
                 "wilson_low": 0.999, "disagreements": listed,
                 "errors": {"metric": "tolerance", "abs_tol": 0.1, "rel_tol": 0.0, "rmse": 0.01,
                            "max_abs_error": 0.2}}
-    page = html({"status": "approximate", "program": "x", "python": "", "fidelity": fidelity,
-                 "spec": {"name": "t", "inputs": [{"name": "x"}]}, "pareto": [],
-                 "search": {"seconds": 1.0, "candidates": 1, "distinct": 1, "rounds": 1,
-                            "sample_size": 1, "workers": 1, "stop_detail": "time budget"},
-                 "stop_reason": "time budget"},
-                figures={})
+    report = {"status": "approximate", "program": "x", "python": "", "fidelity": fidelity,
+              "spec": {"name": "t", "inputs": [{"name": "x"}]}, "pareto": [],
+              "search": {"seconds": 1.0, "candidates": 1, "distinct": 1, "rounds": 1,
+                         "sample_size": 1, "workers": 1, "stop_detail": "time budget"},
+              "stop_reason": "time budget"}
+    page = html(report, figures={})
     assert "The largest errors (20 points; 10 of the 20,000 are outside the tolerance)" in page
     assert "Where they differ" not in page
+    from netsynth.render import render
+
+    listed_lines = [ln.strip() for ln in render(report).splitlines() if ": network 1.0" in ln]
+    assert listed_lines and all(ln.startswith("largest error at") for ln in listed_lines)
