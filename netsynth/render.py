@@ -213,13 +213,20 @@ def html(report: dict[str, Any], *, figures: dict[str, str] | None = None,
 
 
 def page(report: dict[str, Any]) -> str:
-    """A report in its JSON form as a standalone web page (`netsynth run --html`): `html(report)`
-    with its pictures inline, nothing loaded from elsewhere."""
-    name = (report.get("spec") or {}).get("name") or "report"
+    """A report in its JSON form (or a compare job's result) as a standalone web page
+    (`netsynth run --html`, `netsynth result --html`): `html(report)` with its pictures inline,
+    nothing loaded from elsewhere."""
+    if "outcome" in report:                             # a comparison of several networks
+        from netsynth.compare_render import html as compare_html
+
+        title, body = f"comparison: {report['outcome']}", compare_html(report)
+    else:
+        name = (report.get("spec") or {}).get("name") or "report"
+        title, body = f"{name}: {_headline(report)}", html(report)
     return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><title>{escape(name)}: '
-            f"{escape(_headline(report))}</title></head><body style=\"max-width: 1100px; "
-            f'margin: 1.5em auto; padding: 0 1em">{html(report)}</body></html>\n')
+            f'content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
+            f'</head><body style="max-width: 1100px; margin: 1.5em auto; padding: 0 1em">'
+            f"{body}</body></html>\n")
 
 
 def _pre(kind: str, text: str, ids: bool) -> str:

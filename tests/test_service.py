@@ -384,6 +384,14 @@ def test_cli_submit_wait_status_result_cancel(server: Server, tmp_path: Path) ->
     assert p.returncode == 0 and json.loads(p.stdout)["status"] == "succeeded"
     p = cli("result", job_id, "--json", "-")
     assert p.returncode == 0 and json.loads(p.stdout)["status"] == "solved"
+    page = tmp_path / "report.html"
+    p = cli("result", job_id, "--html", str(page))
+    assert p.returncode == 0, p.stderr
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "<title>abs_diff: solved</title>" in html
+    assert 'data-picture="comparison"' in html and "http" not in html.split("<body", 1)[1]
+    p = cli("submit", str(ABS / "spec.json"), "--html", str(page))           # no --wait: no report
+    assert p.returncode == 2 and "add --wait" in p.stderr and "Traceback" not in p.stderr
     assert cli("cancel", job_id).returncode == 2          # already ended: 409
     p = cli("jobs", "--limit", "3")
     assert p.returncode == 0 and f"job {job_id} (abs_diff): succeeded" in p.stdout

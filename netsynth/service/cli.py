@@ -39,6 +39,8 @@ def add_subcommands(sub: Any) -> None:
                         help="follow progress on stderr until the job ends, then print the report")
     submit.add_argument("--json", type=Path, default=None, metavar="OUT",
                         help="with --wait, write the report JSON here ('-' for stdout)")
+    submit.add_argument("--html", type=Path, default=None, metavar="OUT",
+                        help="with --wait, write the report as a web page, pictures inline")
     from synth.options import OPTIONS
 
     for option in OPTIONS:          # the job API's form fields: the server checks the values
@@ -56,6 +58,9 @@ def add_subcommands(sub: Any) -> None:
         if name in ("result", "status"):
             p.add_argument("--json", type=Path, default=None, metavar="OUT",
                            help="write the JSON here ('-' for stdout)")
+        if name == "result":
+            p.add_argument("--html", type=Path, default=None, metavar="OUT",
+                           help="write the report as a web page, pictures inline")
         _client_options(p)
         p.set_defaults(handler=handler)
     jobs = sub.add_parser("jobs", help="list a server's jobs, newest first")
@@ -203,6 +208,11 @@ def run_submit(args: argparse.Namespace) -> int:
     from netsynth.service.client import ApiError
 
     specs, models = list(args.spec), list(args.model or [])
+    for option in ("json", "html"):
+        if getattr(args, option) is not None and not args.wait:
+            print(f"netsynth: error: --{option} {getattr(args, option)}: writes the report, which "
+                  f"only --wait waits for; add --wait", file=sys.stderr)
+            return 2
     if not models:
         for spec in specs:
             model = _spec_model(spec)
@@ -234,7 +244,7 @@ def run_submit(args: argparse.Namespace) -> int:
                 return 0
             print(f"job {accepted['id']} accepted", file=sys.stderr)
             job = _follow(client, accepted["id"])
-            return _finish(client, job, args.json)
+            return _finish(client, job, args.json, args.html)
     except ApiError as e:
         return _fail(e)
     except KeyboardInterrupt:
@@ -275,7 +285,8 @@ def _follow(client: Any, job_id: str) -> dict[str, Any]:
     return job
 
 
-def _finish(client: Any, job: dict[str, Any], json_out: Path | None) -> int:
+def _finish(client: Any, job: dict[str, Any], json_out: Path | None,
+            html_out: Path | None = None) -> int:
     from netsynth.service.client import ApiError
 
     if job.get("status") == "failed":
@@ -286,11 +297,16 @@ def _finish(client: Any, job: dict[str, Any], json_out: Path | None) -> int:
     except ApiError as e:
         print(f"netsynth: job {job['id']} {job.get('status')}: {e}", file=sys.stderr)
         return 1
-    return _print_report(report, json_out, status=job.get("status"))
+    return _print_report(report, json_out, status=job.get("status"), html_out=html_out)
 
 
-def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str | None) -> int:
+def _print_report(report: dict[str, Any], json_out: Path | None, *, status: str | None,
+                  html_out: Path | None = None) -> int:
     text = json.dumps(report, indent=2)
+    if html_out is not None:
+        from netsynth.render import page
+
+        html_out.write_text(page(report), encoding="utf-8")
     if json_out is not None and str(json_out) != "-":
         json_out.write_text(text + "\n")
     if json_out is not None and str(json_out) == "-":
@@ -385,7 +401,7 @@ def run_result(args: argparse.Namespace) -> int:
     answers = _ask(args, "result")
     if isinstance(answers, int):
         return answers
-    return _print_report(answers[0], args.json, status=job.get("status"))
+    return _print_report(answers[0], args.json, status=job.get("status"), html_out=args.html)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
