@@ -60,8 +60,8 @@ def slices(s: Slices) -> Any:
                         Patch(facecolor=TRAINING, label="training range")],
                labels=["network", "formula", "training range"], loc="outside right upper",
                frameon=False)
-    fig.suptitle("each input swept past its training range" + (", the others held fixed" if k > 1 else ""),
-                 fontsize="medium")
+    title = "each input swept past its training range" + (", the others held fixed" if k > 1 else "")
+    fig.suptitle(title, fontsize="medium")
     return fig
 
 
@@ -79,7 +79,8 @@ def residuals(s: Slices) -> Any:
     band = s.band(grid)
     ax.fill_between(grid, -band, band, color=TRAINING, lw=0,
                     label=f"tolerance ±({s.abs_tol:.3g} + {s.rel_tol:g}·|network|)")
-    ax.scatter(n[inside], r[inside], s=9, color=NETWORK, label=f"within ({int(inside.sum())} of {len(n)})")
+    ax.scatter(n[inside], r[inside], s=9, color=NETWORK,
+               label=f"within ({int(inside.sum())} of {len(n)})")
     if (ok & ~inside).any():
         ax.scatter(n[ok & ~inside], r[ok & ~inside], s=16, color=DISAGREE,
                    label=f"outside ({int((ok & ~inside).sum())})")
@@ -102,7 +103,8 @@ def _focus(s: Slices, j: int) -> tuple[float, float]:
         inner = both if both.size else np.zeros(1)
     a, b = float(inner.min()), float(inner.max())
     span = (b - a) or abs(a) or 1.0
-    lo, hi = max(float(both.min(initial=a)), a - 1.5 * span), min(float(both.max(initial=b)), b + 1.5 * span)
+    lo = max(float(both.min(initial=a)), a - 1.5 * span)
+    hi = min(float(both.max(initial=b)), b + 1.5 * span)
     margin = 0.05 * (hi - lo) or span / 2          # a constant slice gets a band around it
     return lo - margin, hi + margin
 
@@ -135,7 +137,8 @@ def _real(s: Slices) -> list[Picture]:
     r = f - n
     ok = np.isfinite(r)
     within = int((ok & (np.abs(r) <= s.band(n))).sum())
-    worst = f"; the largest |formula \u2212 network| is {np.abs(r[ok]).max():.3g}" if ok.any() else ""
+    worst = (f"; the largest |formula \u2212 network| is {np.abs(r[ok]).max():.3g}"
+             if ok.any() else "")
     missing = ""
     if (~np.isfinite(f)).any():
         missing += f"; the formula is undefined at {int((~np.isfinite(f)).sum())}"
@@ -168,7 +171,8 @@ def front(rows: Sequence[dict[str, Any]]) -> Any:
     order = np.argsort(bits, kind="stable")          # the least error within each length
     ax.step(bits[order], np.minimum.accumulate(err[order]), where="post", color="#999", lw=1,
             zorder=1)
-    ax.scatter(bits[on], err[on], s=36, color=NETWORK, zorder=2, label=f"on the front ({int(on.sum())})")
+    ax.scatter(bits[on], err[on], s=36, color=NETWORK, zorder=2,
+               label=f"on the front ({int(on.sum())})")
     if (~on).any():
         ax.scatter(bits[~on], err[~on], s=22, color="#bbb", zorder=2,
                    label=f"dominated ({int((~on).sum())})")

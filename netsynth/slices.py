@@ -1,8 +1,8 @@
 """The network against a real formula: the data behind a real report's pictures.
 
-`Slices.measure(program, oracle, abs_tol=, rel_tol=)` asks the network, while it is open, for what the
-pictures of a real-valued report need, so that a notebook or the results page draws them from the
-report alone (no model opened, no formula parsed):
+`Slices.measure(program, oracle, abs_tol=, rel_tol=)` asks the network, while it is open, for
+what the pictures of a real-valued report need, so that a notebook or the results page draws
+them from the report alone (no model opened, no formula parsed):
 
 - one slice per input: the input swept over its training range and `WIDEN` range-widths beyond
   it on each side (a range of one sign keeps its sign, as in `verifier.real`; never past what the
