@@ -293,10 +293,11 @@ def main() -> None:
                     except Exception as e:  # noqa: BLE001 - a peer's failure is a row, not a crash
                         row[name] = {"formula": None, "exact": False, "seconds": 0.0, "error": repr(e)}
         results.write_text(json.dumps(rows, indent=1) + "\n")
-        n = row.get("netsynth", {"exact": False, "seconds": 0.0, "formula": None})
-        print(f"{eq.id:10s} netsynth {'EXACT' if n['exact'] else 'no   '} {n['seconds']:6.1f}s  "
-              f"{n['formula']}" + "".join(f"  | {p}: {row[p]['exact']}" for p in ("pyoperon", "gplearn") if p in row),
-              flush=True)
+        n = row.get("netsynth")
+        ours = (f"netsynth {'EXACT' if n['exact'] else 'no   '} {n['seconds']:6.1f}s  {n['formula']}"
+                if n else "netsynth not run")
+        print(f"{eq.id:10s} {ours}" + "".join(f"  | {p}: {row[p]['exact']}"
+                                              for p in ("pyoperon", "gplearn") if p in row), flush=True)
 
 
 if __name__ == "__main__":
