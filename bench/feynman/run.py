@@ -195,8 +195,8 @@ def _commit() -> str | None:
         if head.returncode != 0:
             return None
         # the rows files themselves change as a run goes: they do not make the code dirty
-        changed = git("status", "--porcelain", "--", HERE.parents[1], ":!bench/feynman/*.json",
-                      ":!bench/feynman/history").stdout.strip()
+        changed = git("status", "--porcelain", "--", ":(top)", ":(top,exclude)bench/feynman/*.json",
+                      ":(top,exclude)bench/feynman/history").stdout.strip()
         return head.stdout.strip() + ("-dirty" if changed else "")
     except (OSError, subprocess.SubprocessError):
         return None
